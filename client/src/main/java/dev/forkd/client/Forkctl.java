@@ -1,0 +1,324 @@
+package dev.forkd.client;
+
+import com.google.protobuf.ByteString;
+import dev.forkd.api.v1.DaemonStatus;
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.ExecResult;
+import dev.forkd.api.v1.Limits;
+import dev.forkd.api.v1.PoolStatus;
+import io.grpc.Status;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * {@code forkctl}: run commands in forkd sandboxes from a shell.
+ *
+ * <p>Exit codes: the command's own; 128+N when killed by signal N; 127 when it could not be
+ * executed; 124 for a time limit, 123 for a memory limit, 122 for an output limit (each with a
+ * one-line reason on stderr); 125 when forkctl itself failed (daemon unreachable, bad request).
+ */
+public final class Forkctl {
+  static final int EXIT_TIME_LIMIT = 124;
+  static final int EXIT_MEMORY_LIMIT = 123;
+  static final int EXIT_OUTPUT_LIMIT = 122;
+  static final int EXIT_FORKCTL = 125;
+  static final int EXIT_EXEC_FAILED = 127;
+
+  private static final String USAGE =
+      String.join(
+          "\n",
+          "usage: forkctl [--socket PATH] COMMAND ...",
+          "",
+          "commands:",
+          "  run [OPTIONS] -- CMD [ARG...]   run CMD in a sandbox; stdin goes in, outputs come out",
+          "  status                          show the daemon's version and pools",
+          "  bench [-n N] [-c C] [--interval DUR] [--json] [-- CMD...]   latency of N runs",
+          "",
+          "run options:",
+          "  --profile NAME     sandbox profile (default: default)",
+          "  --env K=V          environment entry (repeatable; replaces the profile's default env)",
+          "  --cwd DIR          working directory inside the sandbox",
+          "  --time DUR         wall time limit (300ms, 2s, 1m)",
+          "  --cpu-time DUR     CPU time limit",
+          "  --memory SIZE      memory limit (64k, 256m, 1g)",
+          "  --processes N      most processes",
+          "  --output SIZE      most bytes kept per output stream",
+          "  --no-stdin         do not read stdin",
+          "",
+          "exit codes: the command's own; 128+N if killed by signal N; 127 exec failed;",
+          "  124 time limit; 123 memory limit; 122 output limit; 125 forkctl or daemon error",
+          "",
+          "socket: --socket, else $FORKD_SOCKET, else /run/forkd/forkd.sock (root) or",
+          "  $XDG_RUNTIME_DIR/forkd/forkd.sock");
+
+  private final PrintStream out;
+  private final PrintStream err;
+
+  Forkctl(PrintStream out, PrintStream err) {
+    this.out = out;
+    this.err = err;
+  }
+
+  public static void main(String[] args) {
+    int code = new Forkctl(System.out, System.err).run(args, System.in);
+    System.out.flush();
+    System.exit(code);
+  }
+
+  /** Runs forkctl with its streams given, for tests; returns the exit code. */
+  public static int runForTest(
+      String[] args, java.io.InputStream stdin, PrintStream out, PrintStream err) {
+    return new Forkctl(out, err).run(args, stdin);
+  }
+
+  int run(String[] args, java.io.InputStream stdin) {
+    try {
+      return dispatch(args, stdin);
+    } catch (IllegalArgumentException e) {
+      err.println("forkctl: " + e.getMessage());
+      err.println("try 'forkctl --help'");
+      return EXIT_FORKCTL;
+    } catch (ForkdException e) {
+      err.println("forkctl: " + describe(e));
+      return EXIT_FORKCTL;
+    } catch (IOException e) {
+      err.println("forkctl: " + e.getMessage());
+      return EXIT_FORKCTL;
+    }
+  }
+
+  private int dispatch(String[] args, java.io.InputStream stdin) throws IOException {
+    String socket = null;
+    int i = 0;
+    for (; i < args.length; i++) {
+      if (args[i].equals("--socket")) {
+        socket = arg(args, ++i, "--socket");
+      } else if (args[i].equals("--help") || args[i].equals("-h")) {
+        out.println(USAGE);
+        return 0;
+      } else {
+        break;
+      }
+    }
+    if (i >= args.length) {
+      throw new IllegalArgumentException("no command given");
+    }
+    String command = args[i];
+    String[] rest = Arrays.copyOfRange(args, i + 1, args.length);
+    Path socketPath = socketPath(socket);
+    switch (command) {
+      case "run":
+        return runCommand(socketPath, rest, stdin);
+      case "bench":
+        return bench(socketPath, rest);
+      case "status":
+        if (rest.length > 0 && (rest[0].equals("--help") || rest[0].equals("-h"))) {
+          out.println("usage: forkctl status    show the daemon's version, modes and pools");
+          return 0;
+        }
+        return status(socketPath);
+      default:
+        throw new IllegalArgumentException("unknown command '" + command + "'");
+    }
+  }
+
+  private int runCommand(Path socket, String[] args, java.io.InputStream stdin) throws IOException {
+    ExecRequest.Builder req = ExecRequest.newBuilder();
+    Limits.Builder limits = Limits.newBuilder();
+    boolean readStdin = true;
+    int i = 0;
+    for (; i < args.length; i++) {
+      String a = args[i];
+      if (a.equals("--")) {
+        i++;
+        break;
+      }
+      if (!a.startsWith("-")) {
+        break;
+      }
+      switch (a) {
+        case "--help", "-h" -> {
+          out.println(USAGE);
+          return 0;
+        }
+        case "--profile" -> req.setProfile(arg(args, ++i, a));
+        case "--env" -> req.addEnv(arg(args, ++i, a));
+        case "--cwd" -> req.setCwd(arg(args, ++i, a));
+        case "--time" -> limits.setWallTime(duration(Units.durationNanos(arg(args, ++i, a))));
+        case "--cpu-time" -> limits.setCpuTime(duration(Units.durationNanos(arg(args, ++i, a))));
+        case "--memory" -> limits.setMemoryBytes(Units.bytes(arg(args, ++i, a)));
+        case "--processes" -> limits.setMaxProcesses((int) Units.bytes(arg(args, ++i, a)));
+        case "--output" -> limits.setMaxOutputBytes(Units.bytes(arg(args, ++i, a)));
+        case "--no-stdin", "-n" -> readStdin = false;
+        default -> throw new IllegalArgumentException("unknown run option '" + a + "'");
+      }
+    }
+    List<String> argv = Arrays.asList(args).subList(i, args.length);
+    if (argv.isEmpty()) {
+      throw new IllegalArgumentException("run: no command given (forkctl run -- CMD ARGS...)");
+    }
+    req.addAllArgv(argv);
+    if (!limits.build().equals(Limits.getDefaultInstance())) {
+      req.setLimits(limits);
+    }
+    if (readStdin && !stdinIsTerminal()) {
+      req.setStdin(ByteString.readFrom(stdin));
+    }
+    ExecResult r;
+    try (ForkdClient client = ForkdClient.unix(socket)) {
+      r = client.exec(req.build());
+    }
+    out.write(r.getStdout().toByteArray());
+    out.flush();
+    err.write(r.getStderr().toByteArray());
+    err.flush();
+    switch (r.getStatus()) {
+      case STATUS_EXITED:
+        return r.getExitCode();
+      case STATUS_SIGNALED:
+        return 128 + r.getSignal();
+      case STATUS_EXEC_FAILED:
+        err.println("forkctl: " + r.getMessage());
+        return EXIT_EXEC_FAILED;
+      case STATUS_WALL_TIME_LIMIT_EXCEEDED:
+      case STATUS_CPU_TIME_LIMIT_EXCEEDED:
+        err.println("forkctl: " + r.getMessage());
+        return EXIT_TIME_LIMIT;
+      case STATUS_MEMORY_LIMIT_EXCEEDED:
+        err.println("forkctl: " + r.getMessage());
+        return EXIT_MEMORY_LIMIT;
+      case STATUS_OUTPUT_LIMIT_EXCEEDED:
+        err.println("forkctl: " + r.getMessage());
+        return EXIT_OUTPUT_LIMIT;
+      default:
+        err.println("forkctl: unexpected result status " + r.getStatus());
+        return EXIT_FORKCTL;
+    }
+  }
+
+  private int bench(Path socket, String[] args) {
+    int runs = 1000;
+    int warmup = 200;
+    int concurrency = 1;
+    long interval = 0;
+    boolean json = false;
+    int i = 0;
+    for (; i < args.length; i++) {
+      String a = args[i];
+      if (a.equals("--")) {
+        i++;
+        break;
+      }
+      if (!a.startsWith("-")) {
+        break;
+      }
+      switch (a) {
+        case "--help", "-h" -> {
+          out.println(
+              "usage: forkctl bench [-n RUNS] [--warmup N] [-c CONCURRENCY] [--interval DUR] [--json]"
+                  + " [-- CMD ARG...]\n  runs CMD (default /bin/true) and prints latency percentiles");
+          return 0;
+        }
+        case "-n", "--runs" -> runs = (int) Units.bytes(arg(args, ++i, a));
+        case "--warmup" -> warmup = (int) Units.bytes(arg(args, ++i, a));
+        case "-c", "--concurrency" -> concurrency = (int) Units.bytes(arg(args, ++i, a));
+        case "--interval" -> interval = Units.durationNanos(arg(args, ++i, a));
+        case "--json" -> json = true;
+        default -> throw new IllegalArgumentException("unknown bench option '" + a + "'");
+      }
+    }
+    if (runs < 1 || concurrency < 1) {
+      throw new IllegalArgumentException("bench: -n and -c must be at least 1");
+    }
+    List<String> argv =
+        i < args.length ? Arrays.asList(args).subList(i, args.length) : List.of("/bin/true");
+    try (ForkdClient client = ForkdClient.unix(socket)) {
+      return Bench.run(
+          client, new Bench.Options(runs, warmup, concurrency, interval, json, argv), out, err);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return EXIT_FORKCTL;
+    }
+  }
+
+  private int status(Path socket) {
+    DaemonStatus s;
+    try (ForkdClient client = ForkdClient.unix(socket)) {
+      s = client.status();
+    }
+    out.printf(
+        "forkd %s  cgroups: %s  rootless: %s  uptime: %ds  queued: %d%n",
+        s.getVersion(),
+        s.getCgroupMode(),
+        s.getRootless(),
+        s.getUptime().getSeconds(),
+        s.getQueued());
+    out.printf(
+        "%-16s %6s %6s %8s %6s %10s %8s %8s%n",
+        "PROFILE", "READY", "BUSY", "STARTING", "MAX", "RUNS", "CRASHES", "RECYCLED");
+    for (PoolStatus p : s.getPoolsList()) {
+      out.printf(
+          "%-16s %6d %6d %8d %6d %10d %8d %8d%n",
+          p.getProfile(),
+          p.getReady(),
+          p.getBusy(),
+          p.getStarting(),
+          p.getMax(),
+          p.getRuns(),
+          p.getCrashes(),
+          p.getRecycled());
+    }
+    return 0;
+  }
+
+  private String describe(ForkdException e) {
+    if (e.code() == Status.Code.UNAVAILABLE) {
+      return "cannot reach the daemon: " + e.description();
+    }
+    return e.code() + ": " + e.description();
+  }
+
+  static Path socketPath(String flag) {
+    if (flag != null) {
+      return Path.of(flag);
+    }
+    String env = System.getenv("FORKD_SOCKET");
+    if (env != null && !env.isEmpty()) {
+      return Path.of(env);
+    }
+    Path root = Path.of("/run/forkd/forkd.sock");
+    String xdg = System.getenv("XDG_RUNTIME_DIR");
+    if (!"root".equals(System.getProperty("user.name")) && xdg != null && !xdg.isEmpty()) {
+      return Path.of(xdg, "forkd", "forkd.sock");
+    }
+    return root;
+  }
+
+  /** True if fd 0 is a terminal: then there is no piped input to send. */
+  private static boolean stdinIsTerminal() {
+    try {
+      String target = Files.readSymbolicLink(Path.of("/proc/self/fd/0")).toString();
+      return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
+    } catch (IOException | UnsupportedOperationException e) {
+      return System.console() != null;
+    }
+  }
+
+  private static com.google.protobuf.Duration duration(long nanos) {
+    return com.google.protobuf.Duration.newBuilder()
+        .setSeconds(nanos / 1_000_000_000L)
+        .setNanos((int) (nanos % 1_000_000_000L))
+        .build();
+  }
+
+  private static String arg(String[] args, int i, String flag) {
+    if (i >= args.length) {
+      throw new IllegalArgumentException(flag + " needs a value");
+    }
+    return args[i];
+  }
+}

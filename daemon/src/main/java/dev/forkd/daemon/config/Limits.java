@@ -1,0 +1,102 @@
+package dev.forkd.daemon.config;
+
+import dev.forkd.daemon.exec.LimitValues;
+
+/** Reads a profile's limit sets from the configuration. */
+final class Limits {
+  private Limits() {}
+
+  /** A complete limit set: every field must be given. */
+  static LimitValues fromProto(dev.forkd.api.v1.Limits l, String where) throws ConfigException {
+    if (!l.hasWallTime()) {
+      throw new ConfigException(where + ".wall_time: must be set");
+    }
+    if (!l.hasCpuTime()) {
+      throw new ConfigException(where + ".cpu_time: must be set");
+    }
+    String[] names = {
+      "memory_bytes",
+      "max_processes",
+      "max_output_bytes",
+      "max_open_files",
+      "max_file_size_bytes",
+      "work_dir_bytes"
+    };
+    boolean[] present = {
+      l.hasMemoryBytes(),
+      l.hasMaxProcesses(),
+      l.hasMaxOutputBytes(),
+      l.hasMaxOpenFiles(),
+      l.hasMaxFileSizeBytes(),
+      l.hasWorkDirBytes()
+    };
+    for (int i = 0; i < names.length; i++) {
+      if (!present[i]) {
+        throw new ConfigException(where + "." + names[i] + ": must be set");
+      }
+    }
+    long wall = nanos(l.getWallTime(), where + ".wall_time");
+    long cpu = nanos(l.getCpuTime(), where + ".cpu_time");
+    LimitValues v =
+        new LimitValues(
+            wall,
+            cpu,
+            l.getMemoryBytes(),
+            Integer.toUnsignedLong(l.getMaxProcesses()),
+            l.getMaxOutputBytes(),
+            Integer.toUnsignedLong(l.getMaxOpenFiles()),
+            l.getMaxFileSizeBytes(),
+            l.getWorkDirBytes());
+    if (v.memoryBytes() < (1 << 20)) {
+      throw new ConfigException(where + ".memory_bytes: must be at least 1 MiB");
+    }
+    if (v.maxProcesses() < 1 || v.maxOpenFiles() < 3) {
+      throw new ConfigException(where + ": max_processes >= 1 and max_open_files >= 3 required");
+    }
+    return v;
+  }
+
+  static void checkWithin(LimitValues d, LimitValues m, String where) throws ConfigException {
+    long[] dv = values(d);
+    long[] mv = values(m);
+    String[] names = {
+      "wall_time",
+      "cpu_time",
+      "memory_bytes",
+      "max_processes",
+      "max_output_bytes",
+      "max_open_files",
+      "max_file_size_bytes",
+      "work_dir_bytes"
+    };
+    for (int i = 0; i < dv.length; i++) {
+      if (Long.compareUnsigned(dv[i], mv[i]) > 0) {
+        throw new ConfigException(
+            where + ".default_limits." + names[i] + ": above max_limits." + names[i]);
+      }
+    }
+  }
+
+  static long[] values(LimitValues v) {
+    return new long[] {
+      v.wallNanos(),
+      v.cpuNanos(),
+      v.memoryBytes(),
+      v.maxProcesses(),
+      v.maxOutputBytes(),
+      v.maxOpenFiles(),
+      v.maxFileSizeBytes(),
+      v.workDirBytes()
+    };
+  }
+
+  private static long nanos(com.google.protobuf.Duration d, String field) throws ConfigException {
+    if (d.getSeconds() < 0 || d.getNanos() < 0 || (d.getSeconds() == 0 && d.getNanos() == 0)) {
+      throw new ConfigException(field + ": must be positive");
+    }
+    if (d.getSeconds() > 86_400L * 365) {
+      throw new ConfigException(field + ": more than a year");
+    }
+    return d.getSeconds() * 1_000_000_000L + d.getNanos();
+  }
+}

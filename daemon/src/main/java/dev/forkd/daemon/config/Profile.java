@@ -1,0 +1,21 @@
+package dev.forkd.daemon.config;
+
+import dev.forkd.daemon.exec.LimitValues;
+import dev.forkd.zygote.PoolConfig;
+import dev.forkd.zygote.ZygoteSpec;
+import java.util.List;
+
+/**
+ * A resolved profile: everything expensive and shared by its runs.
+ *
+ * @param workerUid uid the workers run as inside the sandbox
+ */
+public record Profile(
+    String name,
+    ZygoteSpec zygote,
+    int workerUid,
+    int workerGid,
+    List<String> defaultEnv,
+    LimitValues defaults,
+    LimitValues maxima,
+    PoolConfig pool) {}

@@ -1,0 +1,147 @@
+package dev.forkd.daemon.config;
+
+import dev.forkd.api.v1.DaemonConfig;
+import dev.forkd.daemon.exec.LimitValues;
+import dev.forkd.zygote.PoolConfig;
+import dev.forkd.zygote.ZygoteSpec;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The daemon's checked configuration: a {@link DaemonConfig} turned into domain objects. */
+public record Settings(
+    Path socket,
+    Duration queueTimeout,
+    long maxRequestBytes,
+    boolean rootless,
+    Map<String, Profile> profiles) {
+
+  /** First host id of the default range: just past systemd-nspawn's container range. */
+  public static final long DEFAULT_HOST_ID_BASE = 0x70000000L;
+
+  /** Facts about the host the configuration is resolved against. */
+  public record Host(int euid, int egid, int cores, Path zygoteBinary) {}
+
+  /**
+   * Checks and resolves a configuration.
+   *
+   * @param minReadyOverride {@code --zygotes N} for every profile, or -1
+   */
+  public static Settings resolve(DaemonConfig c, Host host, Path socket, int minReadyOverride)
+      throws ConfigException {
+    boolean rootless = host.euid() != 0;
+    if (c.getProfilesCount() == 0) {
+      throw new ConfigException("profiles: at least one profile is needed");
+    }
+    Duration queue =
+        c.hasQueueTimeout()
+            ? Duration.ofSeconds(c.getQueueTimeout().getSeconds(), c.getQueueTimeout().getNanos())
+            : Duration.ofSeconds(10);
+    if (queue.isNegative() || queue.isZero()) {
+      throw new ConfigException("queue_timeout: must be positive");
+    }
+    long maxRequest = c.getMaxRequestBytes() == 0 ? 64L << 20 : c.getMaxRequestBytes();
+    List<String> uidMap = new ArrayList<>();
+    List<String> gidMap = new ArrayList<>();
+    if (!rootless) {
+      // 0 (unset) takes the default range; sandbox root is never host root.
+      long base =
+          c.getHostIdBase() == 0 ? DEFAULT_HOST_ID_BASE : Integer.toUnsignedLong(c.getHostIdBase());
+      long count = c.getHostIdCount() == 0 ? 65536 : Integer.toUnsignedLong(c.getHostIdCount());
+      if (count < 65536 || base + count > 0xFFFFFFFFL) {
+        throw new ConfigException(
+            "host_id_count: must be at least 65536 and fit below 2^32 - 1 with host_id_base");
+      }
+      uidMap.add("0:" + base + ":" + count);
+      gidMap.add("0:" + base + ":" + count);
+    }
+    Map<String, Profile> profiles = new LinkedHashMap<>();
+    for (int i = 0; i < c.getProfilesCount(); i++) {
+      dev.forkd.api.v1.Profile p = c.getProfiles(i);
+      String where = "profiles[" + i + "]";
+      if (p.getName().isEmpty()) {
+        throw new ConfigException(where + ".name: must not be empty");
+      }
+      if (profiles.containsKey(p.getName())) {
+        throw new ConfigException(where + ".name: '" + p.getName() + "' is defined twice");
+      }
+      where = "profiles['" + p.getName() + "']";
+      for (String b : p.getRoBindsList()) {
+        checkHostPath(where + ".ro_binds", b);
+      }
+      for (String e : p.getEtcFilesList()) {
+        checkHostPath(where + ".etc_files", e);
+        if (!e.startsWith("/etc/")) {
+          throw new ConfigException(where + ".etc_files: '" + e + "' is not under /etc");
+        }
+      }
+      for (String e : p.getDefaultEnvList()) {
+        if (e.indexOf('=') <= 0) {
+          throw new ConfigException(where + ".default_env: '" + e + "' is not KEY=VALUE");
+        }
+      }
+      LimitValues defaults = Limits.fromProto(p.getDefaultLimits(), where + ".default_limits");
+      LimitValues maxima = Limits.fromProto(p.getMaxLimits(), where + ".max_limits");
+      Limits.checkWithin(defaults, maxima, where);
+      int cores = Math.max(1, host.cores());
+      int minReady = p.getPool().getMinReady() == 0 ? cores : p.getPool().getMinReady();
+      if (minReadyOverride >= 0) {
+        minReady = minReadyOverride;
+      }
+      int maxZygotes =
+          p.getPool().getMaxZygotes() == 0 ? Math.max(8, 4 * cores) : p.getPool().getMaxZygotes();
+      maxZygotes = Math.max(maxZygotes, minReady);
+      int maxRuns =
+          p.getPool().getMaxRunsPerZygote() == 0 ? 1000 : p.getPool().getMaxRunsPerZygote();
+      PoolConfig pool;
+      try {
+        pool =
+            new PoolConfig(
+                minReady,
+                maxZygotes,
+                maxRuns,
+                p.getPool().getPolicy() == dev.forkd.api.v1.PoolPolicy.POOL_POLICY_HERMETIC);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException(where + ".pool." + e.getMessage());
+      }
+      // 0 (unset) is the default sandbox user: workers never run as the zygote's uid 0.
+      int uid = p.getWorkerUid() == 0 ? 1000 : p.getWorkerUid();
+      int gid = p.getWorkerGid() == 0 ? 1000 : p.getWorkerGid();
+      if (rootless) {
+        // Only our own uid is mapped (to 0) without subordinate ids: workers stay uid 0 inside,
+        // with every capability dropped. See README, "Rootless mode".
+        uid = 0;
+        gid = 0;
+      } else if (uid > 65535 || gid > 65535) {
+        throw new ConfigException(where + ".worker_uid/worker_gid: must be between 1 and 65535");
+      }
+      ZygoteSpec spec =
+          new ZygoteSpec(
+              host.zygoteBinary(),
+              uidMap,
+              gidMap,
+              p.getHostname().isEmpty() ? "forkd" : p.getHostname(),
+              p.getRoBindsList(),
+              p.getEtcFilesList(),
+              p.getTmpBytes(),
+              defaults.workDirBytes(),
+              p.getShmBytes());
+      profiles.put(
+          p.getName(),
+          new Profile(p.getName(), spec, uid, gid, p.getDefaultEnvList(), defaults, maxima, pool));
+    }
+    return new Settings(socket, queue, maxRequest, rootless, profiles);
+  }
+
+  private static void checkHostPath(String field, String path) throws ConfigException {
+    if (!path.startsWith("/")
+        || path.contains("\0")
+        || path.contains("/../")
+        || path.endsWith("/..")) {
+      throw new ConfigException(field + ": '" + path + "' must be an absolute, normalised path");
+    }
+  }
+}

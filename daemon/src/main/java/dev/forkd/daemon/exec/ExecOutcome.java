@@ -1,0 +1,26 @@
+package dev.forkd.daemon.exec;
+
+import dev.forkd.api.v1.Status;
+
+/**
+ * The end of one run, in the API's terms but free of gRPC.
+ *
+ * @param queuedNanos time waiting for a zygote
+ * @param toExecNanos from the request's arrival until the command was executing (0 if it never did)
+ */
+public record ExecOutcome(
+    String runId,
+    Status status,
+    int exitCode,
+    int signal,
+    String message,
+    byte[] stdout,
+    byte[] stderr,
+    boolean stdoutTruncated,
+    boolean stderrTruncated,
+    long wallNanos,
+    long userNanos,
+    long systemNanos,
+    long peakMemoryBytes,
+    long queuedNanos,
+    long toExecNanos) {}

@@ -1,0 +1,15 @@
+package dev.forkd.daemon.exec;
+
+/**
+ * A full set of limits, every field set (a profile's defaults, its maxima, or a run's resolved
+ * limits). Times in nanoseconds, sizes in bytes.
+ */
+public record LimitValues(
+    long wallNanos,
+    long cpuNanos,
+    long memoryBytes,
+    long maxProcesses,
+    long maxOutputBytes,
+    long maxOpenFiles,
+    long maxFileSizeBytes,
+    long workDirBytes) {}

@@ -1,0 +1,198 @@
+package dev.forkd.daemon.exec;
+
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.Limits;
+import dev.forkd.daemon.config.Profile;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns an {@link ExecRequest} into an {@link ExecSpec}, or says precisely which field is wrong.
+ * Pure: no I/O, no clock.
+ */
+public final class RequestValidator {
+  /** The kernel's limit for one argument or environment string (MAX_ARG_STRLEN), NUL included. */
+  static final int MAX_STRING_BYTES = 131071;
+
+  /** argv and env together; the zygote's SPAWN frame must stay under 1 MiB. */
+  static final int MAX_ARGS_TOTAL_BYTES = 512 * 1024;
+
+  static final int MAX_ARGS = 4096;
+  static final int MAX_PATH_BYTES = 4095;
+
+  private final Map<String, Profile> profiles;
+  private final long maxStdinBytes;
+
+  public RequestValidator(Map<String, Profile> profiles, long maxStdinBytes) {
+    this.profiles = profiles;
+    this.maxStdinBytes = maxStdinBytes;
+  }
+
+  public ExecSpec validate(ExecRequest r)
+      throws InvalidRequestException, NotFoundException, UnsupportedRequestException {
+    String name = r.getProfile().isEmpty() ? "default" : r.getProfile();
+    Profile profile = profiles.get(name);
+    if (profile == null) {
+      throw new NotFoundException("profile '" + printable(name) + "' not found");
+    }
+    if (r.getArgvCount() == 0) {
+      throw new InvalidRequestException("argv", "must not be empty");
+    }
+    if (r.getArgvCount() > MAX_ARGS) {
+      throw new InvalidRequestException("argv", "more than " + MAX_ARGS + " arguments");
+    }
+    if (r.getEnvCount() > MAX_ARGS) {
+      throw new InvalidRequestException("env", "more than " + MAX_ARGS + " entries");
+    }
+    long total = 0;
+    for (int i = 0; i < r.getArgvCount(); i++) {
+      total += checkString("argv[" + i + "]", r.getArgv(i), MAX_STRING_BYTES);
+    }
+    if (r.getArgv(0).isEmpty()) {
+      throw new InvalidRequestException("argv[0]", "must not be empty");
+    }
+    List<String> env = r.getEnvCount() > 0 ? r.getEnvList() : profile.defaultEnv();
+    for (int i = 0; i < r.getEnvCount(); i++) {
+      String e = r.getEnv(i);
+      total += checkString("env[" + i + "]", e, MAX_STRING_BYTES);
+      if (e.indexOf('=') <= 0) {
+        throw new InvalidRequestException(
+            "env[" + i + "]", "must be KEY=VALUE with a non-empty KEY");
+      }
+    }
+    if (total > MAX_ARGS_TOTAL_BYTES) {
+      throw new InvalidRequestException(
+          "argv",
+          "argv and env together are " + total + " bytes, more than " + MAX_ARGS_TOTAL_BYTES);
+    }
+    String cwd = r.getCwd();
+    if (!cwd.isEmpty()) {
+      checkString("cwd", cwd, MAX_PATH_BYTES);
+      if (!cwd.startsWith("/")) {
+        throw new InvalidRequestException("cwd", "must be an absolute path inside the sandbox");
+      }
+    }
+    if (r.getStdin().size() > maxStdinBytes) {
+      throw new InvalidRequestException(
+          "stdin", r.getStdin().size() + " bytes, more than the limit of " + maxStdinBytes);
+    }
+    if (r.getFilesCount() > 0) {
+      throw new UnsupportedRequestException("files: copy-in is not implemented yet");
+    }
+    if (r.getCollectCount() > 0) {
+      throw new UnsupportedRequestException("collect: copy-out is not implemented yet");
+    }
+    LimitValues limits =
+        resolve(r.hasLimits() ? r.getLimits() : Limits.getDefaultInstance(), profile);
+    return new ExecSpec(
+        profile,
+        List.copyOf(r.getArgvList()),
+        List.copyOf(env),
+        cwd,
+        r.getStdin().toByteArray(),
+        limits);
+  }
+
+  /** Requested value, else the profile's default; above the profile's maximum is an error. */
+  static LimitValues resolve(Limits l, Profile p) throws InvalidRequestException {
+    LimitValues d = p.defaults();
+    LimitValues m = p.maxima();
+    return new LimitValues(
+        l.hasWallTime()
+            ? duration("limits.wall_time", l.getWallTime(), m.wallNanos())
+            : d.wallNanos(),
+        l.hasCpuTime() ? duration("limits.cpu_time", l.getCpuTime(), m.cpuNanos()) : d.cpuNanos(),
+        l.hasMemoryBytes()
+            ? bounded("limits.memory_bytes", l.getMemoryBytes(), 1 << 20, m.memoryBytes())
+            : d.memoryBytes(),
+        l.hasMaxProcesses()
+            ? bounded(
+                "limits.max_processes",
+                Integer.toUnsignedLong(l.getMaxProcesses()),
+                1,
+                m.maxProcesses())
+            : d.maxProcesses(),
+        l.hasMaxOutputBytes()
+            ? bounded("limits.max_output_bytes", l.getMaxOutputBytes(), 0, m.maxOutputBytes())
+            : d.maxOutputBytes(),
+        l.hasMaxOpenFiles()
+            ? bounded(
+                "limits.max_open_files",
+                Integer.toUnsignedLong(l.getMaxOpenFiles()),
+                3,
+                m.maxOpenFiles())
+            : d.maxOpenFiles(),
+        l.hasMaxFileSizeBytes()
+            ? bounded(
+                "limits.max_file_size_bytes", l.getMaxFileSizeBytes(), 0, m.maxFileSizeBytes())
+            : d.maxFileSizeBytes(),
+        l.hasWorkDirBytes()
+            ? bounded("limits.work_dir_bytes", l.getWorkDirBytes(), 0, m.workDirBytes())
+            : d.workDirBytes());
+  }
+
+  private static long duration(String field, com.google.protobuf.Duration d, long max)
+      throws InvalidRequestException {
+    if (d.getSeconds() < 0 || d.getNanos() < 0 || d.getNanos() >= 1_000_000_000) {
+      throw new InvalidRequestException(field, "is not a valid positive duration");
+    }
+    if (d.getSeconds() == 0 && d.getNanos() == 0) {
+      throw new InvalidRequestException(field, "must be positive (leave it unset for the default)");
+    }
+    if (d.getSeconds() > max / 1_000_000_000L
+        || d.getSeconds() * 1_000_000_000L + d.getNanos() > max) {
+      throw new InvalidRequestException(
+          field, "exceeds the profile's maximum of " + (max / 1_000_000) + " ms");
+    }
+    return d.getSeconds() * 1_000_000_000L + d.getNanos();
+  }
+
+  private static long bounded(String field, long v, long min, long max)
+      throws InvalidRequestException {
+    if (Long.compareUnsigned(v, max) > 0) {
+      throw new InvalidRequestException(
+          field, Long.toUnsignedString(v) + " exceeds the profile's maximum of " + max);
+    }
+    if (v < min) {
+      throw new InvalidRequestException(field, v + " is below the minimum of " + min);
+    }
+    return v;
+  }
+
+  /** Checks for NUL and length; returns the UTF-8 length. */
+  private static int checkString(String field, String s, int maxBytes)
+      throws InvalidRequestException {
+    int nul = s.indexOf('\0');
+    if (nul >= 0) {
+      throw new InvalidRequestException(field, "contains a NUL byte at offset " + nul);
+    }
+    int bytes = utf8Length(s);
+    if (bytes > maxBytes) {
+      throw new InvalidRequestException(field, bytes + " bytes, more than " + maxBytes);
+    }
+    return bytes;
+  }
+
+  static int utf8Length(String s) {
+    int n = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char ch = s.charAt(i);
+      if (ch < 0x80) {
+        n += 1;
+      } else if (ch < 0x800) {
+        n += 2;
+      } else if (Character.isHighSurrogate(ch) && i + 1 < s.length()) {
+        n += 4;
+        i++;
+      } else {
+        n += 3;
+      }
+    }
+    return n;
+  }
+
+  private static String printable(String s) {
+    String t = s.length() > 64 ? s.substring(0, 64) + "..." : s;
+    return t.replaceAll("[^\\x20-\\x7e]", "?");
+  }
+}

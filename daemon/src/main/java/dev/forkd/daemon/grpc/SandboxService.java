@@ -1,0 +1,83 @@
+package dev.forkd.daemon.grpc;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Duration;
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.ExecResult;
+import dev.forkd.api.v1.SandboxGrpc;
+import dev.forkd.api.v1.Timing;
+import dev.forkd.api.v1.Usage;
+import dev.forkd.daemon.exec.ExecOutcome;
+import dev.forkd.daemon.exec.RequestValidator;
+import dev.forkd.daemon.exec.RunControl;
+import dev.forkd.daemon.exec.Runner;
+import io.grpc.Context;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+
+/** Thin gRPC face of {@link Runner}: protobuf in, protobuf or a status out. */
+final class SandboxService extends SandboxGrpc.SandboxImplBase {
+  private final RequestValidator validator;
+  private final Runner runner;
+
+  SandboxService(RequestValidator validator, Runner runner) {
+    this.validator = validator;
+    this.runner = runner;
+  }
+
+  @Override
+  public void exec(ExecRequest request, StreamObserver<ExecResult> observer) {
+    long arrival = System.nanoTime();
+    RunControl control = new RunControl();
+    // Client cancel or deadline: kill the run at once.
+    Context.current().addListener(ctx -> control.cancel(), Runnable::run);
+    try {
+      runner.exec(
+          validator.validate(request),
+          control,
+          arrival,
+          outcome -> {
+            if (!((ServerCallStreamObserver<ExecResult>) observer).isCancelled()) {
+              observer.onNext(toProto(outcome));
+              observer.onCompleted();
+            }
+          });
+    } catch (Exception e) {
+      if (!((ServerCallStreamObserver<ExecResult>) observer).isCancelled()) {
+        observer.onError(StatusMapping.of(e).asRuntimeException());
+      }
+    }
+  }
+
+  static ExecResult toProto(ExecOutcome o) {
+    return ExecResult.newBuilder()
+        .setStatus(o.status())
+        .setExitCode(o.exitCode())
+        .setSignal(o.signal())
+        .setUsage(
+            Usage.newBuilder()
+                .setCpuTime(duration(o.userNanos() + o.systemNanos()))
+                .setUserTime(duration(o.userNanos()))
+                .setSystemTime(duration(o.systemNanos()))
+                .setWallTime(duration(o.wallNanos()))
+                .setPeakMemoryBytes(o.peakMemoryBytes()))
+        .setStdout(ByteString.copyFrom(o.stdout()))
+        .setStderr(ByteString.copyFrom(o.stderr()))
+        .setStdoutTruncated(o.stdoutTruncated())
+        .setStderrTruncated(o.stderrTruncated())
+        .setMessage(o.message())
+        .setRunId(o.runId())
+        .setTiming(
+            Timing.newBuilder()
+                .setQueued(duration(o.queuedNanos()))
+                .setToExec(duration(o.toExecNanos())))
+        .build();
+  }
+
+  static Duration duration(long nanos) {
+    return Duration.newBuilder()
+        .setSeconds(nanos / 1_000_000_000L)
+        .setNanos((int) (nanos % 1_000_000_000L))
+        .build();
+  }
+}

@@ -1,0 +1,97 @@
+package dev.forkd.daemon.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.forkd.api.v1.DaemonConfig;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class SettingsTest {
+  static final Settings.Host ROOT = new Settings.Host(0, 0, 2, Path.of("/x/forkd-zygote"));
+  static final Settings.Host USER = new Settings.Host(1000, 1000, 2, Path.of("/x/forkd-zygote"));
+  static final Path SOCK = Path.of("/tmp/f.sock");
+
+  static DaemonConfig withDefaultProfile(String profileEdits) throws ConfigException {
+    String text = ConfigLoader.defaultText();
+    int at = text.lastIndexOf('}');
+    return ConfigLoader.parse(text.substring(0, at) + profileEdits + "\n}\n", "test");
+  }
+
+  @Test
+  void embeddedDefaultResolves() throws ConfigException {
+    Settings s = Settings.resolve(ConfigLoader.defaults(), ROOT, SOCK, -1);
+    Profile p = s.profiles().get("default");
+    assertEquals(1000, p.workerUid());
+    assertEquals(2, p.pool().minReady());
+    assertEquals(8, p.pool().maxZygotes());
+    assertEquals(10_000_000_000L, p.defaults().wallNanos());
+    assertEquals("0:1879048192:65536", p.zygote().uidMap().get(0));
+    assertFalse(s.rootless());
+  }
+
+  @Test
+  void zygotesFlagOverridesMinReadyAndRaisesMax() throws ConfigException {
+    Profile p = Settings.resolve(ConfigLoader.defaults(), ROOT, SOCK, 64).profiles().get("default");
+    assertEquals(64, p.pool().minReady());
+    assertEquals(64, p.pool().maxZygotes());
+  }
+
+  @Test
+  void rootlessMapsNothingAndRunsWorkersAsZeroInside() throws ConfigException {
+    Settings s = Settings.resolve(ConfigLoader.defaults(), USER, SOCK, -1);
+    assertTrue(s.rootless());
+    assertTrue(s.profiles().get("default").zygote().uidMap().isEmpty());
+    assertEquals(0, s.profiles().get("default").workerUid());
+  }
+
+  @Test
+  void errorsNameTheField() throws ConfigException {
+    assertMessage(
+        "profiles['default'].default_limits.memory_bytes: above max_limits.memory_bytes",
+        withDefaultProfile("default_limits { memory_bytes: 99999999999999 }"));
+    assertMessage(
+        "profiles['default'].ro_binds: 'usr' must be an absolute, normalised path",
+        withDefaultProfile("ro_binds: 'usr'"));
+    assertMessage(
+        "profiles['default'].etc_files: '/usr/x' is not under /etc",
+        withDefaultProfile("etc_files: '/usr/x'"));
+    assertMessage(
+        "host_id_count: must be at least 65536 and fit below 2^32 - 1 with host_id_base",
+        ConfigLoader.parse(
+            ConfigLoader.defaultText()
+                .replace("host_id_base: 1879048192", "host_id_base: 4294960000"),
+            "t"));
+    assertMessage(
+        "profiles[1].name: 'default' is defined twice",
+        ConfigLoader.parse(ConfigLoader.defaultText() + "\nprofiles { name: 'default' }", "t"));
+    assertMessage(
+        "profiles['x'].default_limits.wall_time: must be set",
+        ConfigLoader.parse("profiles { name: 'x' }", "t"));
+  }
+
+  @Test
+  void parseErrorsSayWhere() {
+    ConfigException e =
+        assertThrows(
+            ConfigException.class, () -> ConfigLoader.parse("profiles { nmae: 'x' }", "f.txtpb"));
+    assertTrue(e.getMessage().startsWith("f.txtpb: "), e.getMessage());
+    assertTrue(e.getMessage().contains("nmae"), e.getMessage());
+  }
+
+  @Test
+  void jsonIsAccepted() throws ConfigException {
+    DaemonConfig c =
+        ConfigLoader.parse("{\"socketPath\": \"/tmp/a.sock\", \"hostIdBase\": 7}", "j");
+    assertEquals("/tmp/a.sock", c.getSocketPath());
+    assertEquals(7, c.getHostIdBase());
+  }
+
+  private static void assertMessage(String expected, DaemonConfig c) {
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> Settings.resolve(c, ROOT, SOCK, -1));
+    assertEquals(expected, e.getMessage());
+  }
+}

@@ -1,0 +1,108 @@
+package dev.forkd.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.forkd.client.Forkctl;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** forkctl against a real daemon: output, exit codes, stdin, errors a shell user can read. */
+class ForkctlTest {
+  @TempDir static Path dir;
+  static TestDaemon d;
+
+  @BeforeAll
+  static void start() throws Exception {
+    d = TestDaemon.start(dir, 1, "").awaitReady();
+  }
+
+  @AfterAll
+  static void stop() {
+    d.close();
+  }
+
+  record Outcome(int code, String out, String err) {}
+
+  static Outcome forkctl(String stdin, String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    String[] full = new String[args.length + 2];
+    full[0] = "--socket";
+    full[1] = d.socket.toString();
+    System.arraycopy(args, 0, full, 2, args.length);
+    InputStream in = new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8));
+    int code = Forkctl.runForTest(full, in, new PrintStream(out, true), new PrintStream(err, true));
+    return new Outcome(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void echoHi() {
+    Outcome o = forkctl("", "run", "--", "/bin/echo", "hi");
+    assertEquals(new Outcome(0, "hi\n", ""), o);
+  }
+
+  @Test
+  void bothStreamsAndTheExitCode() {
+    Outcome o = forkctl("", "run", "--", "sh", "-c", "echo out; echo err >&2; exit 7");
+    assertEquals(new Outcome(7, "out\n", "err\n"), o);
+  }
+
+  @Test
+  void signalledIs128PlusTheSignal() {
+    assertEquals(143, forkctl("", "run", "--", "sh", "-c", "kill -TERM $$").code());
+  }
+
+  @Test
+  void execFailureIs127WithAMessage() {
+    Outcome o = forkctl("", "run", "--", "/no/such");
+    assertEquals(127, o.code());
+    assertTrue(o.err().contains("No such file or directory"), o.err());
+  }
+
+  @Test
+  void stdinArrives() {
+    assertEquals("piped\n", forkctl("piped\n", "run", "--", "cat").out());
+  }
+
+  @Test
+  void timeLimitExitsNonZeroWithAReason() {
+    Outcome o = forkctl("", "run", "--time", "300ms", "--", "sleep", "5");
+    assertEquals(124, o.code());
+    assertTrue(o.err().contains("wall time limit"), o.err());
+  }
+
+  @Test
+  void unreachableDaemonIsShortAndCode125() {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code =
+        Forkctl.runForTest(
+            new String[] {"--socket", "/nonexistent.sock", "run", "--", "true"},
+            new ByteArrayInputStream(new byte[0]),
+            new PrintStream(new ByteArrayOutputStream(), true),
+            new PrintStream(err, true));
+    String e = err.toString(StandardCharsets.UTF_8);
+    assertEquals(125, code);
+    assertTrue(e.lines().count() <= 3, e);
+    assertTrue(e.contains("cannot reach the daemon"), e);
+    assertTrue(!e.contains("\tat "), "no stack trace: " + e);
+  }
+
+  @Test
+  void badRequestIs125() {
+    Outcome o = forkctl("", "run", "--memory", "1p", "--", "true");
+    assertEquals(125, o.code());
+    Outcome p = forkctl("", "run", "--profile", "nope", "--", "true");
+    assertEquals(125, p.code());
+    assertTrue(p.err().contains("NOT_FOUND"), p.err());
+  }
+}

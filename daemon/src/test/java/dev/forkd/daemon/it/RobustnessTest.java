@@ -1,0 +1,298 @@
+package dev.forkd.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.Duration;
+import dev.forkd.api.v1.DaemonStatus;
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.ExecResult;
+import dev.forkd.api.v1.Limits;
+import dev.forkd.api.v1.Status;
+import dev.forkd.client.ForkdException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.reflection.v1.ServerReflectionGrpc;
+import io.grpc.reflection.v1.ServerReflectionRequest;
+import io.grpc.reflection.v1.ServerReflectionResponse;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The daemon under wear and faults: many runs, dead zygotes, cancels, a full pool, concurrency. */
+class RobustnessTest {
+  @TempDir Path dir;
+
+  static ExecRequest req(String... argv) {
+    return ExecRequest.newBuilder().addAllArgv(List.of(argv)).build();
+  }
+
+  static long openFds() throws IOException {
+    try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+      return s.count();
+    }
+  }
+
+  /** Zombie children of this JVM (state Z), by scanning /proc. */
+  static List<Long> zombieChildren() throws IOException {
+    long me = ProcessHandle.current().pid();
+    List<Long> out = new ArrayList<>();
+    try (Stream<Path> s = Files.list(Path.of("/proc"))) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        String name = p.getFileName().toString();
+        if (!name.matches("[0-9]+")) {
+          continue;
+        }
+        try {
+          String stat = Files.readString(p.resolve("stat"));
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          if (f[0].equals("Z") && Long.parseLong(f[1]) == me) {
+            out.add(Long.parseLong(name));
+          }
+        } catch (IOException e) {
+          // gone meanwhile
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Host pids of the zygotes (children of our launchers). */
+  static List<Long> zygotePids() {
+    return ProcessHandle.current()
+        .children()
+        .filter(p -> p.info().command().map(c -> c.endsWith("forkd-zygote")).orElse(false))
+        .flatMap(ProcessHandle::children)
+        .map(ProcessHandle::pid)
+        .toList();
+  }
+
+  @Test
+  void threeHundredSequentialRunsLeakNothing() throws Exception {
+    try (TestDaemon d = TestDaemon.start(dir, 2, "").awaitReady()) {
+      for (int i = 0; i < 30; i++) {
+        assertEquals(Status.STATUS_EXITED, d.client.exec(req("/bin/true")).getStatus());
+      }
+      long fdsBefore = openFds();
+      for (int i = 0; i < 300; i++) {
+        ExecResult r = d.client.exec(req("/bin/echo", Integer.toString(i)));
+        assertEquals(i + "\n", r.getStdout().toStringUtf8());
+      }
+      long fdsAfter = openFds();
+      assertTrue(fdsAfter <= fdsBefore + 4, "fds " + fdsBefore + " -> " + fdsAfter);
+      assertEquals(List.of(), zombieChildren());
+      DaemonStatus s = d.client.status();
+      assertTrue(s.getPools(0).getRuns() >= 330, s.toString());
+      assertEquals(0, s.getPools(0).getCrashes());
+    }
+  }
+
+  @Test
+  void aKilledZygoteIsReplacedAndRequestsKeepSucceeding() throws Exception {
+    try (TestDaemon d = TestDaemon.start(dir, 2, "").awaitReady()) {
+      List<Long> zygotes = zygotePids();
+      assertEquals(2, zygotes.size(), "zygotes: " + zygotes);
+      new ProcessBuilder("kill", "-9", Long.toString(zygotes.get(0))).start().waitFor();
+      for (int i = 0; i < 20; i++) {
+        ExecResult r = d.client.exec(req("/bin/echo", "after"));
+        assertEquals("after\n", r.getStdout().toStringUtf8());
+      }
+      d.awaitReady();
+      assertTrue(d.client.status().getPools(0).getCrashes() >= 1);
+      assertEquals(List.of(), zombieChildren());
+    }
+  }
+
+  @Test
+  void zygoteKilledMidRunGivesInternalAndTheNextRunWorks() throws Exception {
+    try (TestDaemon d = TestDaemon.start(dir, 1, "").awaitReady()) {
+      CompletableFuture<ExecResult> slow =
+          CompletableFuture.supplyAsync(() -> d.client.exec(req("sleep", "30")));
+      Thread.sleep(500);
+      for (long pid : zygotePids()) {
+        new ProcessBuilder("kill", "-9", Long.toString(pid)).start().waitFor();
+      }
+      try {
+        slow.get(10, TimeUnit.SECONDS);
+        throw new AssertionError("a run whose zygote died returned a result");
+      } catch (java.util.concurrent.ExecutionException e) {
+        ForkdException f = (ForkdException) e.getCause();
+        assertEquals(io.grpc.Status.Code.INTERNAL, f.code());
+        assertTrue(f.description().startsWith("sandbox failure"), f.description());
+        assertTrue(!f.description().contains("/"), "no host path: " + f.description());
+      }
+      assertEquals("ok\n", d.client.exec(req("echo", "ok")).getStdout().toStringUtf8());
+    }
+  }
+
+  @Test
+  void deadlineKillsTheRunAtOnce() throws Exception {
+    try (TestDaemon d = TestDaemon.start(dir, 1, "").awaitReady()) {
+      long t0 = System.nanoTime();
+      try {
+        d.client.exec(req("sleep", "30"), java.time.Duration.ofMillis(300));
+        throw new AssertionError("no deadline error");
+      } catch (ForkdException e) {
+        assertEquals(io.grpc.Status.Code.DEADLINE_EXCEEDED, e.code());
+      }
+      // With one zygote, the next run can only start once the cancelled run is dead and reset.
+      ExecResult r = d.client.exec(req("sh", "-c", "ps -e -o comm | grep -c sleep"));
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertEquals("0\n", r.getStdout().toStringUtf8());
+      assertTrue(ms < 3000, "took " + ms + " ms");
+    }
+  }
+
+  @Test
+  void aFullPoolAnswersResourceExhausted() throws Exception {
+    String cfg =
+        "queue_timeout { seconds: 0 nanos: 300000000 }\n"
+            + "profiles { name: 'one' pool { max_zygotes: 1 min_ready: 1 }"
+            + " ro_binds: ['/usr', '/bin', '/lib', '/lib64'] etc_files: ['/etc/ld.so.cache']"
+            + " default_limits { wall_time { seconds: 10 } cpu_time { seconds: 10 } memory_bytes: 268435456"
+            + " max_processes: 64 max_output_bytes: 1048576 max_open_files: 256"
+            + " max_file_size_bytes: 1048576 work_dir_bytes: 1048576 }"
+            + " max_limits { wall_time { seconds: 10 } cpu_time { seconds: 10 } memory_bytes: 268435456"
+            + " max_processes: 64 max_output_bytes: 1048576 max_open_files: 256"
+            + " max_file_size_bytes: 1048576 work_dir_bytes: 1048576 } }";
+    try (TestDaemon d = TestDaemon.start(dir, -1, cfg).awaitReady()) {
+      ExecRequest busy =
+          ExecRequest.newBuilder().setProfile("one").addArgv("sleep").addArgv("3").build();
+      CompletableFuture<ExecResult> first =
+          CompletableFuture.supplyAsync(() -> d.client.exec(busy));
+      Thread.sleep(500);
+      assertTrue(!first.isDone(), () -> "first run ended early: " + first.join());
+      try {
+        d.client.exec(ExecRequest.newBuilder().setProfile("one").addArgv("true").build());
+        throw new AssertionError("no RESOURCE_EXHAUSTED");
+      } catch (ForkdException e) {
+        assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, e.code());
+        assertTrue(e.description().contains("'one'"), e.description());
+      }
+      assertEquals(Status.STATUS_EXITED, first.get(10, TimeUnit.SECONDS).getStatus());
+    }
+  }
+
+  @Test
+  void sixteenConcurrentCallersAllGetResults() throws Exception {
+    try (TestDaemon d = TestDaemon.start(dir, 4, "").awaitReady()) {
+      ExecutorService pool = Executors.newFixedThreadPool(16);
+      List<Future<String>> results = new ArrayList<>();
+      for (int i = 0; i < 320; i++) {
+        String word = "w" + i;
+        results.add(pool.submit(() -> d.client.exec(req("echo", word)).getStdout().toStringUtf8()));
+      }
+      for (int i = 0; i < results.size(); i++) {
+        assertEquals("w" + i + "\n", results.get(i).get(60, TimeUnit.SECONDS));
+      }
+      pool.shutdown();
+      DaemonStatus s = d.client.status();
+      assertEquals(0, s.getPools(0).getCrashes());
+      assertTrue(s.getPools(0).getReady() + s.getPools(0).getBusy() <= s.getPools(0).getMax());
+    }
+  }
+
+  @Test
+  void concurrentRunsCannotSeeEachOther() throws Exception {
+    try (TestDaemon d = TestDaemon.start(dir, 2, "").awaitReady()) {
+      CompletableFuture<ExecResult> a =
+          CompletableFuture.supplyAsync(
+              () ->
+                  d.client.exec(
+                      req("sh", "-c", "echo secret > /tmp/mine; sleep 1; ls /tmp /work")));
+      Thread.sleep(300);
+      ExecResult b = d.client.exec(req("sh", "-c", "ls /tmp /work; ps -e -o comm"));
+      assertTrue(!b.getStdout().toStringUtf8().contains("mine"), b.getStdout().toStringUtf8());
+      assertTrue(!b.getStdout().toStringUtf8().contains("sleep"), b.getStdout().toStringUtf8());
+      assertTrue(a.get().getStdout().toStringUtf8().contains("mine"));
+    }
+  }
+
+  @Test
+  void filesOfOneRunAreGoneInTheNext() throws Exception {
+    try (TestDaemon d = TestDaemon.start(dir, 1, "").awaitReady()) {
+      d.client.exec(
+          req(
+              "sh",
+              "-c",
+              "echo x > /tmp/planted; echo y > /work/planted; echo z > /dev/shm/planted"));
+      ExecResult r = d.client.exec(req("sh", "-c", "ls -A /tmp /work /dev/shm"));
+      assertTrue(!r.getStdout().toStringUtf8().contains("planted"), r.getStdout().toStringUtf8());
+    }
+  }
+
+  @Test
+  void healthAndReflectionAnswer() throws Exception {
+    try (TestDaemon d = TestDaemon.start(dir, 1, "").awaitReady()) {
+      HealthCheckResponse h =
+          HealthGrpc.newBlockingStub(d.client.channel())
+              .check(HealthCheckRequest.newBuilder().setService("forkd.v1.Sandbox").build());
+      assertEquals(HealthCheckResponse.ServingStatus.SERVING, h.getStatus());
+      CompletableFuture<List<String>> services = new CompletableFuture<>();
+      StreamObserver<ServerReflectionRequest> req =
+          ServerReflectionGrpc.newStub(d.client.channel())
+              .serverReflectionInfo(
+                  new StreamObserver<>() {
+                    @Override
+                    public void onNext(ServerReflectionResponse r) {
+                      services.complete(
+                          r.getListServicesResponse().getServiceList().stream()
+                              .map(s -> s.getName())
+                              .sorted()
+                              .toList());
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                      services.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {}
+                  });
+      req.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
+      List<String> names = services.get(10, TimeUnit.SECONDS);
+      req.onCompleted();
+      assertTrue(
+          names.containsAll(
+              List.of(
+                  "forkd.v1.Admin",
+                  "forkd.v1.FileStore",
+                  "forkd.v1.Sandbox",
+                  "grpc.health.v1.Health")),
+          names.toString());
+      DaemonStatus s = d.client.status();
+      assertEquals("none", s.getCgroupMode());
+      assertEquals("default", s.getPools(0).getProfile());
+    }
+  }
+
+  @Test
+  void wallLimitStatusBeatsTheSignal() throws Exception {
+    try (TestDaemon d = TestDaemon.start(dir, 1, "").awaitReady()) {
+      ExecResult r =
+          d.client.exec(
+              ExecRequest.newBuilder()
+                  .addArgv("sh")
+                  .addArgv("-c")
+                  .addArgv("while :; do :; done")
+                  .setLimits(
+                      Limits.newBuilder().setWallTime(Duration.newBuilder().setNanos(200_000_000)))
+                  .build());
+      assertEquals(Status.STATUS_WALL_TIME_LIMIT_EXCEEDED, r.getStatus());
+      assertEquals(9, r.getSignal());
+    }
+  }
+}

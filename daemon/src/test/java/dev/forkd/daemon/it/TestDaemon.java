@@ -1,0 +1,69 @@
+package dev.forkd.daemon.it;
+
+import dev.forkd.api.v1.DaemonConfig;
+import dev.forkd.client.ForkdClient;
+import dev.forkd.daemon.Daemon;
+import dev.forkd.daemon.config.ConfigLoader;
+import dev.forkd.daemon.config.Settings;
+import dev.forkd.zygote.posix.Posix;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** A real daemon with real zygotes, in this JVM, on a socket in a temporary directory. */
+final class TestDaemon implements AutoCloseable {
+  final Daemon daemon;
+  final Path socket;
+  final ForkdClient client;
+
+  private TestDaemon(Daemon daemon, Path socket) {
+    this.daemon = daemon;
+    this.socket = socket;
+    this.client = ForkdClient.unix(socket);
+  }
+
+  static Path zygoteBinary() {
+    Path p = Path.of(System.getProperty("forkd.zygote.binary", "../native/build/forkd-zygote"));
+    if (!Files.isExecutable(p)) {
+      throw new IllegalStateException("zygote binary not built: " + p);
+    }
+    return p.toAbsolutePath();
+  }
+
+  /** Starts a daemon; {@code extraConfig} is protobuf text appended to the default config. */
+  static TestDaemon start(Path dir, int zygotes, String extraConfig) throws Exception {
+    DaemonConfig base = ConfigLoader.defaults();
+    DaemonConfig c =
+        extraConfig.isEmpty()
+            ? base
+            : ConfigLoader.parse(ConfigLoader.defaultText() + "\n" + extraConfig, "test");
+    Path socket = dir.resolve("forkd.sock");
+    Settings s =
+        Settings.resolve(
+            c,
+            new Settings.Host(Posix.libc().geteuid(), Posix.libc().getegid(), 2, zygoteBinary()),
+            socket,
+            zygotes);
+    return new TestDaemon(Daemon.start(s), socket);
+  }
+
+  /** Waits until every pool has its ready zygotes, so that tests measure runs, not start-up. */
+  TestDaemon awaitReady() throws InterruptedException {
+    long end = System.nanoTime() + 30_000_000_000L;
+    while (System.nanoTime() < end) {
+      boolean ok =
+          daemon.pools().values().stream()
+              .allMatch(p -> p.stats().ready() >= p.config().minReady());
+      if (ok) {
+        return this;
+      }
+      Thread.sleep(20);
+    }
+    throw new IllegalStateException("zygotes did not become ready");
+  }
+
+  @Override
+  public void close() {
+    client.close();
+    daemon.shutdown(5_000);
+  }
+}

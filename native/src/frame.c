@@ -1,0 +1,429 @@
+/*
+ * Codec of the zygote control protocol; see frame.h and native/PROTOCOL.md.
+ *
+ * Decoding is two passes over the payload: the first validates every field and sums the arena
+ * space the second needs, so the second pass cannot fail and never writes out of bounds.
+ */
+#include "frame.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#define B(tag) FRAME_BIT(tag)
+
+enum field_kind { KIND_NONE, KIND_U32, KIND_U64, KIND_STRING, KIND_RLIMIT, KIND_BYTES };
+
+#define RLIMIT_WIRE_SIZE 20u
+
+struct tag_info {
+    uint8_t kind;
+    uint32_t max_len; /* strings only */
+};
+
+static const struct tag_info tags[FRAME_TAG_MAX + 1] = {
+    [TAG_PROTO_VERSION] = {KIND_U32, 0},
+    [TAG_LAUNCHER_PID] = {KIND_U32, 0},
+    [TAG_ARGV] = {KIND_STRING, FRAME_MAX_ARG_STRING},
+    [TAG_ENV] = {KIND_STRING, FRAME_MAX_ARG_STRING},
+    [TAG_CWD] = {KIND_STRING, FRAME_MAX_STRING},
+    [TAG_WALL_TIME_NS] = {KIND_U64, 0},
+    [TAG_UID] = {KIND_U32, 0},
+    [TAG_GID] = {KIND_U32, 0},
+    [TAG_RLIMIT] = {KIND_RLIMIT, 0},
+    [TAG_PID] = {KIND_U32, 0},
+    [TAG_ERRNO] = {KIND_U32, 0},
+    [TAG_STEP] = {KIND_STRING, FRAME_MAX_STRING},
+    [TAG_WAIT_STATUS] = {KIND_U32, 0},
+    [TAG_WALL_NS] = {KIND_U64, 0},
+    [TAG_UTIME_NS] = {KIND_U64, 0},
+    [TAG_STIME_NS] = {KIND_U64, 0},
+    [TAG_MAXRSS_KB] = {KIND_U64, 0},
+    [TAG_FLAGS] = {KIND_U32, 0},
+    [TAG_SPAWN_NS] = {KIND_U64, 0},
+    [TAG_MESSAGE] = {KIND_STRING, FRAME_MAX_STRING},
+    [TAG_SECCOMP_BPF] = {KIND_BYTES, 0},
+};
+
+struct type_info {
+    const char *name;
+    uint32_t allowed;
+    uint32_t required;
+    uint32_t repeated;
+    uint8_t order[9]; /* encoding order of PROTOCOL.md, 0-terminated */
+};
+
+#define FAILURE_TAGS (B(TAG_STEP) | B(TAG_ERRNO) | B(TAG_MESSAGE))
+#define EXITED_TAGS                                                                               \
+    (B(TAG_WAIT_STATUS) | B(TAG_WALL_NS) | B(TAG_UTIME_NS) | B(TAG_STIME_NS) | B(TAG_MAXRSS_KB) | \
+     B(TAG_FLAGS))
+
+static const struct type_info types[FRAME_TYPE_MAX + 1] = {
+    [FRAME_HELLO] = {"HELLO",
+                     B(TAG_PROTO_VERSION) | B(TAG_LAUNCHER_PID),
+                     B(TAG_PROTO_VERSION) | B(TAG_LAUNCHER_PID),
+                     0,
+                     {TAG_PROTO_VERSION, TAG_LAUNCHER_PID}},
+    [FRAME_SPAWN] = {"SPAWN",
+                     B(TAG_ARGV) | B(TAG_ENV) | B(TAG_CWD) | B(TAG_WALL_TIME_NS) | B(TAG_UID) |
+                         B(TAG_GID) | B(TAG_RLIMIT) | B(TAG_SECCOMP_BPF),
+                     B(TAG_ARGV),
+                     B(TAG_ARGV) | B(TAG_ENV) | B(TAG_RLIMIT),
+                     {TAG_ARGV, TAG_ENV, TAG_CWD, TAG_WALL_TIME_NS, TAG_UID, TAG_GID, TAG_RLIMIT,
+                      TAG_SECCOMP_BPF}},
+    [FRAME_STARTED] = {"STARTED",
+                       B(TAG_PID) | B(TAG_SPAWN_NS),
+                       B(TAG_PID) | B(TAG_SPAWN_NS),
+                       0,
+                       {TAG_PID, TAG_SPAWN_NS}},
+    [FRAME_EXEC_FAILED] = {"EXEC_FAILED",
+                           FAILURE_TAGS,
+                           B(TAG_STEP) | B(TAG_ERRNO),
+                           0,
+                           {TAG_STEP, TAG_ERRNO, TAG_MESSAGE}},
+    [FRAME_KILL] = {"KILL", 0, 0, 0, {0}},
+    [FRAME_EXITED] = {"EXITED",
+                      EXITED_TAGS,
+                      EXITED_TAGS,
+                      0,
+                      {TAG_WAIT_STATUS, TAG_WALL_NS, TAG_UTIME_NS, TAG_STIME_NS, TAG_MAXRSS_KB,
+                       TAG_FLAGS}},
+    [FRAME_RESET] = {"RESET", 0, 0, 0, {0}},
+    [FRAME_RESET_DONE] = {"RESET_DONE", 0, 0, 0, {0}},
+    [FRAME_ERROR] =
+        {"ERROR", FAILURE_TAGS, B(TAG_STEP) | B(TAG_ERRNO), 0, {TAG_STEP, TAG_ERRNO, TAG_MESSAGE}},
+    [FRAME_PING] = {"PING", 0, 0, 0, {0}},
+    [FRAME_PONG] = {"PONG", 0, 0, 0, {0}},
+};
+
+const char *frame_strerror(int err) {
+    switch (err) {
+        case FRAME_OK: return "ok";
+        case FRAME_E_SHORT: return "frame shorter than its header";
+        case FRAME_E_VERSION: return "unsupported protocol version";
+        case FRAME_E_RESERVED: return "reserved header bytes are not zero";
+        case FRAME_E_TYPE: return "unknown frame type";
+        case FRAME_E_TOO_LONG: return "payload longer than 1 MiB";
+        case FRAME_E_LENGTH: return "frame length does not match its header";
+        case FRAME_E_FIELD_HEADER: return "truncated field header";
+        case FRAME_E_FIELD_OVERRUN: return "field runs past the end of the payload";
+        case FRAME_E_UNKNOWN_TAG: return "unknown tag";
+        case FRAME_E_MISPLACED_TAG: return "tag not allowed in this frame type";
+        case FRAME_E_DUPLICATE: return "non-repeatable field repeated";
+        case FRAME_E_FIXED_SIZE: return "fixed-size field with the wrong length";
+        case FRAME_E_STRING: return "string too long or containing a NUL byte";
+        case FRAME_E_MISSING: return "required field missing";
+        case FRAME_E_TOO_MANY: return "too many repeated fields";
+        case FRAME_E_BPF_SIZE: return "SECCOMP_BPF is not 1..4096 instructions of 8 bytes";
+        case FRAME_E_CWD: return "CWD is not an absolute path";
+        case FRAME_E_ARENA: return "decode buffer too small";
+        case FRAME_E_NO_SPACE: return "frame does not fit the output buffer";
+        default: return "unknown codec error";
+    }
+}
+
+const char *frame_type_name(unsigned type) {
+    if (type == 0 || type > FRAME_TYPE_MAX) return "?";
+    return types[type].name;
+}
+
+void frame_init(struct frame *f, uint8_t type) {
+    memset(f, 0, sizeof(*f));
+    f->type = type;
+}
+
+static uint16_t get_u16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static uint64_t get_u64(const uint8_t *p) {
+    return (uint64_t)get_u32(p) | ((uint64_t)get_u32(p + 4) << 32);
+}
+
+static void put_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v) {
+    put_u32(p, (uint32_t)v);
+    put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+int frame_parse_header(const uint8_t *hdr, uint8_t *type, uint32_t *payload_len) {
+    uint32_t len = get_u32(hdr);
+    if (hdr[4] != FRAME_VERSION) return FRAME_E_VERSION;
+    if (hdr[6] != 0 || hdr[7] != 0) return FRAME_E_RESERVED;
+    if (hdr[5] == 0 || hdr[5] > FRAME_TYPE_MAX) return FRAME_E_TYPE;
+    if (len > FRAME_MAX_PAYLOAD) return FRAME_E_TOO_LONG;
+    *type = hdr[5];
+    *payload_len = len;
+    return FRAME_OK;
+}
+
+/* Checks the size and content of one field value against its tag's kind. */
+static int check_value(unsigned tag, const uint8_t *v, uint32_t len) {
+    const struct tag_info *ti = &tags[tag];
+    switch (ti->kind) {
+        case KIND_U32: return len == 4 ? FRAME_OK : FRAME_E_FIXED_SIZE;
+        case KIND_U64: return len == 8 ? FRAME_OK : FRAME_E_FIXED_SIZE;
+        case KIND_RLIMIT: return len == RLIMIT_WIRE_SIZE ? FRAME_OK : FRAME_E_FIXED_SIZE;
+        case KIND_STRING:
+            if (len > ti->max_len || memchr(v, 0, len) != NULL) return FRAME_E_STRING;
+            if (tag == TAG_CWD && (len == 0 || v[0] != '/')) return FRAME_E_CWD;
+            return FRAME_OK;
+        case KIND_BYTES:
+            if (len == 0 || len % FRAME_BPF_INSN_SIZE != 0 ||
+                len / FRAME_BPF_INSN_SIZE > FRAME_MAX_BPF_INSNS)
+                return FRAME_E_BPF_SIZE;
+            return FRAME_OK;
+        default: return FRAME_E_UNKNOWN_TAG;
+    }
+}
+
+/* Bump allocator over the caller's arena; sizes were summed in the first pass. */
+struct arena {
+    uint8_t *base;
+    size_t size;
+    size_t used;
+};
+
+static void *arena_take(struct arena *a, size_t n, size_t align) {
+    uintptr_t p = (uintptr_t)(a->base + a->used);
+    size_t pad = (align - (p % align)) % align;
+    if (pad > a->size - a->used || n > a->size - a->used - pad) return NULL;
+    a->used += pad + n;
+    return (void *)(p + pad);
+}
+
+static char *arena_string(struct arena *a, const uint8_t *v, uint32_t len) {
+    char *s = arena_take(a, (size_t)len + 1, 1);
+    memcpy(s, v, len);
+    s[len] = '\0';
+    return s;
+}
+
+int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, struct frame *out,
+                         void *arena_mem, size_t arena_size) {
+    if (type == 0 || type > FRAME_TYPE_MAX) return FRAME_E_TYPE;
+    if (len > FRAME_MAX_PAYLOAD) return FRAME_E_TOO_LONG;
+    const struct type_info *ti = &types[type];
+
+    /* Pass 1: validate, count, size the arena. */
+    uint32_t seen = 0, argc = 0, envc = 0, nrl = 0;
+    size_t need = 0;
+    for (uint32_t off = 0; off < len;) {
+        if (len - off < 6) return FRAME_E_FIELD_HEADER;
+        unsigned tag = get_u16(payload + off);
+        uint32_t flen = get_u32(payload + off + 2);
+        off += 6;
+        if (flen > len - off) return FRAME_E_FIELD_OVERRUN;
+        if (tag == 0 || tag > FRAME_TAG_MAX) return FRAME_E_UNKNOWN_TAG;
+        if (!(ti->allowed & B(tag))) return FRAME_E_MISPLACED_TAG;
+        if ((seen & B(tag)) && !(ti->repeated & B(tag))) return FRAME_E_DUPLICATE;
+        seen |= B(tag);
+        int rc = check_value(tag, payload + off, flen);
+        if (rc != FRAME_OK) return rc;
+        if (tag == TAG_ARGV && ++argc > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
+        if (tag == TAG_ENV && ++envc > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
+        if (tag == TAG_RLIMIT && ++nrl > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
+        if (tags[tag].kind == KIND_STRING) need += (size_t)flen + 1;
+        if (tag == TAG_SECCOMP_BPF) need += flen;
+        off += flen;
+    }
+    if ((seen & ti->required) != ti->required) return FRAME_E_MISSING;
+    /* Pointer arrays, the rlimit array, and worst-case alignment padding (4 aligned blocks). */
+    need += sizeof(char *) * ((size_t)argc + 1) + sizeof(char *) * ((size_t)envc + 1) +
+            sizeof(struct frame_rlimit) * nrl + 4 * 8;
+    if (arena_mem == NULL || need > arena_size) return FRAME_E_ARENA;
+
+    /* Pass 2: fill; cannot fail. */
+    struct arena a = {arena_mem, arena_size, 0};
+    frame_init(out, type);
+    out->present = seen;
+    char **argv = arena_take(&a, sizeof(char *) * ((size_t)argc + 1), 8);
+    char **envp = arena_take(&a, sizeof(char *) * ((size_t)envc + 1), 8);
+    struct frame_rlimit *rl = arena_take(&a, sizeof(struct frame_rlimit) * nrl, 8);
+    for (uint32_t off = 0; off < len;) {
+        unsigned tag = get_u16(payload + off);
+        uint32_t flen = get_u32(payload + off + 2);
+        const uint8_t *v = payload + off + 6;
+        off += 6 + flen;
+        switch (tag) {
+            case TAG_PROTO_VERSION: out->proto_version = get_u32(v); break;
+            case TAG_LAUNCHER_PID: out->launcher_pid = get_u32(v); break;
+            case TAG_ARGV: argv[out->argc++] = arena_string(&a, v, flen); break;
+            case TAG_ENV: envp[out->envc++] = arena_string(&a, v, flen); break;
+            case TAG_CWD: out->cwd = arena_string(&a, v, flen); break;
+            case TAG_WALL_TIME_NS: out->wall_time_ns = get_u64(v); break;
+            case TAG_UID: out->uid = get_u32(v); break;
+            case TAG_GID: out->gid = get_u32(v); break;
+            case TAG_RLIMIT:
+                rl[out->nrlimits].resource = get_u32(v);
+                rl[out->nrlimits].soft = get_u64(v + 4);
+                rl[out->nrlimits].hard = get_u64(v + 12);
+                out->nrlimits++;
+                break;
+            case TAG_PID: out->pid = get_u32(v); break;
+            case TAG_ERRNO: out->err = get_u32(v); break;
+            case TAG_STEP: out->step = arena_string(&a, v, flen); break;
+            case TAG_WAIT_STATUS: out->wait_status = get_u32(v); break;
+            case TAG_WALL_NS: out->wall_ns = get_u64(v); break;
+            case TAG_UTIME_NS: out->utime_ns = get_u64(v); break;
+            case TAG_STIME_NS: out->stime_ns = get_u64(v); break;
+            case TAG_MAXRSS_KB: out->maxrss_kb = get_u64(v); break;
+            case TAG_FLAGS: out->flags = get_u32(v); break;
+            case TAG_SPAWN_NS: out->spawn_ns = get_u64(v); break;
+            case TAG_MESSAGE: out->message = arena_string(&a, v, flen); break;
+            case TAG_SECCOMP_BPF: {
+                void *bpf = arena_take(&a, flen, 8);
+                memcpy(bpf, v, flen);
+                out->seccomp_bpf = bpf;
+                out->seccomp_len = flen;
+                break;
+            }
+            default: break; /* unreachable: pass 1 rejected it */
+        }
+    }
+    argv[out->argc] = NULL;
+    envp[out->envc] = NULL;
+    out->argv = argv;
+    out->envp = envp;
+    out->rlimits = rl;
+    return FRAME_OK;
+}
+
+int frame_decode(const uint8_t *buf, size_t len, struct frame *out, void *arena,
+                 size_t arena_size) {
+    uint8_t type;
+    uint32_t plen;
+    if (len < FRAME_HEADER_SIZE) return FRAME_E_SHORT;
+    int rc = frame_parse_header(buf, &type, &plen);
+    if (rc != FRAME_OK) return rc;
+    if (len - FRAME_HEADER_SIZE != plen) return FRAME_E_LENGTH;
+    return frame_decode_payload(type, buf + FRAME_HEADER_SIZE, plen, out, arena, arena_size);
+}
+
+/* Output cursor of the encoder; `bad` remembers the first error. */
+struct writer {
+    uint8_t *out;
+    size_t cap;
+    size_t len;
+    int bad;
+};
+
+static uint8_t *put_field(struct writer *w, unsigned tag, size_t vlen) {
+    if (w->bad) return NULL;
+    if (vlen > FRAME_MAX_PAYLOAD || w->len > w->cap || w->cap - w->len < 6 + vlen) {
+        w->bad = FRAME_E_NO_SPACE;
+        return NULL;
+    }
+    uint8_t *p = w->out + w->len;
+    put_u16(p, (uint16_t)tag);
+    put_u32(p + 2, (uint32_t)vlen);
+    w->len += 6 + vlen;
+    return p + 6;
+}
+
+static void put_u32_field(struct writer *w, unsigned tag, uint32_t v) {
+    uint8_t *p = put_field(w, tag, 4);
+    if (p) put_u32(p, v);
+}
+
+static void put_u64_field(struct writer *w, unsigned tag, uint64_t v) {
+    uint8_t *p = put_field(w, tag, 8);
+    if (p) put_u64(p, v);
+}
+
+static void put_string_field(struct writer *w, unsigned tag, const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n > tags[tag].max_len || (tag == TAG_CWD && (n == 0 || s[0] != '/'))) {
+        if (!w->bad) w->bad = FRAME_E_STRING;
+        return;
+    }
+    uint8_t *p = put_field(w, tag, n);
+    if (p && n) memcpy(p, s, n);
+}
+
+static void encode_tag(struct writer *w, const struct frame *f, unsigned tag) {
+    switch (tag) {
+        case TAG_PROTO_VERSION: put_u32_field(w, tag, f->proto_version); break;
+        case TAG_LAUNCHER_PID: put_u32_field(w, tag, f->launcher_pid); break;
+        case TAG_ARGV:
+            for (uint32_t i = 0; i < f->argc; i++)
+                put_string_field(w, tag, f->argv[i]);
+            break;
+        case TAG_ENV:
+            for (uint32_t i = 0; i < f->envc; i++)
+                put_string_field(w, tag, f->envp[i]);
+            break;
+        case TAG_CWD: put_string_field(w, tag, f->cwd); break;
+        case TAG_WALL_TIME_NS: put_u64_field(w, tag, f->wall_time_ns); break;
+        case TAG_UID: put_u32_field(w, tag, f->uid); break;
+        case TAG_GID: put_u32_field(w, tag, f->gid); break;
+        case TAG_RLIMIT:
+            for (uint32_t i = 0; i < f->nrlimits; i++) {
+                uint8_t *p = put_field(w, tag, RLIMIT_WIRE_SIZE);
+                if (!p) return;
+                put_u32(p, f->rlimits[i].resource);
+                put_u64(p + 4, f->rlimits[i].soft);
+                put_u64(p + 12, f->rlimits[i].hard);
+            }
+            break;
+        case TAG_PID: put_u32_field(w, tag, f->pid); break;
+        case TAG_ERRNO: put_u32_field(w, tag, f->err); break;
+        case TAG_STEP: put_string_field(w, tag, f->step); break;
+        case TAG_WAIT_STATUS: put_u32_field(w, tag, f->wait_status); break;
+        case TAG_WALL_NS: put_u64_field(w, tag, f->wall_ns); break;
+        case TAG_UTIME_NS: put_u64_field(w, tag, f->utime_ns); break;
+        case TAG_STIME_NS: put_u64_field(w, tag, f->stime_ns); break;
+        case TAG_MAXRSS_KB: put_u64_field(w, tag, f->maxrss_kb); break;
+        case TAG_FLAGS: put_u32_field(w, tag, f->flags); break;
+        case TAG_SPAWN_NS: put_u64_field(w, tag, f->spawn_ns); break;
+        case TAG_MESSAGE: put_string_field(w, tag, f->message); break;
+        case TAG_SECCOMP_BPF: {
+            if (check_value(tag, f->seccomp_bpf, f->seccomp_len) != FRAME_OK) {
+                if (!w->bad) w->bad = FRAME_E_BPF_SIZE;
+                return;
+            }
+            uint8_t *p = put_field(w, tag, f->seccomp_len);
+            if (p) memcpy(p, f->seccomp_bpf, f->seccomp_len);
+            break;
+        }
+        default: break;
+    }
+}
+
+ssize_t frame_encode(const struct frame *f, uint8_t *out, size_t cap) {
+    if (f->type == 0 || f->type > FRAME_TYPE_MAX) return FRAME_E_TYPE;
+    const struct type_info *ti = &types[f->type];
+    if (f->present & ~ti->allowed) return FRAME_E_MISPLACED_TAG;
+    if ((f->present & ti->required) != ti->required) return FRAME_E_MISSING;
+    if (FRAME_HAS(f, TAG_ARGV) && (f->argc == 0 || f->argc > FRAME_MAX_ARGS))
+        return FRAME_E_TOO_MANY;
+    if (FRAME_HAS(f, TAG_ENV) && f->envc > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
+    if (FRAME_HAS(f, TAG_RLIMIT) && f->nrlimits > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
+    if (cap < FRAME_HEADER_SIZE) return FRAME_E_NO_SPACE;
+
+    struct writer w = {out, cap, FRAME_HEADER_SIZE, 0};
+    for (const uint8_t *t = ti->order; *t != 0 && t < ti->order + sizeof(ti->order); t++) {
+        if (FRAME_HAS(f, *t)) encode_tag(&w, f, *t);
+    }
+    if (w.bad) return w.bad;
+    size_t plen = w.len - FRAME_HEADER_SIZE;
+    if (plen > FRAME_MAX_PAYLOAD) return FRAME_E_TOO_LONG;
+    put_u32(out, (uint32_t)plen);
+    out[4] = FRAME_VERSION;
+    out[5] = f->type;
+    out[6] = 0;
+    out[7] = 0;
+    return (ssize_t)w.len;
+}

@@ -1,0 +1,163 @@
+/*
+ * Codec of the zygote control protocol (native/PROTOCOL.md, version 1).
+ *
+ * Guarantees of the decoder: every length is checked before it is used, nothing is read
+ * outside the given buffer, strings are copied into the caller's arena and NUL-terminated,
+ * unknown frame types, unknown or misplaced tags, repeated non-repeatable fields, wrong
+ * fixed sizes and missing required fields are rejected. It never allocates.
+ */
+#ifndef FORKD_FRAME_H
+#define FORKD_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FRAME_VERSION        1
+#define FRAME_HEADER_SIZE    8
+#define FRAME_MAX_PAYLOAD    1048576u
+#define FRAME_MAX_STRING     65535u
+#define FRAME_MAX_ARG_STRING 131072u
+#define FRAME_MAX_ARGS       4096u
+#define FRAME_MAX_BPF_INSNS  4096u
+#define FRAME_BPF_INSN_SIZE  8u
+
+/* Arena bytes that always suffice to decode a payload of len bytes. */
+#define FRAME_ARENA_SIZE(len) ((size_t)(len) + 2u * 8u * (FRAME_MAX_ARGS + 1u) + 64u)
+
+enum frame_type {
+    FRAME_HELLO = 1,
+    FRAME_SPAWN = 2,
+    FRAME_STARTED = 3,
+    FRAME_EXEC_FAILED = 4,
+    FRAME_KILL = 5,
+    FRAME_EXITED = 6,
+    FRAME_RESET = 7,
+    FRAME_RESET_DONE = 8,
+    FRAME_ERROR = 9,
+    FRAME_PING = 10,
+    FRAME_PONG = 11,
+};
+#define FRAME_TYPE_MAX 11
+
+enum frame_tag {
+    TAG_PROTO_VERSION = 1,
+    TAG_LAUNCHER_PID = 2,
+    TAG_ARGV = 3,
+    TAG_ENV = 4,
+    TAG_CWD = 5,
+    TAG_WALL_TIME_NS = 6,
+    TAG_UID = 7,
+    TAG_GID = 8,
+    TAG_RLIMIT = 9,
+    TAG_PID = 10,
+    TAG_ERRNO = 11,
+    TAG_STEP = 12,
+    TAG_WAIT_STATUS = 13,
+    TAG_WALL_NS = 14,
+    TAG_UTIME_NS = 15,
+    TAG_STIME_NS = 16,
+    TAG_MAXRSS_KB = 17,
+    TAG_FLAGS = 18,
+    TAG_SPAWN_NS = 19,
+    TAG_MESSAGE = 20,
+    TAG_SECCOMP_BPF = 21,
+};
+#define FRAME_TAG_MAX 21
+
+#define FRAME_BIT(tag)    (1u << (tag))
+#define FRAME_HAS(f, tag) (((f)->present & FRAME_BIT(tag)) != 0)
+#define FRAME_SET(f, tag) ((f)->present |= FRAME_BIT(tag))
+
+/* EXITED FLAGS bits. */
+#define EXITED_FLAG_WALL_TIMER 1u
+#define EXITED_FLAG_KILLED     2u
+
+/* Decoder and encoder results: 0 or one of these (negative). */
+enum frame_error {
+    FRAME_OK = 0,
+    FRAME_E_SHORT = -1,
+    FRAME_E_VERSION = -2,
+    FRAME_E_RESERVED = -3,
+    FRAME_E_TYPE = -4,
+    FRAME_E_TOO_LONG = -5,
+    FRAME_E_LENGTH = -6,
+    FRAME_E_FIELD_HEADER = -7,
+    FRAME_E_FIELD_OVERRUN = -8,
+    FRAME_E_UNKNOWN_TAG = -9,
+    FRAME_E_MISPLACED_TAG = -10,
+    FRAME_E_DUPLICATE = -11,
+    FRAME_E_FIXED_SIZE = -12,
+    FRAME_E_STRING = -13,
+    FRAME_E_MISSING = -14,
+    FRAME_E_TOO_MANY = -15,
+    FRAME_E_BPF_SIZE = -16,
+    FRAME_E_CWD = -17,
+    FRAME_E_ARENA = -18,
+    FRAME_E_NO_SPACE = -19,
+};
+
+struct frame_rlimit {
+    uint32_t resource;
+    uint64_t soft; /* RLIM_INFINITY = UINT64_MAX */
+    uint64_t hard;
+};
+
+/*
+ * A decoded frame, or the values of a frame to encode. `present` has FRAME_BIT(tag) set for
+ * every tag that is (to be) on the wire; repeated tags are counted by argc, envc, nrlimits.
+ * After decoding, argv and envp are NULL-terminated and point into the arena.
+ */
+struct frame {
+    uint8_t type;
+    uint32_t present;
+    uint32_t proto_version;
+    uint32_t launcher_pid;
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t pid;
+    uint32_t err;
+    uint32_t wait_status;
+    uint32_t flags;
+    uint64_t wall_time_ns;
+    uint64_t wall_ns;
+    uint64_t utime_ns;
+    uint64_t stime_ns;
+    uint64_t maxrss_kb;
+    uint64_t spawn_ns;
+    const char *cwd;
+    const char *step;
+    const char *message;
+    uint32_t argc;
+    uint32_t envc;
+    uint32_t nrlimits;
+    uint32_t seccomp_len; /* bytes */
+    char **argv;
+    char **envp;
+    const struct frame_rlimit *rlimits;
+    const void *seccomp_bpf;
+};
+
+/* Human-readable text of a frame_error. */
+const char *frame_strerror(int err);
+
+/* Name of a frame type ("SPAWN"), or "?" when unknown. */
+const char *frame_type_name(unsigned type);
+
+/* Zeroes *f and sets its type. */
+void frame_init(struct frame *f, uint8_t type);
+
+/* Checks the 8-byte header; on success stores the type and the payload length. */
+int frame_parse_header(const uint8_t *hdr, uint8_t *type, uint32_t *payload_len);
+
+/* Decodes a payload of the given (already checked) type into *out, strings into arena. */
+int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, struct frame *out,
+                         void *arena, size_t arena_size);
+
+/* Decodes one whole frame; len must be exactly header + payload_length. */
+int frame_decode(const uint8_t *buf, size_t len, struct frame *out, void *arena, size_t arena_size);
+
+/* Encodes *f (fields in the order of PROTOCOL.md) into out; returns the length or an error. */
+ssize_t frame_encode(const struct frame *f, uint8_t *out, size_t cap);
+
+#endif

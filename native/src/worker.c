@@ -1,0 +1,304 @@
+/*
+ * The worker: created per SPAWN by the zygote, it applies the run's limits and identity,
+ * drops every privilege and execs the target.
+ *
+ * Creation is clone(CLONE_VM | CLONE_VFORK) on a pre-allocated stack, as glibc's posix_spawn
+ * does: no page tables are copied, so a spawn costs the same whatever the zygote's size, and
+ * the zygote resumes only once the worker has exec'd or exited. The child shares the zygote's
+ * memory until then, hence its rules: no malloc, no stdio, no locks, raw syscall() for the
+ * set*id calls (glibc's wrappers signal "all threads" of the process), everything it reads
+ * prepared by the parent. A failing step writes {step, errno} to a close-on-exec pipe and
+ * exits 127; EOF on that pipe means execve succeeded.
+ */
+#define _GNU_SOURCE
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdnoreturn.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "zygote.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define WORKER_STACK_SIZE (128 * 1024)
+
+enum worker_step {
+    STEP_NONE,
+    STEP_PIPE,
+    STEP_CLONE,
+    STEP_STATUS,
+    STEP_SIGACTION,
+    STEP_SETSID,
+    STEP_DUP2,
+    STEP_SETRLIMIT,
+    STEP_CHDIR,
+    STEP_CAPBSET_DROP,
+    STEP_CAP_AMBIENT,
+    STEP_SECUREBITS,
+    STEP_SETGROUPS,
+    STEP_SETRESGID,
+    STEP_SETRESUID,
+    STEP_CAPSET,
+    STEP_NO_NEW_PRIVS,
+    STEP_CLOEXEC,
+    STEP_SIGPROCMASK,
+    STEP_SECCOMP,
+    STEP_EXECVE,
+    STEP_COUNT,
+};
+
+static const char *const step_names[STEP_COUNT] = {
+    [STEP_NONE] = "none",
+    [STEP_PIPE] = "pipe2",
+    [STEP_CLONE] = "clone",
+    [STEP_STATUS] = "read status pipe",
+    [STEP_SIGACTION] = "sigaction",
+    [STEP_SETSID] = "setsid",
+    [STEP_DUP2] = "dup2",
+    [STEP_SETRLIMIT] = "setrlimit",
+    [STEP_CHDIR] = "chdir",
+    [STEP_CAPBSET_DROP] = "drop bounding set",
+    [STEP_CAP_AMBIENT] = "clear ambient caps",
+    [STEP_SECUREBITS] = "securebits",
+    [STEP_SETGROUPS] = "setgroups",
+    [STEP_SETRESGID] = "setresgid",
+    [STEP_SETRESUID] = "setresuid",
+    [STEP_CAPSET] = "capset",
+    [STEP_NO_NEW_PRIVS] = "no_new_privs",
+    [STEP_CLOEXEC] = "close fds",
+    [STEP_SIGPROCMASK] = "sigprocmask",
+    [STEP_SECCOMP] = "seccomp",
+    [STEP_EXECVE] = "execve",
+};
+
+const char *worker_step_name(int step) {
+    if (step < 0 || step >= STEP_COUNT) return "unknown step";
+    return step_names[step];
+}
+
+/* What goes through the status pipe when a step fails. */
+struct status_record {
+    int32_t step;
+    int32_t err;
+};
+
+/* The child's whole view: on the zygote's stack, valid while the zygote waits in clone(). */
+struct child_ctx {
+    const struct worker_spec *spec;
+    int status_fd;
+    struct sock_fprog filter;
+};
+
+static char *stack_base;
+
+int worker_init(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, WORKER_STACK_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (p == MAP_FAILED) return log_fail("mmap worker stack");
+    /* Guard page at the low end: an overflow faults instead of corrupting the zygote. */
+    if (mprotect(p, (size_t)page, PROT_NONE) < 0) return log_fail("mprotect worker stack");
+    stack_base = p;
+    return 0;
+}
+
+/* Worker: reports the failed step and its errno, then exits. Never returns. */
+static noreturn void child_fail(const struct child_ctx *c, int step) {
+    struct status_record rec = {step, errno};
+    ssize_t n = write(c->status_fd, &rec, sizeof(rec));
+    (void)n; /* nothing else to do: the zygote then sees EOF and a 127 exit */
+    _exit(127);
+}
+
+/*
+ * Worker: execs argv[0], searching spec->path when it has no '/' (like execvpe, but without
+ * allocating and without the ENOEXEC shell fallback). Only returns by failing.
+ */
+static noreturn void exec_target(const struct child_ctx *c) {
+    const struct worker_spec *s = c->spec;
+    const char *file = s->argv[0];
+    if (file[0] == '\0') {
+        errno = ENOENT;
+        child_fail(c, STEP_EXECVE);
+    }
+    if (strchr(file, '/') != NULL) {
+        execve(file, s->argv, s->envp);
+        child_fail(c, STEP_EXECVE);
+    }
+    char candidate[PATH_MAX];
+    size_t flen = strlen(file);
+    bool saw_eacces = false;
+    for (const char *dir = s->path;;) {
+        const char *end = strchrnul(dir, ':');
+        size_t dlen = (size_t)(end - dir);
+        const char *prefix = dlen ? dir : "."; /* an empty entry is the working directory */
+        if (!dlen) dlen = 1;
+        if (dlen + 1 + flen < sizeof(candidate)) {
+            memcpy(candidate, prefix, dlen);
+            candidate[dlen] = '/';
+            memcpy(candidate + dlen + 1, file, flen + 1);
+            execve(candidate, s->argv, s->envp);
+            switch (errno) {
+                case EACCES: saw_eacces = true; break;
+                case ENOENT:
+                case ENOTDIR:
+                case ESTALE:
+                case ENODEV:
+                case ETIMEDOUT:
+                case ENAMETOOLONG:
+                case ELOOP: break;
+                default: child_fail(c, STEP_EXECVE); /* e.g. ENOEXEC, E2BIG: report as is */
+            }
+        }
+        if (*end == '\0') break;
+        dir = end + 1;
+    }
+    errno = saw_eacces ? EACCES : ENOENT;
+    child_fail(c, STEP_EXECVE);
+}
+
+/*
+ * Worker: the checklist. Runs in the clone(CLONE_VM | CLONE_VFORK) child, top to bottom,
+ * each step checked; reading it is reading the security model. Never returns.
+ */
+static int worker_child(void *arg) {
+    const struct child_ctx *c = arg;
+    const struct worker_spec *s = c->spec;
+
+    /* Signal dispositions back to default (SIG_IGN would survive exec). */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        /* EINVAL: the signals glibc reserves for itself, and numbers past the kernel's. */
+        if (sigaction(sig, &dfl, NULL) < 0 && errno != EINVAL) child_fail(c, STEP_SIGACTION);
+    }
+    /* Own session and process group: no controlling terminal, no job-control signals. */
+    if (setsid() < 0) child_fail(c, STEP_SETSID);
+    /* The run's stdio; the received fds are >= 3 and close-on-exec, so they vanish on exec. */
+    for (int i = 0; i < 3; i++) {
+        if (dup2(s->stdio[i], i) < 0) child_fail(c, STEP_DUP2);
+    }
+    /* The run's resource limits; core dumps always off. */
+    for (uint32_t i = 0; i < s->nrlimits; i++) {
+        struct rlimit rl = {(rlim_t)s->rlimits[i].soft, (rlim_t)s->rlimits[i].hard};
+        if (setrlimit((int)s->rlimits[i].resource, &rl) < 0) child_fail(c, STEP_SETRLIMIT);
+    }
+    struct rlimit no_core = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &no_core) < 0) child_fail(c, STEP_SETRLIMIT);
+    if (chdir(s->cwd) < 0) child_fail(c, STEP_CHDIR);
+
+    /* Capabilities: empty the bounding and ambient sets while we still hold CAP_SETPCAP. */
+    for (int cap = 0; cap <= s->cap_last_cap; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) child_fail(c, STEP_CAPBSET_DROP);
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+        child_fail(c, STEP_CAP_AMBIENT);
+    /*
+     * Lock the securebits: uid 0 gains no capabilities on exec (NOROOT), capabilities are
+     * cleared when the uids leave 0 (setuid fixup on, KEEP_CAPS off), none can be raised
+     * into the ambient set; all of it locked against later changes.
+     */
+    unsigned long secbits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                            SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                            SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    if (prctl(PR_SET_SECUREBITS, secbits, 0, 0, 0) < 0) child_fail(c, STEP_SECUREBITS);
+
+    /* Identity: groups, then gid, then uid (after setresuid we could not change the others). */
+    if (s->setgroups_allowed && syscall(SYS_setgroups, 0, NULL) < 0) child_fail(c, STEP_SETGROUPS);
+    /* (uid_t)-1 would mean "unchanged" to setresuid: the worker would stay root. */
+    if (s->gid == (gid_t)-1 || s->uid == (uid_t)-1) {
+        errno = EINVAL;
+        child_fail(c, s->gid == (gid_t)-1 ? STEP_SETRESGID : STEP_SETRESUID);
+    }
+    if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) child_fail(c, STEP_SETRESGID);
+    if (syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) child_fail(c, STEP_SETRESUID);
+    /* Empty effective, permitted and inheritable sets; matters when the uid stays 0. */
+    struct __user_cap_header_struct cap_header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct cap_data[_LINUX_CAPABILITY_U32S_3];
+    memset(cap_data, 0, sizeof(cap_data));
+    if (syscall(SYS_capset, &cap_header, cap_data) < 0) child_fail(c, STEP_CAPSET);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(c, STEP_NO_NEW_PRIVS);
+
+    /* Every fd but 0, 1, 2 closes on exec; the status pipe must stay open until then. */
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        if (errno != ENOSYS && errno != EINVAL) child_fail(c, STEP_CLOEXEC);
+        for (int fd = 3; fd <= s->max_fd; fd++) {
+            if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF) child_fail(c, STEP_CLOEXEC);
+        }
+    }
+    /* The zygote blocked every signal around clone(); the target starts with none blocked. */
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail(c, STEP_SIGPROCMASK);
+    /* Seccomp last: the filter must only allow execve (and write/exit to report a failure). */
+    if (s->seccomp_bpf != NULL && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &c->filter, 0, 0) < 0)
+        child_fail(c, STEP_SECCOMP);
+    exec_target(c);
+}
+
+pid_t worker_start(const struct worker_spec *spec, struct worker_result *res) {
+    int status[2];
+    memset(res, 0, sizeof(*res));
+    if (pipe2(status, O_CLOEXEC) < 0) {
+        res->step = STEP_PIPE;
+        res->err = errno;
+        return -1;
+    }
+    struct child_ctx ctx = {spec, status[1], {0, NULL}};
+    if (spec->seccomp_bpf != NULL) {
+        ctx.filter.len = (unsigned short)(spec->seccomp_len / sizeof(struct sock_filter));
+        ctx.filter.filter = (struct sock_filter *)spec->seccomp_bpf;
+    }
+    /* All signals blocked across clone(): the child must not run a handler of ours. */
+    sigset_t all, saved;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &saved);
+    res->clone_ns = now_ns();
+    pid_t pid =
+        clone(worker_child, stack_base + WORKER_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &ctx);
+    int clone_err = errno;
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    close(status[1]);
+    if (pid < 0) {
+        close(status[0]);
+        res->step = STEP_CLONE;
+        res->err = clone_err;
+        return -1;
+    }
+    /* CLONE_VFORK: the child has exec'd or exited by now, so the pipe holds its final word. */
+    struct status_record rec;
+    ssize_t n;
+    do {
+        n = read(status[0], &rec, sizeof(rec));
+    } while (n < 0 && errno == EINTR);
+    close(status[0]);
+    if (n == 0) {
+        res->exec_ok = true;
+    } else if (n == (ssize_t)sizeof(rec) && rec.step > STEP_NONE && rec.step < STEP_COUNT) {
+        res->step = rec.step;
+        res->err = rec.err;
+    } else {
+        res->step = STEP_STATUS;
+        res->err = n < 0 ? errno : EPROTO;
+    }
+    return pid;
+}

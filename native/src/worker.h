@@ -1,0 +1,52 @@
+/*
+ * Creating a worker: the zygote's child that hardens itself and execs the run's target.
+ */
+#ifndef FORKD_WORKER_H
+#define FORKD_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "frame.h"
+
+/* Everything the worker needs, prepared by the zygote: the child may not allocate. */
+struct worker_spec {
+    char *const *argv;
+    char *const *envp;
+    const char *path; /* search path for an argv[0] without '/' */
+    const char *cwd;
+    uid_t uid;
+    gid_t gid;
+    const struct frame_rlimit *rlimits;
+    uint32_t nrlimits;
+    const void *seccomp_bpf; /* NULL: no filter */
+    uint32_t seccomp_len;    /* bytes */
+    int stdio[3];
+    bool setgroups_allowed;
+    int cap_last_cap;
+    int max_fd; /* bound of the fallback loop that marks fds close-on-exec */
+};
+
+/* Outcome of worker_start(). */
+struct worker_result {
+    bool exec_ok;      /* execve succeeded; the run is live */
+    int step;          /* failed step (worker_step_name), when !exec_ok */
+    int err;           /* its errno */
+    uint64_t clone_ns; /* CLOCK_MONOTONIC just before clone() */
+};
+
+/* Run by the zygote at start-up: allocates the workers' stack. Returns 0 or -1 (logged). */
+int worker_init(void);
+
+/*
+ * Run by the zygote per SPAWN: creates the worker with clone(CLONE_VM | CLONE_VFORK) and
+ * returns once it has exec'd or failed. Returns the worker's pid (reap it) or -1 when no
+ * process was created; *res says which.
+ */
+pid_t worker_start(const struct worker_spec *spec, struct worker_result *res);
+
+/* Name of a failed step, for EXEC_FAILED's STEP ("execve", "chdir", ...). */
+const char *worker_step_name(int step);
+
+#endif

@@ -1,0 +1,562 @@
+/*
+ * The zygote: pid 1 of the sandbox's pid namespace, in fresh user, mount, net, ipc, uts and
+ * cgroup namespaces. It builds the sandbox root once, then serves runs one at a time over
+ * the control socket (native/PROTOCOL.md): SPAWN -> worker, EXITED once every process of the
+ * run is dead and reaped, RESET -> fresh scratch mounts and IPC namespace.
+ *
+ * Single-threaded, no secrets, no PRNG. Every signal stays blocked; SIGCHLD arrives through a
+ * signalfd and the wall timer through a timerfd, both polled with the control socket.
+ * As pid 1, kill(-1, SIGKILL) reaches every other process of the namespace and nothing else.
+ */
+#define _GNU_SOURCE
+#include "zygote.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdnoreturn.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "log.h"
+#include "rootfs.h"
+#include "worker.h"
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+#define DEFAULT_CWD  "/work"
+#define MAX_RX_FDS   16
+
+/* Exit codes of the zygote. */
+#define EXIT_SETUP_FAILED 1
+#define EXIT_PROTOCOL     2
+
+/* The zygote's whole state; one process, one instance. */
+static struct {
+    const struct forkd_config *cfg;
+    int sock;
+    int sigfd;
+    int timerfd;
+    int cap_last_cap;
+    int max_fd;
+    bool setgroups_allowed;
+    /* The active run, if any. */
+    bool active;
+    pid_t worker;
+    bool worker_reaped;
+    int worker_status;
+    uint32_t flags;
+    uint64_t clone_ns;
+    uint64_t reaped_ns;
+    long maxrss_kb;
+    struct rusage usage_before;
+} z;
+
+/* Frames are at most 1 MiB; these stay untouched (not resident) until a frame needs them. */
+static uint8_t rx_buf[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD];
+static uint64_t rx_arena[FRAME_ARENA_SIZE(FRAME_MAX_PAYLOAD) / sizeof(uint64_t)];
+static uint8_t tx_buf[4096];
+
+uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t timeval_ns(struct timeval tv) {
+    return (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+}
+
+/* Zygote: kills every other process of the namespace and reaps all of them. */
+static void kill_and_reap_all(void) {
+    /* One kill(-1) suffices: fork() fails once SIGKILL is pending, so no child slips out. */
+    if (kill(-1, SIGKILL) < 0 && errno != ESRCH) log_fail("kill(-1)");
+    for (;;) {
+        int status;
+        struct rusage ru;
+        pid_t pid = wait4(-1, &status, __WALL, &ru);
+        if (pid > 0) {
+            if (ru.ru_maxrss > z.maxrss_kb) z.maxrss_kb = ru.ru_maxrss;
+            if (z.active && !z.worker_reaped && pid == z.worker) {
+                z.worker_reaped = true;
+                z.worker_status = status;
+                z.reaped_ns = now_ns();
+            }
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno != ECHILD) log_fail("wait4");
+        return;
+    }
+}
+
+/* Zygote: leaves after killing the namespace's processes (they would die with us anyway). */
+static noreturn void zygote_exit(int code) {
+    kill_and_reap_all();
+    _exit(code);
+}
+
+/* Zygote: sends one frame; a daemon that went away ends the zygote. */
+static void send_frame(const struct frame *f) {
+    ssize_t len = frame_encode(f, tx_buf, sizeof(tx_buf));
+    if (len < 0) {
+        log_msg("encode %s: %s", frame_type_name(f->type), frame_strerror((int)len));
+        zygote_exit(EXIT_PROTOCOL);
+    }
+    for (ssize_t off = 0; off < len;) {
+        ssize_t n = send(z.sock, tx_buf + off, (size_t)(len - off), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            bool gone = errno == EPIPE || errno == ECONNRESET;
+            log_fail("send %s", frame_type_name(f->type));
+            zygote_exit(gone ? 0 : EXIT_SETUP_FAILED);
+        }
+        off += n;
+    }
+}
+
+static void send_failure(uint8_t type, const char *step, int err) {
+    struct frame f;
+    frame_init(&f, type);
+    f.step = step;
+    f.err = (uint32_t)err;
+    f.message = strerror(err);
+    f.present = FRAME_BIT(TAG_STEP) | FRAME_BIT(TAG_ERRNO) | FRAME_BIT(TAG_MESSAGE);
+    send_frame(&f);
+}
+
+/* Zygote main loop: reports the recorded failure (log_fail) as ERROR, then exits. */
+static noreturn void die_with_error(int code) {
+    send_failure(FRAME_ERROR, last_failure.step, last_failure.err);
+    zygote_exit(code);
+}
+
+/* Zygote main loop: the daemon broke the protocol. ERROR (best effort), then exit 2. */
+static noreturn void die_protocol(int err, const char *what, const char *detail) {
+    log_fail_err(err, "%s: %s", what, detail);
+    die_with_error(EXIT_PROTOCOL);
+}
+
+static void close_fds(int *fds, int n) {
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+/*
+ * Zygote: one recvmsg() into buf, collecting SCM_RIGHTS fds. Fds are only legal with the
+ * first byte of a frame (first == true); any others are closed and make the frame malformed.
+ */
+static ssize_t recv_part(void *buf, size_t len, bool first, int *fds, int *nfds, bool *bad) {
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * MAX_RX_FDS)];
+    } control;
+    struct iovec iov = {buf, len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    ssize_t n;
+    do {
+        n = recvmsg(z.sock, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    if (msg.msg_flags & MSG_CTRUNC) *bad = true;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (!first || *nfds >= MAX_RX_FDS) {
+                close(fd);
+                *bad = true;
+            } else {
+                fds[(*nfds)++] = fd;
+            }
+        }
+    }
+    return n;
+}
+
+/* Zygote: reads exactly len bytes; returns 0 on EOF before the first byte, else 1. */
+static int recv_exact(uint8_t *buf, size_t len, bool frame_start, int *fds, int *nfds, bool *bad) {
+    for (size_t off = 0; off < len;) {
+        ssize_t n = recv_part(buf + off, len - off, frame_start && off == 0, fds, nfds, bad);
+        if (n < 0) {
+            close_fds(fds, *nfds);
+            log_fail("recvmsg");
+            die_with_error(EXIT_SETUP_FAILED);
+        }
+        if (n == 0) {
+            if (frame_start && off == 0) return 0;
+            close_fds(fds, *nfds);
+            die_protocol(EBADMSG, "read frame", "connection closed inside a frame");
+        }
+        off += (size_t)n;
+    }
+    return 1;
+}
+
+/*
+ * Zygote main loop: reads one frame and its fds (exactly 3 with SPAWN, none otherwise).
+ * Returns false on EOF at a frame boundary; a malformed frame ends the zygote.
+ */
+static bool read_frame(struct frame *f, int stdio[3]) {
+    int fds[MAX_RX_FDS], nfds = 0;
+    bool bad = false;
+    uint8_t type;
+    uint32_t plen;
+    if (!recv_exact(rx_buf, FRAME_HEADER_SIZE, true, fds, &nfds, &bad)) {
+        close_fds(fds, nfds);
+        return false;
+    }
+    int rc = frame_parse_header(rx_buf, &type, &plen);
+    if (rc != FRAME_OK) {
+        close_fds(fds, nfds);
+        die_protocol(EBADMSG, "read frame", frame_strerror(rc));
+    }
+    recv_exact(rx_buf + FRAME_HEADER_SIZE, plen, false, fds, &nfds, &bad);
+    if (bad || nfds != (type == FRAME_SPAWN ? 3 : 0)) {
+        close_fds(fds, nfds);
+        die_protocol(EBADMSG, "read frame",
+                     bad ? "file descriptors not with the frame's first byte or truncated"
+                         : "wrong number of file descriptors");
+    }
+    rc =
+        frame_decode_payload(type, rx_buf + FRAME_HEADER_SIZE, plen, f, rx_arena, sizeof(rx_arena));
+    if (rc != FRAME_OK) {
+        close_fds(fds, nfds);
+        die_protocol(EBADMSG, "read frame", frame_strerror(rc));
+    }
+    for (int i = 0; i < nfds; i++)
+        stdio[i] = fds[i];
+    return true;
+}
+
+static void arm_timer(uint64_t ns) {
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec = (time_t)(ns / 1000000000u);
+    its.it_value.tv_nsec = (long)(ns % 1000000000u);
+    if (timerfd_settime(z.timerfd, 0, &its, NULL) < 0) {
+        log_fail("timerfd_settime");
+        die_with_error(EXIT_SETUP_FAILED);
+    }
+}
+
+/* Zygote main loop: the worker is gone; kill the rest of the run, reap it, send EXITED. */
+static void finish_run(void) {
+    kill_and_reap_all();
+    arm_timer(0);
+    uint64_t expirations;
+    if (read(z.timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        log_fail("read timerfd");
+    struct rusage after;
+    getrusage(RUSAGE_CHILDREN, &after);
+    struct frame f;
+    frame_init(&f, FRAME_EXITED);
+    f.wait_status = (uint32_t)z.worker_status;
+    f.wall_ns = z.reaped_ns - z.clone_ns;
+    f.utime_ns = timeval_ns(after.ru_utime) - timeval_ns(z.usage_before.ru_utime);
+    f.stime_ns = timeval_ns(after.ru_stime) - timeval_ns(z.usage_before.ru_stime);
+    f.maxrss_kb = (uint64_t)z.maxrss_kb;
+    f.flags = z.flags;
+    f.present = FRAME_BIT(TAG_WAIT_STATUS) | FRAME_BIT(TAG_WALL_NS) | FRAME_BIT(TAG_UTIME_NS) |
+                FRAME_BIT(TAG_STIME_NS) | FRAME_BIT(TAG_MAXRSS_KB) | FRAME_BIT(TAG_FLAGS);
+    z.active = false;
+    send_frame(&f);
+}
+
+/* Zygote main loop: reaps whatever has exited; ends the run once the worker is among it. */
+static void reap_exited(void) {
+    for (;;) {
+        int status;
+        struct rusage ru;
+        pid_t pid = wait4(-1, &status, WNOHANG | __WALL, &ru);
+        if (pid <= 0) break;
+        if (ru.ru_maxrss > z.maxrss_kb) z.maxrss_kb = ru.ru_maxrss;
+        if (z.active && !z.worker_reaped && pid == z.worker) {
+            z.worker_reaped = true;
+            z.worker_status = status;
+            z.reaped_ns = now_ns();
+        }
+    }
+    if (z.active && z.worker_reaped) finish_run();
+}
+
+/* Zygote main loop: SIGCHLD. */
+static void on_sigchld(void) {
+    struct signalfd_siginfo si;
+    while (read(z.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+    }
+    reap_exited();
+}
+
+/*
+ * Zygote main loop: the wall timer fired or KILL came. A worker that already exited on its
+ * own (SIGCHLD not read yet) is reaped first, so that the flag is only set on a real kill.
+ */
+static void kill_run(uint32_t flag) {
+    reap_exited();
+    if (!z.active) return;
+    z.flags |= flag;
+    if (kill(-1, SIGKILL) < 0 && errno != ESRCH) log_fail("kill(-1)");
+}
+
+static void on_timer(void) {
+    uint64_t expirations;
+    if (read(z.timerfd, &expirations, sizeof(expirations)) < 0) return; /* disarmed meanwhile */
+    kill_run(EXITED_FLAG_WALL_TIMER);
+}
+
+/* PATH of the run's environment (first PATH= entry, as getenv would), or the default. */
+static const char *search_path(const struct frame *f) {
+    for (uint32_t i = 0; i < f->envc; i++) {
+        if (strncmp(f->envp[i], "PATH=", 5) == 0) return f->envp[i] + 5;
+    }
+    return DEFAULT_PATH;
+}
+
+/* Zygote main loop: SPAWN -> STARTED or EXEC_FAILED. */
+static void on_spawn(const struct frame *f, int stdio[3]) {
+    uint64_t received_ns = now_ns();
+    struct worker_spec spec = {
+        .argv = f->argv,
+        .envp = f->envp,
+        .path = search_path(f),
+        .cwd = FRAME_HAS(f, TAG_CWD) ? f->cwd : DEFAULT_CWD,
+        .uid = FRAME_HAS(f, TAG_UID) ? f->uid : SANDBOX_UID,
+        .gid = FRAME_HAS(f, TAG_GID) ? f->gid : SANDBOX_GID,
+        .rlimits = f->rlimits,
+        .nrlimits = f->nrlimits,
+        .seccomp_bpf = FRAME_HAS(f, TAG_SECCOMP_BPF) ? f->seccomp_bpf : NULL,
+        .seccomp_len = f->seccomp_len,
+        .stdio = {stdio[0], stdio[1], stdio[2]},
+        .setgroups_allowed = z.setgroups_allowed,
+        .cap_last_cap = z.cap_last_cap,
+        .max_fd = z.max_fd,
+    };
+    getrusage(RUSAGE_CHILDREN, &z.usage_before);
+    z.maxrss_kb = 0;
+    z.flags = 0;
+    z.worker_reaped = false;
+    struct worker_result res;
+    pid_t pid = worker_start(&spec, &res);
+    /* Our copies of the run's stdio go at once: the daemon sees EOF when the run is gone. */
+    close_fds(stdio, 3);
+    if (!res.exec_ok) {
+        /* The worker already exited (CLONE_VFORK); reap it and anything else first. */
+        if (pid > 0) {
+            int status;
+            while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+            }
+        }
+        kill_and_reap_all();
+        send_failure(FRAME_EXEC_FAILED, worker_step_name(res.step), res.err);
+        return;
+    }
+    z.active = true;
+    z.worker = pid;
+    z.clone_ns = res.clone_ns;
+    if (FRAME_HAS(f, TAG_WALL_TIME_NS) && f->wall_time_ns > 0) arm_timer(f->wall_time_ns);
+    struct frame started;
+    frame_init(&started, FRAME_STARTED);
+    started.pid = (uint32_t)pid;
+    started.spawn_ns = now_ns() - received_ns;
+    started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS);
+    send_frame(&started);
+}
+
+/* Zygote main loop: RESET -> RESET_DONE; any failure ends the zygote (it cannot be reused). */
+static void on_reset(void) {
+    kill_and_reap_all();
+    if (rootfs_reset(z.cfg) < 0) die_with_error(EXIT_SETUP_FAILED);
+    /* A new IPC namespace: every SysV and POSIX IPC object of the past runs is dropped. */
+    if (unshare(CLONE_NEWIPC) < 0) {
+        log_fail("unshare(CLONE_NEWIPC)");
+        die_with_error(EXIT_SETUP_FAILED);
+    }
+    struct frame f;
+    frame_init(&f, FRAME_RESET_DONE);
+    send_frame(&f);
+}
+
+/* Zygote main loop: one frame from the daemon. */
+static void on_control(void) {
+    struct frame f;
+    int stdio[3] = {-1, -1, -1};
+    if (!read_frame(&f, stdio)) zygote_exit(0); /* EOF: the daemon let go of us */
+    switch (f.type) {
+        case FRAME_SPAWN:
+            if (z.active) {
+                close_fds(stdio, 3);
+                die_protocol(EPROTO, "protocol", "SPAWN during a run");
+            }
+            on_spawn(&f, stdio);
+            break;
+        case FRAME_KILL: kill_run(EXITED_FLAG_KILLED); break; /* ignored between runs */
+        case FRAME_RESET:
+            if (z.active) die_protocol(EPROTO, "protocol", "RESET during a run");
+            on_reset();
+            break;
+        case FRAME_PING: {
+            struct frame pong;
+            frame_init(&pong, FRAME_PONG);
+            send_frame(&pong);
+            break;
+        }
+        default: die_protocol(EPROTO, "protocol", "unexpected frame type");
+    }
+}
+
+static int read_cap_last_cap(void) {
+    char buf[16] = {0};
+    int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return log_fail("open /proc/sys/kernel/cap_last_cap");
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    int value = n > 0 ? atoi(buf) : -1;
+    if (value < 0 || value > 63) return log_fail_err(EINVAL, "read cap_last_cap");
+    z.cap_last_cap = value;
+    return 0;
+}
+
+/* Brings "lo" of our new network namespace up; it is the only interface. */
+static int loopback_up(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return log_fail("socket for lo");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    strcpy(ifr.ifr_name, "lo");
+    int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    if (rc < 0) log_fail("bring lo up");
+    close(fd);
+    return rc;
+}
+
+/* 0 and 1 become /dev/null (of the sandbox); 2 stays the daemon's log pipe. */
+static int setup_stdio(void) {
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return log_fail("open /dev/null");
+    if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0) return log_fail("dup2 /dev/null");
+    close(fd);
+    return 0;
+}
+
+/* Every signal blocked for good; SIGCHLD through a signalfd, the wall timer as a timerfd. */
+static int setup_events(void) {
+    sigset_t all, chld;
+    sigfillset(&all);
+    if (sigprocmask(SIG_SETMASK, &all, NULL) < 0) return log_fail("sigprocmask");
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    z.sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (z.sigfd < 0) return log_fail("signalfd");
+    z.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (z.timerfd < 0) return log_fail("timerfd_create");
+    struct rlimit nofile;
+    z.max_fd = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+        z.max_fd = nofile.rlim_cur > (1u << 20) ? (1 << 20) : (int)nofile.rlim_cur;
+    return 0;
+}
+
+/*
+ * Start-up handshake with the launcher, run first: arm the parent-death signal, tell the
+ * launcher (which then writes our uid/gid maps), wait for its go, become root of the new
+ * user namespace. Returns 0 or -1 (logged).
+ */
+static int join_user_ns(const struct zygote_args *a) {
+    char byte = SYNC_READY;
+    /* Only the launcher may hold its end, or its death would not hang up ours. */
+    close(a->launcher_sync_fd);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return log_fail("prctl(PDEATHSIG)");
+    if (write(a->sync_fd, &byte, 1) != 1) return log_fail("sync with launcher");
+    ssize_t n;
+    do {
+        n = read(a->sync_fd, &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1 || byte != SYNC_GO) return log_fail_err(n < 0 ? errno : ECANCELED, "wait for maps");
+    if (setresgid(0, 0, 0) < 0) return log_fail("setresgid");
+    if (a->setgroups_allowed && setgroups(0, NULL) < 0) return log_fail("setgroups");
+    if (setresuid(0, 0, 0) < 0) return log_fail("setresuid");
+    /* Changing our uids cleared both of these; set them again. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return log_fail("prctl(PDEATHSIG)");
+    /* Not dumpable: the files of /proc/1 are off limits to the workers (other uid, no
+     * CAP_SYS_PTRACE). */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return log_fail("prctl(DUMPABLE)");
+    /* The launcher keeps its end open while alive: a hangup now means it died meanwhile. */
+    struct pollfd p = {a->sync_fd, POLLIN, 0};
+    if (poll(&p, 1, 0) != 0) return log_fail_err(ECANCELED, "launcher gone");
+    close(a->sync_fd);
+    return 0;
+}
+
+/* Refuses to mount anything unless clone() really gave us our own mount namespace. */
+static int check_private_mount_ns(const struct zygote_args *a) {
+    struct stat st;
+    if (stat("/proc/self/ns/mnt", &st) < 0) return log_fail("stat /proc/self/ns/mnt");
+    if (st.st_dev == a->host_mntns_dev && st.st_ino == a->host_mntns_ino)
+        return log_fail_err(EPERM, "mount namespace is the host's");
+    return 0;
+}
+
+int zygote_main(void *arg) {
+    const struct zygote_args *a = arg;
+    z.cfg = a->cfg;
+    z.sock = a->control_fd;
+    z.setgroups_allowed = a->setgroups_allowed;
+
+    umask(022); /* the generated files and the workers' files must not depend on the daemon's */
+    if (join_user_ns(a) < 0) {
+        /* The launcher reports this one; the daemon sees the socket close. */
+        _exit(EXIT_SETUP_FAILED);
+    }
+    if (read_cap_last_cap() < 0 || check_private_mount_ns(a) < 0 || rootfs_build(z.cfg) < 0)
+        die_with_error(EXIT_SETUP_FAILED);
+    if (sethostname(z.cfg->hostname, strlen(z.cfg->hostname)) < 0) {
+        log_fail("sethostname");
+        die_with_error(EXIT_SETUP_FAILED);
+    }
+    if (loopback_up() < 0 || setup_stdio() < 0 || setup_events() < 0 || worker_init() < 0)
+        die_with_error(EXIT_SETUP_FAILED);
+
+    struct frame hello;
+    frame_init(&hello, FRAME_HELLO);
+    hello.proto_version = FORKD_PROTOCOL;
+    hello.launcher_pid = (uint32_t)a->launcher_pid;
+    hello.present = FRAME_BIT(TAG_PROTO_VERSION) | FRAME_BIT(TAG_LAUNCHER_PID);
+    send_frame(&hello);
+
+    for (;;) {
+        struct pollfd p[3] = {{z.sock, POLLIN, 0}, {z.sigfd, POLLIN, 0}, {z.timerfd, POLLIN, 0}};
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR) continue;
+            log_fail("poll");
+            die_with_error(EXIT_SETUP_FAILED);
+        }
+        /* Reap before reading frames, so that a KILL after the worker's end is a no-op. */
+        if (p[1].revents) on_sigchld();
+        if (p[2].revents) on_timer();
+        if (p[0].revents) on_control();
+    }
+}

@@ -1,0 +1,551 @@
+/*
+ * Codec tests against the golden vectors shared with the Java side (testdata/golden-frames.txt):
+ * every good frame is encoded from hard-coded values and compared byte for byte, and decoded
+ * and compared field by field; every bad_* frame must be rejected (with the expected reason).
+ * Then edge cases, and a deterministic mutation loop (flip, truncate, extend) that must never
+ * crash the decoder; `make test` runs this file also under ASan/UBSan.
+ *
+ * Usage: test_frame [GOLDEN_FILE]   (default testdata/ or ../testdata/golden-frames.txt).
+ * Output is TAP, ending with a line "# N passed, N failed".
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frame.h"
+
+static int passed, failed;
+
+static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(bool ok, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s %d - ", ok ? "ok" : "not ok", passed + failed + 1);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    if (ok)
+        passed++;
+    else
+        failed++;
+}
+
+/* ---- expectations for the golden frames, written from the comments of the file ---- */
+
+static char *spawn_full_argv[] = {"/bin/sh", "-c", "echo hi", NULL};
+static char *spawn_full_env[] = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", NULL};
+static char *spawn_min_argv[] = {"/bin/true", NULL};
+static const struct frame_rlimit spawn_full_rlimits[] = {
+    {4, 0, 0}, {7, 256, 256}, {3, 8388608, UINT64_MAX}};
+/* BPF_RET | BPF_K, SECCOMP_RET_ALLOW: {code 0x06, jt 0, jf 0, k 0x7fff0000}. */
+static const uint8_t ret_allow[8] = {0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x7f};
+
+static bool expected_frame(const char *name, struct frame *f) {
+    if (strcmp(name, "hello") == 0) {
+        frame_init(f, FRAME_HELLO);
+        f->proto_version = 1;
+        f->launcher_pid = 4242;
+        f->present = FRAME_BIT(TAG_PROTO_VERSION) | FRAME_BIT(TAG_LAUNCHER_PID);
+    } else if (strcmp(name, "spawn_min") == 0) {
+        frame_init(f, FRAME_SPAWN);
+        f->argv = spawn_min_argv;
+        f->argc = 1;
+        f->present = FRAME_BIT(TAG_ARGV);
+    } else if (strcmp(name, "spawn_full") == 0) {
+        frame_init(f, FRAME_SPAWN);
+        f->argv = spawn_full_argv;
+        f->argc = 3;
+        f->envp = spawn_full_env;
+        f->envc = 2;
+        f->cwd = "/work";
+        f->wall_time_ns = 2000000000u;
+        f->uid = 1000;
+        f->gid = 1000;
+        f->rlimits = spawn_full_rlimits;
+        f->nrlimits = 3;
+        f->seccomp_bpf = ret_allow;
+        f->seccomp_len = sizeof(ret_allow);
+        f->present = FRAME_BIT(TAG_ARGV) | FRAME_BIT(TAG_ENV) | FRAME_BIT(TAG_CWD) |
+                     FRAME_BIT(TAG_WALL_TIME_NS) | FRAME_BIT(TAG_UID) | FRAME_BIT(TAG_GID) |
+                     FRAME_BIT(TAG_RLIMIT) | FRAME_BIT(TAG_SECCOMP_BPF);
+    } else if (strcmp(name, "started") == 0) {
+        frame_init(f, FRAME_STARTED);
+        f->pid = 2;
+        f->spawn_ns = 412345;
+        f->present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS);
+    } else if (strcmp(name, "exec_failed") == 0 || strcmp(name, "error") == 0) {
+        bool exec_failed = name[0] == 'e' && name[1] == 'x';
+        frame_init(f, exec_failed ? FRAME_EXEC_FAILED : FRAME_ERROR);
+        f->step = exec_failed ? "execve" : "mount /proc";
+        f->err = exec_failed ? 2 : 1;
+        f->message = exec_failed ? "No such file or directory" : "Operation not permitted";
+        f->present = FRAME_BIT(TAG_STEP) | FRAME_BIT(TAG_ERRNO) | FRAME_BIT(TAG_MESSAGE);
+    } else if (strcmp(name, "exited") == 0) {
+        frame_init(f, FRAME_EXITED);
+        f->wait_status = 0x100;
+        f->wall_ns = 1234567;
+        f->utime_ns = 1000000;
+        f->stime_ns = 2000000;
+        f->maxrss_kb = 1536;
+        f->flags = 1;
+        f->present = FRAME_BIT(TAG_WAIT_STATUS) | FRAME_BIT(TAG_WALL_NS) | FRAME_BIT(TAG_UTIME_NS) |
+                     FRAME_BIT(TAG_STIME_NS) | FRAME_BIT(TAG_MAXRSS_KB) | FRAME_BIT(TAG_FLAGS);
+    } else if (strcmp(name, "kill") == 0) {
+        frame_init(f, FRAME_KILL);
+    } else if (strcmp(name, "reset") == 0) {
+        frame_init(f, FRAME_RESET);
+    } else if (strcmp(name, "reset_done") == 0) {
+        frame_init(f, FRAME_RESET_DONE);
+    } else if (strcmp(name, "ping") == 0) {
+        frame_init(f, FRAME_PING);
+    } else if (strcmp(name, "pong") == 0) {
+        frame_init(f, FRAME_PONG);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static const struct {
+    const char *name;
+    int error;
+} bad_expectations[] = {
+    {"bad_version", FRAME_E_VERSION},
+    {"bad_reserved", FRAME_E_RESERVED},
+    {"bad_type", FRAME_E_TYPE},
+    {"bad_truncated", FRAME_E_LENGTH},
+    {"bad_too_long", FRAME_E_TOO_LONG},
+    {"bad_field_overrun", FRAME_E_FIELD_OVERRUN},
+    {"bad_field_header", FRAME_E_FIELD_HEADER},
+    {"bad_fixed_size", FRAME_E_FIXED_SIZE},
+    {"bad_unknown_tag", FRAME_E_UNKNOWN_TAG},
+    {"bad_misplaced_tag", FRAME_E_MISPLACED_TAG},
+    {"bad_missing_required", FRAME_E_MISSING},
+    {"bad_duplicate", FRAME_E_DUPLICATE},
+    {"bad_nul_in_string", FRAME_E_STRING},
+    {"bad_no_argv", FRAME_E_MISSING},
+    {"bad_seccomp_size", FRAME_E_BPF_SIZE},
+    {"bad_fields_in_kill", FRAME_E_MISPLACED_TAG},
+};
+
+/* ---- comparing frames ---- */
+
+static bool str_eq(const char *a, const char *b) {
+    if (a == NULL || b == NULL) return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static bool list_eq(char **a, char **b, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (!str_eq(a[i], b[i])) return false;
+    }
+    return true;
+}
+
+/* Compares every field that `present` says is there; returns the first difference or NULL. */
+static const char *frame_diff(const struct frame *a, const struct frame *b) {
+    if (a->type != b->type) return "type";
+    if (a->present != b->present) return "present fields";
+#define SAME(field, tag) \
+    if (FRAME_HAS(a, tag) && a->field != b->field) return #field
+    SAME(proto_version, TAG_PROTO_VERSION);
+    SAME(launcher_pid, TAG_LAUNCHER_PID);
+    SAME(uid, TAG_UID);
+    SAME(gid, TAG_GID);
+    SAME(pid, TAG_PID);
+    SAME(err, TAG_ERRNO);
+    SAME(wait_status, TAG_WAIT_STATUS);
+    SAME(flags, TAG_FLAGS);
+    SAME(wall_time_ns, TAG_WALL_TIME_NS);
+    SAME(wall_ns, TAG_WALL_NS);
+    SAME(utime_ns, TAG_UTIME_NS);
+    SAME(stime_ns, TAG_STIME_NS);
+    SAME(maxrss_kb, TAG_MAXRSS_KB);
+    SAME(spawn_ns, TAG_SPAWN_NS);
+    SAME(argc, TAG_ARGV);
+    SAME(envc, TAG_ENV);
+    SAME(nrlimits, TAG_RLIMIT);
+    SAME(seccomp_len, TAG_SECCOMP_BPF);
+#undef SAME
+    if (FRAME_HAS(a, TAG_CWD) && !str_eq(a->cwd, b->cwd)) return "cwd";
+    if (FRAME_HAS(a, TAG_STEP) && !str_eq(a->step, b->step)) return "step";
+    if (FRAME_HAS(a, TAG_MESSAGE) && !str_eq(a->message, b->message)) return "message";
+    if (FRAME_HAS(a, TAG_ARGV) && !list_eq(a->argv, b->argv, a->argc)) return "argv";
+    if (FRAME_HAS(a, TAG_ENV) && !list_eq(a->envp, b->envp, a->envc)) return "env";
+    for (uint32_t i = 0; FRAME_HAS(a, TAG_RLIMIT) && i < a->nrlimits; i++) {
+        if (a->rlimits[i].resource != b->rlimits[i].resource ||
+            a->rlimits[i].soft != b->rlimits[i].soft || a->rlimits[i].hard != b->rlimits[i].hard)
+            return "rlimits";
+    }
+    if (FRAME_HAS(a, TAG_SECCOMP_BPF) && memcmp(a->seccomp_bpf, b->seccomp_bpf, a->seccomp_len))
+        return "seccomp_bpf";
+    return NULL;
+}
+
+/* ---- the golden file ---- */
+
+#define MAX_GOLDEN 64
+
+struct golden {
+    char name[64];
+    uint8_t *bytes;
+    size_t len;
+};
+
+static struct golden goldens[MAX_GOLDEN];
+static int n_goldens;
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static bool load_golden(const char *path) {
+    FILE *in = fopen(path, "r");
+    if (in == NULL) {
+        printf("# cannot open %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    bool ok = true;
+    while (getline(&line, &cap, in) > 0) {
+        char name[64], *hex;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#' || line[0] == '\0') continue;
+        hex = strchr(line, ' ');
+        if (hex == NULL || (size_t)(hex - line) >= sizeof(name) || n_goldens == MAX_GOLDEN) {
+            ok = false;
+            break;
+        }
+        memcpy(name, line, (size_t)(hex - line));
+        name[hex - line] = '\0';
+        hex++;
+        size_t hlen = strlen(hex);
+        struct golden *g = &goldens[n_goldens++];
+        strcpy(g->name, name);
+        g->len = hlen / 2;
+        g->bytes = malloc(g->len ? g->len : 1);
+        if (hlen % 2 != 0) ok = false;
+        for (size_t i = 0; ok && i < g->len; i++) {
+            int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+            if (hi < 0 || lo < 0)
+                ok = false;
+            else
+                g->bytes[i] = (uint8_t)(hi * 16 + lo);
+        }
+        if (!ok) break;
+    }
+    free(line);
+    fclose(in);
+    return ok;
+}
+
+/* Decodes a copy of buf in an exactly sized heap block, so that ASan sees any overread. */
+static int decode_copy(const uint8_t *buf, size_t len, struct frame *f, void **arena_out) {
+    uint8_t *copy = malloc(len ? len : 1);
+    memcpy(copy, buf, len);
+    size_t arena_size = FRAME_ARENA_SIZE(len);
+    void *arena = malloc(arena_size);
+    int rc = frame_decode(copy, len, f, arena, arena_size);
+    free(copy);
+    *arena_out = arena;
+    return rc;
+}
+
+static void test_golden(void) {
+    uint8_t out[4096];
+    for (int i = 0; i < n_goldens; i++) {
+        struct golden *g = &goldens[i];
+        struct frame decoded;
+        void *arena;
+        int rc = decode_copy(g->bytes, g->len, &decoded, &arena);
+        if (strncmp(g->name, "bad_", 4) == 0) {
+            int want = 0;
+            for (size_t k = 0; k < sizeof(bad_expectations) / sizeof(bad_expectations[0]); k++) {
+                if (strcmp(bad_expectations[k].name, g->name) == 0)
+                    want = bad_expectations[k].error;
+            }
+            check(rc != FRAME_OK, "%s is rejected (%s)", g->name, frame_strerror(rc));
+            if (want != 0)
+                check(rc == want, "%s is rejected as: %s", g->name, frame_strerror(want));
+            free(arena);
+            continue;
+        }
+        struct frame expected;
+        if (!expected_frame(g->name, &expected)) {
+            check(false, "%s: no hard-coded expectation in test_frame.c", g->name);
+            free(arena);
+            continue;
+        }
+        ssize_t len = frame_encode(&expected, out, sizeof(out));
+        check(len == (ssize_t)g->len && memcmp(out, g->bytes, g->len) == 0,
+              "%s: encoder output equals the golden bytes", g->name);
+        check(rc == FRAME_OK, "%s: golden bytes decode (%s)", g->name, frame_strerror(rc));
+        if (rc == FRAME_OK) {
+            const char *diff = frame_diff(&expected, &decoded);
+            check(diff == NULL, "%s: decoded fields equal the expected values%s%s", g->name,
+                  diff ? ", differs in " : "", diff ? diff : "");
+            len = frame_encode(&decoded, out, sizeof(out));
+            check(len == (ssize_t)g->len && memcmp(out, g->bytes, g->len) == 0,
+                  "%s: re-encoding the decoded frame gives the golden bytes", g->name);
+        }
+        free(arena);
+    }
+    /* Every expectation must have met its frame: the file cannot silently lose vectors. */
+    const char *names[] = {"hello",  "spawn_min", "spawn_full", "started", "exec_failed", "kill",
+                           "exited", "reset",     "reset_done", "error",   "ping",        "pong"};
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        bool found = false;
+        for (int i = 0; i < n_goldens; i++)
+            found |= strcmp(goldens[i].name, names[k]) == 0;
+        check(found, "golden file holds %s", names[k]);
+    }
+    for (size_t k = 0; k < sizeof(bad_expectations) / sizeof(bad_expectations[0]); k++) {
+        bool found = false;
+        for (int i = 0; i < n_goldens; i++)
+            found |= strcmp(goldens[i].name, bad_expectations[k].name) == 0;
+        check(found, "golden file holds %s", bad_expectations[k].name);
+    }
+}
+
+/* ---- edge cases ---- */
+
+static size_t put_field(uint8_t *p, uint16_t tag, const void *v, uint32_t len) {
+    p[0] = (uint8_t)tag;
+    p[1] = (uint8_t)(tag >> 8);
+    for (int i = 0; i < 4; i++)
+        p[2 + i] = (uint8_t)(len >> (8 * i));
+    if (len) memcpy(p + 6, v, len);
+    return 6 + (size_t)len;
+}
+
+static size_t put_header(uint8_t *p, uint8_t type, uint32_t payload_len) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(payload_len >> (8 * i));
+    p[4] = FRAME_VERSION;
+    p[5] = type;
+    p[6] = p[7] = 0;
+    return FRAME_HEADER_SIZE;
+}
+
+static int decode_built(uint8_t *buf, size_t payload_len, uint8_t type, struct frame *f,
+                        void **arena) {
+    put_header(buf, type, (uint32_t)payload_len);
+    return decode_copy(buf, FRAME_HEADER_SIZE + payload_len, f, arena);
+}
+
+static void test_edges(void) {
+    static uint8_t buf[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD + 64];
+    static char big[FRAME_MAX_ARG_STRING + 2];
+    struct frame f;
+    void *arena;
+    uint8_t out[256];
+    uint32_t u32 = 7;
+    size_t n;
+
+    /* Fields in any order decode. */
+    n = put_field(buf + 8, TAG_LAUNCHER_PID, &u32, 4);
+    n += put_field(buf + 8 + n, TAG_PROTO_VERSION, &u32, 4);
+    check(decode_built(buf, n, FRAME_HELLO, &f, &arena) == FRAME_OK && f.launcher_pid == 7,
+          "fields in reverse order decode");
+    free(arena);
+
+    /* Empty ARGV string and empty ENV list are fine. */
+    n = put_field(buf + 8, TAG_ARGV, "", 0);
+    check(decode_built(buf, n, FRAME_SPAWN, &f, &arena) == FRAME_OK && f.argc == 1 &&
+              f.argv[0][0] == '\0' && f.argv[1] == NULL && f.envc == 0 && f.envp[0] == NULL,
+          "empty ARGV string decodes, lists are NULL-terminated");
+    free(arena);
+
+    /* String limits: CWD 65535 ok, 65536 not; ARGV 131072 ok, 131073 not. */
+    memset(big, 'a', sizeof(big));
+    big[0] = '/';
+    n = put_field(buf + 8, TAG_ARGV, "x", 1);
+    size_t m = n + put_field(buf + 8 + n, TAG_CWD, big, FRAME_MAX_STRING);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_OK &&
+              strlen(f.cwd) == FRAME_MAX_STRING,
+          "CWD of 65535 bytes decodes");
+    free(arena);
+    m = n + put_field(buf + 8 + n, TAG_CWD, big, FRAME_MAX_STRING + 1);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_STRING,
+          "CWD of 65536 bytes is rejected");
+    free(arena);
+    m = put_field(buf + 8, TAG_ARGV, big, FRAME_MAX_ARG_STRING);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_OK, "ARGV of 131072 decodes");
+    free(arena);
+    m = put_field(buf + 8, TAG_ARGV, big, FRAME_MAX_ARG_STRING + 1);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_STRING,
+          "ARGV of 131073 bytes is rejected");
+    free(arena);
+    n = put_field(buf + 8, TAG_ARGV, "x", 1);
+    m = n + put_field(buf + 8 + n, TAG_CWD, "work", 4);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_CWD, "relative CWD is rejected");
+    free(arena);
+
+    /* 4096 ARGV fields decode, 4097 do not. */
+    m = 0;
+    for (unsigned i = 0; i < FRAME_MAX_ARGS; i++)
+        m += put_field(buf + 8 + m, TAG_ARGV, "a", 1);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_OK && f.argc == 4096 &&
+              f.argv[4096] == NULL,
+          "4096 ARGV fields decode");
+    free(arena);
+    m += put_field(buf + 8 + m, TAG_ARGV, "a", 1);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_TOO_MANY,
+          "4097 ARGV fields are rejected");
+    free(arena);
+
+    /* 4096 BPF instructions decode, 4097 do not. */
+    n = put_field(buf + 8, TAG_ARGV, "x", 1);
+    memset(big, 0, FRAME_MAX_BPF_INSNS * 8 + 8);
+    m = n + put_field(buf + 8 + n, TAG_SECCOMP_BPF, big, FRAME_MAX_BPF_INSNS * 8);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_OK &&
+              f.seccomp_len == FRAME_MAX_BPF_INSNS * 8,
+          "4096 BPF instructions decode");
+    free(arena);
+    m = n + put_field(buf + 8 + n, TAG_SECCOMP_BPF, big, FRAME_MAX_BPF_INSNS * 8 + 8);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_BPF_SIZE,
+          "4097 BPF instructions are rejected");
+    free(arena);
+    m = n + put_field(buf + 8 + n, TAG_SECCOMP_BPF, big, 0);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_BPF_SIZE,
+          "empty SECCOMP_BPF is rejected");
+    free(arena);
+
+    /* A payload of exactly 1 MiB passes the header check, one byte more does not. */
+    uint8_t type;
+    uint32_t plen;
+    put_header(buf, FRAME_SPAWN, FRAME_MAX_PAYLOAD);
+    check(frame_parse_header(buf, &type, &plen) == FRAME_OK && plen == FRAME_MAX_PAYLOAD,
+          "1 MiB payload length is accepted");
+    check(frame_decode(buf, 4, &f, NULL, 0) == FRAME_E_SHORT, "4-byte frame is rejected");
+    put_header(buf, 0, 0);
+    check(frame_decode(buf, 8, &f, NULL, 0) == FRAME_E_TYPE, "frame type 0 is rejected");
+
+    /* Extra bytes after the payload are rejected. */
+    put_header(buf, FRAME_PING, 0);
+    check(frame_decode(buf, 9, &f, NULL, 0) == FRAME_E_LENGTH, "trailing byte is rejected");
+
+    /* A too small arena is reported, not overrun. */
+    n = put_field(buf + 8, TAG_ARGV, "/bin/true", 9);
+    put_header(buf, FRAME_SPAWN, (uint32_t)n);
+    char small_arena[16];
+    check(frame_decode(buf, 8 + n, &f, small_arena, sizeof(small_arena)) == FRAME_E_ARENA,
+          "small arena is reported");
+
+    /* The encoder refuses what the decoder would refuse. */
+    frame_init(&f, FRAME_HELLO);
+    f.present = FRAME_BIT(TAG_PROTO_VERSION);
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_MISSING, "encode: missing required");
+    frame_init(&f, FRAME_KILL);
+    f.present = FRAME_BIT(TAG_PID);
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_MISPLACED_TAG, "encode: misplaced tag");
+    frame_init(&f, FRAME_SPAWN);
+    f.present = FRAME_BIT(TAG_ARGV);
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_TOO_MANY, "encode: SPAWN without argv");
+    f.argv = spawn_min_argv;
+    f.argc = 1;
+    f.present |= FRAME_BIT(TAG_SECCOMP_BPF);
+    f.seccomp_bpf = ret_allow;
+    f.seccomp_len = 4;
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_BPF_SIZE, "encode: bad BPF size");
+    f.present = FRAME_BIT(TAG_ARGV) | FRAME_BIT(TAG_CWD);
+    f.cwd = "tmp";
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_STRING, "encode: relative CWD");
+    f.present = FRAME_BIT(TAG_ARGV);
+    check(frame_encode(&f, out, 12) == FRAME_E_NO_SPACE, "encode: output too small");
+}
+
+/* ---- mutation loop ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void test_mutations(void) {
+    enum { ROUNDS = 2000 };
+    uint8_t buf[4096], reencoded[4096];
+    long accepted = 0, rejected = 0, inconsistent = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < n_goldens; i++) {
+            size_t len = goldens[i].len < sizeof(buf) ? goldens[i].len : sizeof(buf);
+            memcpy(buf, goldens[i].bytes, len);
+            int edits = 1 + (int)(rng() % 4);
+            for (int e = 0; e < edits; e++) {
+                switch (rng() % 5) {
+                    case 0: /* flip a bit */
+                        if (len) buf[rng() % len] ^= (uint8_t)(1u << (rng() % 8));
+                        break;
+                    case 1: /* random byte */
+                        if (len) buf[rng() % len] = (uint8_t)rng();
+                        break;
+                    case 2: /* truncate */
+                        if (len) len = (size_t)(rng() % len);
+                        break;
+                    case 3: /* extend */
+                        for (int k = (int)(rng() % 16); k > 0 && len < sizeof(buf); k--)
+                            buf[len++] = (uint8_t)rng();
+                        break;
+                    case 4: /* make the header length agree, to get past the length check */
+                        if (len >= FRAME_HEADER_SIZE) {
+                            uint32_t p = (uint32_t)(len - FRAME_HEADER_SIZE);
+                            for (int k = 0; k < 4; k++)
+                                buf[k] = (uint8_t)(p >> (8 * k));
+                        }
+                        break;
+                }
+            }
+            struct frame f, again;
+            void *arena, *arena2;
+            if (decode_copy(buf, len, &f, &arena) != FRAME_OK) {
+                rejected++;
+                free(arena);
+                continue;
+            }
+            accepted++;
+            /* Whatever decodes must re-encode, and decode again to the same values. */
+            ssize_t n = frame_encode(&f, reencoded, sizeof(reencoded));
+            bool consistent = false;
+            if (n >= 0) {
+                int rc = decode_copy(reencoded, (size_t)n, &again, &arena2);
+                consistent = rc == FRAME_OK && frame_diff(&f, &again) == NULL;
+                free(arena2);
+            }
+            if (!consistent) inconsistent++;
+            free(arena);
+        }
+    }
+    printf("# mutations: %ld decoded, %ld rejected\n", accepted, rejected);
+    check(rejected > 0 && accepted > 0, "mutation loop exercised both outcomes");
+    check(inconsistent == 0, "every decodable mutant re-encodes consistently (%ld did not)",
+          inconsistent);
+}
+
+int main(int argc, char **argv) {
+    /* From native/ (as make runs it) or from native/tests/ or native/build/. */
+    const char *path = argc > 1 ? argv[1] : "testdata/golden-frames.txt";
+    if (argc <= 1 && access(path, R_OK) != 0) path = "../testdata/golden-frames.txt";
+    bool loaded = load_golden(path);
+    check(loaded && n_goldens > 0, "golden file %s loads (%d frames)", path, n_goldens);
+    if (loaded) {
+        test_golden();
+        test_edges();
+        test_mutations();
+    }
+    for (int i = 0; i < n_goldens; i++)
+        free(goldens[i].bytes);
+    printf("1..%d\n# %d passed, %d failed\n", passed + failed, passed, failed);
+    return failed == 0 ? 0 : 1;
+}

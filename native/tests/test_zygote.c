@@ -1,0 +1,1075 @@
+/*
+ * End-to-end tests of forkd-zygote: this program plays the daemon. It listens on a socket in a
+ * temporary directory, starts the launcher against it, checks SO_PEERCRED and HELLO, then
+ * drives runs over the real protocol and checks what the sandbox looks like from inside.
+ * Every check can fail; each prints one TAP line. Needs root (user namespaces with a
+ * 0:100000:65536 map); otherwise it prints a skip line and exits 0.
+ *
+ * Usage: test_zygote [PATH_TO_forkd-zygote]   (default build/forkd-zygote)
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+
+#define TIMEOUT_MS 10000
+
+static int passed, failed;
+static const char *zygote_bin = "build/forkd-zygote";
+static char zygote_realpath[PATH_MAX];
+
+static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(bool ok, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s %d - ", ok ? "ok" : "not ok", passed + failed + 1);
+    vprintf(fmt, ap);
+    printf("\n");
+    fflush(stdout);
+    va_end(ap);
+    if (ok)
+        passed++;
+    else
+        failed++;
+}
+
+static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void diag(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("# ");
+    vprintf(fmt, ap);
+    printf("\n");
+    fflush(stdout);
+    va_end(ap);
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int count_fds(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d == NULL) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - (strcmp(dir, "/proc/self/fd") == 0); /* the DIR's own fd */
+}
+
+/* ---- one zygote, as the daemon sees it ---- */
+
+struct zygote {
+    char dir[64];
+    char sock_path[128];
+    char log_path[128];
+    int listen_fd;
+    int sock;
+    pid_t launcher;
+    pid_t zygote_host_pid;
+    uint32_t hello_pid;
+};
+
+/* A received frame with its own storage. */
+struct rx {
+    uint8_t buf[FRAME_HEADER_SIZE + 65536];
+    uint64_t arena[FRAME_ARENA_SIZE(65536) / 8];
+    struct frame f;
+};
+
+static struct rx rx_main;
+
+static int wait_readable(int fd, uint64_t deadline) {
+    for (;;) {
+        uint64_t now = now_ns();
+        if (now >= deadline) return 0;
+        struct pollfd p = {fd, POLLIN, 0};
+        int rc = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+        if (rc < 0 && errno == EINTR) continue;
+        return rc;
+    }
+}
+
+/* 1 frame read, 0 EOF, -1 timeout or error (also a malformed frame). */
+static int recv_frame(int sock, struct rx *rx, int timeout_ms) {
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+    size_t want = FRAME_HEADER_SIZE, have = 0;
+    while (have < want) {
+        if (wait_readable(sock, deadline) <= 0) return -1;
+        ssize_t n = recv(sock, rx->buf + have, want - have, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) return have == 0 ? 0 : -1;
+        have += (size_t)n;
+        if (have == FRAME_HEADER_SIZE && want == FRAME_HEADER_SIZE) {
+            uint8_t type;
+            uint32_t plen;
+            if (frame_parse_header(rx->buf, &type, &plen) != FRAME_OK || plen > 65536) return -1;
+            want += plen;
+        }
+    }
+    return frame_decode(rx->buf, have, &rx->f, rx->arena, sizeof(rx->arena)) == FRAME_OK ? 1 : -1;
+}
+
+static bool send_frame(int sock, const struct frame *f, const int *fds, int nfds) {
+    static uint8_t buf[FRAME_HEADER_SIZE + 65536];
+    ssize_t len = frame_encode(f, buf, sizeof(buf));
+    if (len < 0) return false;
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * 3)];
+    } control;
+    struct iovec iov = {buf, (size_t)len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds > 0) {
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == len;
+}
+
+static bool send_simple(struct zygote *z, uint8_t type) {
+    struct frame f;
+    frame_init(&f, type);
+    return send_frame(z->sock, &f, NULL, 0);
+}
+
+static pid_t find_child(pid_t parent) {
+    DIR *d = opendir("/proc");
+    pid_t found = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL && !found;) {
+        char path[300], line[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *in = fopen(path, "r");
+        if (!in) continue;
+        if (fgets(line, sizeof(line), in)) {
+            char *close_paren = strrchr(line, ')');
+            int ppid = 0;
+            if (close_paren && sscanf(close_paren + 2, "%*c %d", &ppid) == 1 && ppid == parent)
+                found = atoi(e->d_name);
+        }
+        fclose(in);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+static void dump_log(const struct zygote *z) {
+    FILE *in = fopen(z->log_path, "r");
+    char line[512];
+    while (in && fgets(line, sizeof(line), in))
+        printf("#   zygote stderr: %s", line);
+    if (in) fclose(in);
+}
+
+/* Waits up to timeout_ms for pid to exit; returns its wait status or -1. */
+static int wait_exit(pid_t pid, int timeout_ms) {
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return status;
+        if (r < 0 && errno != EINTR) return -1;
+        if (now_ns() >= deadline) return -1;
+        usleep(1000);
+    }
+}
+
+static void stop_zygote(struct zygote *z) {
+    if (z->sock >= 0) close(z->sock);
+    z->sock = -1;
+    if (z->listen_fd >= 0) close(z->listen_fd);
+    z->listen_fd = -1;
+    if (z->launcher > 0 && wait_exit(z->launcher, 5000) < 0) {
+        kill(z->launcher, SIGKILL);
+        waitpid(z->launcher, NULL, 0);
+    }
+    z->launcher = 0;
+    unlink(z->sock_path);
+    unlink(z->log_path);
+    rmdir(z->dir);
+}
+
+/*
+ * Starts a launcher (extra flags after the standard ones), accepts its connection, checks
+ * SO_PEERCRED and, with want_hello, waits for HELLO.
+ */
+static bool start_zygote(struct zygote *z, const char *const *extra, bool want_hello) {
+    memset(z, 0, sizeof(*z));
+    z->sock = z->listen_fd = -1;
+    strcpy(z->dir, "/tmp/forkd-test.XXXXXX");
+    if (mkdtemp(z->dir) == NULL) return false;
+    snprintf(z->sock_path, sizeof(z->sock_path), "%s/control.sock", z->dir);
+    snprintf(z->log_path, sizeof(z->log_path), "%s/stderr.log", z->dir);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, z->sock_path);
+    z->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (z->listen_fd < 0 || bind(z->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        listen(z->listen_fd, 1) < 0)
+        return false;
+    const char *argv[64] = {zygote_bin,
+                            "--connect",
+                            z->sock_path,
+                            "--uid-map",
+                            "0:100000:65536",
+                            "--gid-map",
+                            "0:100000:65536",
+                            "--ro-bind",
+                            "/usr",
+                            "--ro-bind",
+                            "/bin",
+                            "--ro-bind",
+                            "/lib",
+                            "--ro-bind",
+                            "/lib64",
+                            "--ro-bind",
+                            "/sbin",
+                            "--etc",
+                            "/etc/ld.so.cache",
+                            "--etc",
+                            "/etc/alternatives"};
+    int argc = 21;
+    for (int i = 0; extra && extra[i] && argc < 62; i++)
+        argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    z->launcher = fork();
+    if (z->launcher < 0) return false;
+    if (z->launcher == 0) {
+        int log = open(z->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int null = open("/dev/null", O_RDWR);
+        if (log < 0 || null < 0) _exit(126);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(log, 2);
+        execv(zygote_bin, (char *const *)argv);
+        _exit(127);
+    }
+    if (wait_readable(z->listen_fd, now_ns() + 5000000000u) <= 0) {
+        dump_log(z);
+        return false;
+    }
+    z->sock = accept4(z->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (z->sock < 0) return false;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    bool peer_ok =
+        getsockopt(z->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == z->launcher;
+    if (!peer_ok) diag("SO_PEERCRED pid %d, launcher %d", (int)cred.pid, (int)z->launcher);
+    if (!want_hello) return peer_ok;
+    int rc = recv_frame(z->sock, &rx_main, 5000);
+    if (rc != 1 || rx_main.f.type != FRAME_HELLO) {
+        diag("no HELLO (rc %d, type %d)", rc, rc == 1 ? rx_main.f.type : 0);
+        dump_log(z);
+        return false;
+    }
+    z->hello_pid = rx_main.f.launcher_pid;
+    z->zygote_host_pid = find_child(z->launcher);
+    return peer_ok && rx_main.f.proto_version == 1;
+}
+
+/* Output made printable on one TAP line (newlines as \n); four calls may share a message. */
+static const char *esc(const char *text) {
+    static char bufs[4][256];
+    static int next;
+    char *out = bufs[next++ % 4];
+    size_t o = 0;
+    for (const char *c = text; *c && o < sizeof(bufs[0]) - 3; c++) {
+        if (*c == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = *c;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* ---- runs ---- */
+
+struct spawn_opts {
+    char **env;
+    const char *cwd;
+    uint64_t wall_ns;
+    const struct frame_rlimit *rlimits;
+    uint32_t nrlimits;
+    const void *bpf;
+    uint32_t bpf_len;
+    const char *stdin_data;
+    int kill_after_ms; /* send KILL this long after STARTED */
+    bool set_ids;      /* send UID and GID */
+    uint32_t uid;
+    uint32_t gid;
+};
+
+struct run_result {
+    bool started;
+    bool exec_failed;
+    bool exited;
+    char step[64];
+    uint32_t err;
+    uint32_t pid;
+    uint32_t status;
+    uint32_t flags;
+    uint64_t wall_ns;
+    uint64_t maxrss_kb;
+    uint64_t start_to_exit_ns; /* SPAWN sent -> EXITED received */
+    uint64_t exit_to_eof_ns;   /* EXITED received -> stdout EOF, when stdout was still open */
+    bool out_eof;
+    char out[16384];
+    size_t out_len;
+    char err_out[4096];
+    size_t err_len;
+};
+
+static void drain(int *fd, char *buf, size_t cap, size_t *len) {
+    char tmp[4096];
+    ssize_t n = read(*fd, tmp, sizeof(tmp));
+    if (n > 0) {
+        size_t take = (size_t)n < cap - 1 - *len ? (size_t)n : cap - 1 - *len;
+        memcpy(buf + *len, tmp, take);
+        *len += take;
+        buf[*len] = '\0';
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* SPAWN argv; collect STARTED/EXEC_FAILED, stdout, stderr and EXITED. */
+static bool run(struct zygote *z, char **argv, const struct spawn_opts *o, struct run_result *r) {
+    static const struct spawn_opts none;
+    if (o == NULL) o = &none;
+    memset(r, 0, sizeof(*r));
+    int in[2], out[2], err[2];
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+        return false;
+    struct frame f;
+    frame_init(&f, FRAME_SPAWN);
+    for (f.argc = 0; argv[f.argc]; f.argc++) {
+    }
+    f.argv = argv;
+    f.present = FRAME_BIT(TAG_ARGV);
+    if (o->env) {
+        for (f.envc = 0; o->env[f.envc]; f.envc++) {
+        }
+        f.envp = o->env;
+        f.present |= FRAME_BIT(TAG_ENV);
+    }
+    if (o->cwd) {
+        f.cwd = o->cwd;
+        f.present |= FRAME_BIT(TAG_CWD);
+    }
+    if (o->wall_ns) {
+        f.wall_time_ns = o->wall_ns;
+        f.present |= FRAME_BIT(TAG_WALL_TIME_NS);
+    }
+    if (o->set_ids) {
+        f.uid = o->uid;
+        f.gid = o->gid;
+        f.present |= FRAME_BIT(TAG_UID) | FRAME_BIT(TAG_GID);
+    }
+    if (o->nrlimits) {
+        f.rlimits = o->rlimits;
+        f.nrlimits = o->nrlimits;
+        f.present |= FRAME_BIT(TAG_RLIMIT);
+    }
+    if (o->bpf) {
+        f.seccomp_bpf = o->bpf;
+        f.seccomp_len = o->bpf_len;
+        f.present |= FRAME_BIT(TAG_SECCOMP_BPF);
+    }
+    int fds[3] = {in[0], out[1], err[1]};
+    uint64_t t0 = now_ns();
+    bool sent = send_frame(z->sock, &f, fds, 3);
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    if (o->stdin_data) {
+        ssize_t n = write(in[1], o->stdin_data, strlen(o->stdin_data));
+        (void)n;
+    }
+    close(in[1]);
+    if (!sent) {
+        close(out[0]);
+        close(err[0]);
+        return false;
+    }
+    int rc = recv_frame(z->sock, &rx_main, TIMEOUT_MS);
+    bool ok = rc == 1;
+    if (ok && rx_main.f.type == FRAME_STARTED) {
+        r->started = true;
+        r->pid = rx_main.f.pid;
+    } else if (ok && rx_main.f.type == FRAME_EXEC_FAILED) {
+        r->exec_failed = true;
+        snprintf(r->step, sizeof(r->step), "%s", rx_main.f.step);
+        r->err = rx_main.f.err;
+    } else {
+        diag("no STARTED/EXEC_FAILED (rc %d, type %d)", rc, ok ? rx_main.f.type : 0);
+        ok = false;
+    }
+    uint64_t started_ns = now_ns(), exited_at = 0;
+    uint64_t deadline = started_ns + (uint64_t)TIMEOUT_MS * 1000000u;
+    bool killed = false;
+    int ofd = out[0], efd = err[0];
+    while (ok && r->started && (!r->exited || ofd >= 0 || efd >= 0) && now_ns() < deadline) {
+        struct pollfd p[3] = {
+            {r->exited ? -1 : z->sock, POLLIN, 0}, {ofd, POLLIN, 0}, {efd, POLLIN, 0}};
+        int wait_ms = 100;
+        if (o->kill_after_ms && !killed) {
+            uint64_t kill_at = started_ns + (uint64_t)o->kill_after_ms * 1000000u;
+            uint64_t now = now_ns();
+            if (now >= kill_at) {
+                killed = true;
+                if (!send_simple(z, FRAME_KILL)) ok = false;
+                continue;
+            }
+            wait_ms = (int)((kill_at - now) / 1000000u) + 1;
+        }
+        if (poll(p, 3, wait_ms) < 0 && errno != EINTR) break;
+        if (p[0].revents) {
+            rc = recv_frame(z->sock, &rx_main, TIMEOUT_MS);
+            if (rc != 1 || rx_main.f.type != FRAME_EXITED) {
+                diag("expected EXITED (rc %d, type %d)", rc, rc == 1 ? rx_main.f.type : 0);
+                ok = false;
+                break;
+            }
+            exited_at = now_ns();
+            r->exited = true;
+            r->status = rx_main.f.wait_status;
+            r->flags = rx_main.f.flags;
+            r->wall_ns = rx_main.f.wall_ns;
+            r->maxrss_kb = rx_main.f.maxrss_kb;
+            r->start_to_exit_ns = exited_at - t0;
+        }
+        if (p[1].revents) {
+            drain(&ofd, r->out, sizeof(r->out), &r->out_len);
+            if (ofd < 0) {
+                r->out_eof = true;
+                if (exited_at) r->exit_to_eof_ns = now_ns() - exited_at;
+            }
+        }
+        if (p[2].revents) drain(&efd, r->err_out, sizeof(r->err_out), &r->err_len);
+    }
+    if (ofd >= 0) close(ofd);
+    if (efd >= 0) close(efd);
+    if (r->exec_failed) r->out_eof = true;
+    return ok && (r->exec_failed || (r->exited && r->out_eof));
+}
+
+static bool reset(struct zygote *z, uint64_t *ns) {
+    uint64_t t0 = now_ns();
+    if (!send_simple(z, FRAME_RESET)) return false;
+    int rc = recv_frame(z->sock, &rx_main, TIMEOUT_MS);
+    if (ns) *ns = now_ns() - t0;
+    if (rc != 1 || rx_main.f.type != FRAME_RESET_DONE) {
+        diag("RESET: rc %d type %d step %s", rc, rc == 1 ? rx_main.f.type : 0,
+             rc == 1 && rx_main.f.step ? rx_main.f.step : "-");
+        return false;
+    }
+    return true;
+}
+
+static bool ping(struct zygote *z) {
+    return send_simple(z, FRAME_PING) && recv_frame(z->sock, &rx_main, TIMEOUT_MS) == 1 &&
+           rx_main.f.type == FRAME_PONG;
+}
+
+static bool exited_with(const struct run_result *r, int code) {
+    return r->exited && WIFEXITED(r->status) && (int)WEXITSTATUS(r->status) == code;
+}
+
+static bool killed_by(const struct run_result *r, int sig) {
+    return r->exited && WIFSIGNALED(r->status) && (int)WTERMSIG(r->status) == sig;
+}
+
+/* Runs argv and then RESET; true when the run exited with `code`. */
+static bool run_code(struct zygote *z, char **argv, const struct spawn_opts *o, int code,
+                     struct run_result *r) {
+    bool ok = run(z, argv, o, r) && exited_with(r, code);
+    if (!ok)
+        diag("%s: started %d exited %d status 0x%x stdout '%s' stderr '%s'", argv[0], r->started,
+             r->exited, r->status, esc(r->out), esc(r->err_out));
+    return reset(z, NULL) && ok;
+}
+
+#define ARGV(...) ((char *[]){__VA_ARGS__, NULL})
+
+static struct run_result res;
+
+/* ---- the tests ---- */
+
+static void test_basics(struct zygote *z) {
+    check(z->hello_pid == (uint32_t)z->launcher, "HELLO carries the launcher's host pid %d",
+          (int)z->launcher);
+    check(z->zygote_host_pid > 0, "zygote process found (host pid %d)", (int)z->zygote_host_pid);
+    check(ping(z), "PING -> PONG");
+
+    bool ok = run(z, ARGV("/bin/echo", "hi"), NULL, &res);
+    check(ok && res.started && res.pid > 1, "echo: STARTED with a pid inside the namespace (%u)",
+          res.pid);
+    check(strcmp(res.out, "hi\n") == 0, "echo: 'hi' on the stdout pipe, then EOF");
+    check(exited_with(&res, 0), "echo: EXITED with status 0");
+    check(res.wall_ns > 0 && res.wall_ns < 5000000000u, "echo: WALL_NS plausible (%llu)",
+          (unsigned long long)res.wall_ns);
+    check(res.maxrss_kb > 0, "echo: MAXRSS_KB reported (%llu)", (unsigned long long)res.maxrss_kb);
+    check(reset(z, NULL), "RESET -> RESET_DONE");
+
+    check(run_code(z, ARGV("/bin/sh", "-c", "exit 7"), NULL, 7, &res), "sh -c 'exit 7' -> 7");
+
+    ok = run(z, ARGV("/no/such"), NULL, &res);
+    check(ok && res.exec_failed && res.err == ENOENT && strcmp(res.step, "execve") == 0,
+          "/no/such -> EXEC_FAILED execve ENOENT (%s %u)", res.step, res.err);
+    check(ping(z), "no EXITED after EXEC_FAILED (next frame is the PONG)");
+    check(reset(z, NULL), "RESET after EXEC_FAILED");
+    ok = run(z, ARGV("/etc/hostname"), NULL, &res);
+    check(ok && res.exec_failed && res.err == EACCES, "non-executable file -> EACCES (%u)",
+          res.err);
+    reset(z, NULL);
+    ok = run(z, ARGV("no-such-command"), NULL, &res);
+    check(ok && res.exec_failed && res.err == ENOENT, "PATH search miss -> ENOENT (%u)", res.err);
+    reset(z, NULL);
+
+    ok = run(z, ARGV("/bin/sh", "-c", "kill -9 $$"), NULL, &res);
+    check(ok && killed_by(&res, 9), "sh -c 'kill -9 $$' -> signal 9 (status 0x%x)", res.status);
+    reset(z, NULL);
+}
+
+static void test_kills(struct zygote *z) {
+    struct spawn_opts wall = {.wall_ns = 200000000u};
+    uint64_t t0 = now_ns();
+    bool ok = run(z, ARGV("/bin/sleep", "10"), &wall, &res);
+    uint64_t took = now_ns() - t0;
+    check(ok && killed_by(&res, 9) && (res.flags & EXITED_FLAG_WALL_TIMER),
+          "sleep 10, wall 200 ms -> SIGKILL and FLAGS bit 0 (flags %u)", res.flags);
+    check(took < 2000000000u && res.wall_ns >= 200000000u,
+          "wall timer: ended after %.0f ms (WALL_NS %.0f ms)", took / 1e6, res.wall_ns / 1e6);
+    reset(z, NULL);
+
+    struct spawn_opts kill_soon = {.kill_after_ms = 100};
+    ok = run(z, ARGV("/bin/sleep", "10"), &kill_soon, &res);
+    check(ok && killed_by(&res, 9) && res.flags == EXITED_FLAG_KILLED,
+          "KILL during a run -> SIGKILL and FLAGS bit 1 (flags %u)", res.flags);
+    reset(z, NULL);
+
+    t0 = now_ns();
+    ok = run(z, ARGV("/bin/sh", "-c", "sleep 100 & echo $!"), NULL, &res);
+    took = now_ns() - t0;
+    check(ok && exited_with(&res, 0) && atoi(res.out) > 1,
+          "orphan: EXITED 0 while 'sleep 100' (pid %d) was left behind", atoi(res.out));
+    check(ok && res.out_eof && took < 2000000000u,
+          "orphan: killed, stdout reached EOF, all in %.1f ms", took / 1e6);
+    reset(z, NULL);
+
+    check(send_simple(z, FRAME_KILL) && ping(z), "KILL outside a run is ignored");
+}
+
+static void test_isolation(struct zygote *z) {
+    char *env[] = {"FOO=bar", "PATH=/usr/bin:/bin", NULL};
+    struct spawn_opts with_env = {.env = env};
+
+    bool ok = run(z, ARGV("/bin/uname", "-n"), NULL, &res);
+    check(ok && strcmp(res.out, "forkd\n") == 0, "hostname is forkd ('%s')", esc(res.out));
+    reset(z, NULL);
+
+    ok = run(z, ARGV("/bin/sh", "-c", "ls /proc | grep -c '^[0-9]'"), NULL, &res);
+    check(ok && atoi(res.out) >= 1 && atoi(res.out) <= 5,
+          "ls /proc shows only a handful of pids (%d)", atoi(res.out));
+    reset(z, NULL);
+
+    ok = run(z, ARGV("/usr/bin/id", "-u"), NULL, &res);
+    check(ok && strcmp(res.out, "1000\n") == 0, "id -u prints 1000 ('%s')", esc(res.out));
+    reset(z, NULL);
+    ok = run(z, ARGV("/usr/bin/id", "-G"), NULL, &res);
+    check(ok && strcmp(res.out, "1000\n") == 0, "no supplementary groups ('%s')", esc(res.out));
+    reset(z, NULL);
+
+    ok = run(
+        z,
+        ARGV("grep", "-E", "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):", "/proc/self/status"),
+        NULL, &res);
+    const char *caps[] = {"CapInh:\t0000000000000000", "CapPrm:\t0000000000000000",
+                          "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000",
+                          "CapAmb:\t0000000000000000", "NoNewPrivs:\t1"};
+    bool all = ok && exited_with(&res, 0);
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+        all &= strstr(res.out, caps[i]) != NULL;
+    check(all, "CapInh/Prm/Eff/Bnd/Amb all zero and NoNewPrivs 1 (via PATH search)");
+    if (!all) diag("status: %s", esc(res.out));
+    reset(z, NULL);
+
+    ok = run(z, ARGV("/bin/cat", "/proc/self/uid_map"), NULL, &res);
+    unsigned in = 1, out = 0, count = 0;
+    check(ok && sscanf(res.out, "%u %u %u", &in, &out, &count) == 3 && in == 0 && out == 100000 &&
+              count == 65536,
+          "/proc/self/uid_map visible: 0 100000 65536");
+    reset(z, NULL);
+
+    ok = run(z, ARGV("/bin/cat", "/sys"), NULL, &res);
+    check(ok && res.exited && !exited_with(&res, 0), "cat /sys fails (%s)", esc(res.err_out));
+    reset(z, NULL);
+
+    char script[PATH_MAX * 3 + 64];
+    snprintf(script, sizeof(script), "test -e /work/main || test -e '%s' || test -e '%s'",
+             zygote_realpath, z->sock_path);
+    check(run_code(z, ARGV("/bin/sh", "-c", script), NULL, 1, &res),
+          "host paths invisible: /work/main, the zygote binary, the daemon socket");
+    check(run_code(z, ARGV("/bin/sh", "-c", "touch /x || touch /usr/x || touch /etc/passwd"), NULL,
+                   1, &res),
+          "/, /usr and /etc are read-only");
+    check(run_code(z, ARGV("/bin/sh", "-c", "echo x > /dev/null && head -c 4 /dev/urandom | wc -c"),
+                   NULL, 0, &res) &&
+              strcmp(res.out, "4\n") == 0,
+          "/dev/null and /dev/urandom work");
+    check(run_code(z, ARGV("/bin/sh", "-c", "kill -9 1"), NULL, 1, &res) && ping(z),
+          "worker cannot signal pid 1");
+    check(run_code(z, ARGV("/bin/sh", "-c", "readlink /proc/1/exe || cat /proc/1/environ"), NULL, 1,
+                   &res),
+          "worker cannot read /proc/1/exe or /proc/1/environ");
+    ok = run(z, ARGV("/bin/grep", "-c", ":", "/proc/net/dev"), NULL, &res);
+    check(ok && strcmp(res.out, "1\n") == 0, "network namespace has one interface ('%s')",
+          esc(res.out));
+    reset(z, NULL);
+    ok = run(z, ARGV("/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9"), NULL, &res);
+    check(ok && strstr(res.err_out, "refused") != NULL, "lo is up: 127.0.0.1 answers ('%s')",
+          esc(res.err_out));
+    reset(z, NULL);
+
+    ok = run(z, ARGV("env"), &with_env, &res);
+    check(ok && strcmp(res.out, "FOO=bar\nPATH=/usr/bin:/bin\n") == 0,
+          "ENV passed exactly as given");
+    reset(z, NULL);
+    ok = run(z, ARGV("pwd"), NULL, &res);
+    check(ok && strcmp(res.out, "/work\n") == 0, "default cwd is /work ('%s')", esc(res.out));
+    reset(z, NULL);
+    struct spawn_opts in_tmp = {.cwd = "/tmp"};
+    ok = run(z, ARGV("/bin/pwd"), &in_tmp, &res);
+    check(ok && strcmp(res.out, "/tmp\n") == 0, "CWD /tmp honoured ('%s')", esc(res.out));
+    reset(z, NULL);
+    struct spawn_opts stdin_data = {.stdin_data = "abc"};
+    ok = run(z, ARGV("/bin/cat"), &stdin_data, &res);
+    check(ok && strcmp(res.out, "abc") == 0, "stdin pipe reaches the worker");
+    reset(z, NULL);
+    struct frame_rlimit limits[] = {{RLIMIT_NOFILE, 32, 32}};
+    struct spawn_opts with_limits = {.rlimits = limits, .nrlimits = 1};
+    ok = run(z, ARGV("/bin/sh", "-c", "ulimit -n; ulimit -c"), &with_limits, &res);
+    check(ok && strcmp(res.out, "32\n0\n") == 0, "RLIMIT_NOFILE applied, RLIMIT_CORE 0 ('%s')",
+          esc(res.out));
+    reset(z, NULL);
+    struct frame_rlimit bad_limit[] = {{RLIMIT_NOFILE, 64, 32}};
+    struct spawn_opts with_bad_limit = {.rlimits = bad_limit, .nrlimits = 1};
+    ok = run(z, ARGV("/bin/true"), &with_bad_limit, &res);
+    check(ok && res.exec_failed && strcmp(res.step, "setrlimit") == 0 && res.err == EINVAL,
+          "soft > hard rlimit -> EXEC_FAILED setrlimit EINVAL (%s %u)", res.step, res.err);
+    reset(z, NULL);
+    struct spawn_opts as_root = {.set_ids = true, .uid = 0, .gid = 0};
+    ok = run(z, ARGV("/bin/sh", "-c", "id -u; grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status"),
+             &as_root, &res);
+    check(ok && strcmp(res.out,
+                       "0\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
+                       "CapBnd:\t0000000000000000\n") == 0,
+          "UID 0 runs without any capability ('%s')", esc(res.out));
+    reset(z, NULL);
+    struct spawn_opts minus_one = {.set_ids = true, .uid = UINT32_MAX, .gid = 1000};
+    ok = run(z, ARGV("/bin/true"), &minus_one, &res);
+    check(ok && res.exec_failed && strcmp(res.step, "setresuid") == 0 && res.err == EINVAL,
+          "UID 2^32-1 ('unchanged' to setresuid) -> EXEC_FAILED setresuid EINVAL (%s %u)", res.step,
+          res.err);
+    reset(z, NULL);
+    struct spawn_opts bad_cwd = {.cwd = "/nonexistent"};
+    ok = run(z, ARGV("/bin/true"), &bad_cwd, &res);
+    check(ok && res.exec_failed && strcmp(res.step, "chdir") == 0 && res.err == ENOENT,
+          "missing CWD -> EXEC_FAILED chdir ENOENT (%s %u)", res.step, res.err);
+    reset(z, NULL);
+}
+
+static void test_seccomp(struct zygote *z) {
+    struct sock_filter deny_uname[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_uname, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct spawn_opts filtered = {.bpf = deny_uname, .bpf_len = sizeof(deny_uname)};
+    bool ok = run(z, ARGV("/bin/uname", "-n"), &filtered, &res);
+    check(ok && res.exited && !exited_with(&res, 0) && res.out_len == 0,
+          "seccomp filter loaded: uname(2) denied ('%s')", esc(res.err_out));
+    reset(z, NULL);
+    ok = run(z, ARGV("/bin/echo", "ok"), &filtered, &res);
+    check(ok && exited_with(&res, 0) && strcmp(res.out, "ok\n") == 0,
+          "seccomp filter lets the rest through");
+    reset(z, NULL);
+    struct sock_filter invalid[] = {
+        BPF_JUMP(BPF_JMP | BPF_JA, 10, 0, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct spawn_opts bad = {.bpf = invalid, .bpf_len = sizeof(invalid)};
+    ok = run(z, ARGV("/bin/true"), &bad, &res);
+    check(ok && res.exec_failed && strcmp(res.step, "seccomp") == 0 && res.err == EINVAL,
+          "invalid BPF -> EXEC_FAILED seccomp EINVAL (%s %u)", res.step, res.err);
+    reset(z, NULL);
+}
+
+static void test_reset(struct zygote *z) {
+    bool ok = run_code(z,
+                       ARGV("/bin/sh", "-c",
+                            "echo a > /tmp/x && echo b > /work/y && echo c > /dev/shm/z && "
+                            "ipcmk -M 4096 >/dev/null && ipcmk -Q >/dev/null && "
+                            "test $(ipcs -m | grep -c '^0x') = 1"),
+                       NULL, 0, &res);
+    check(ok, "run 1 writes /tmp/x, /work/y, /dev/shm/z and makes SysV IPC objects");
+    ok = run(z,
+             ARGV("/bin/sh", "-c",
+                  "test ! -e /tmp/x && test ! -e /work/y && test ! -e /dev/shm/z && "
+                  "test $(ipcs -m -q | grep -c '^0x') = 0 && stat -c '%u:%g %a' /work /tmp"),
+             NULL, &res);
+    check(ok && exited_with(&res, 0), "after RESET: files and IPC objects are gone");
+    check(strcmp(res.out, "1000:1000 755\n0:0 1777\n") == 0,
+          "fresh /work owned by 1000:1000 mode 755, /tmp 1777 ('%s')", esc(res.out));
+    reset(z, NULL);
+    check(
+        run_code(z, ARGV("/bin/sh", "-c", "head -c 70000000 /dev/zero > /work/big"), NULL, 1, &res),
+        "/work is size-limited (64 MiB default)");
+}
+
+static void test_protocol_misuse(struct zygote *z) {
+    /* SPAWN during a run: ERROR, exit 2, and the run's processes die. */
+    bool ok = run(z, ARGV("/bin/true"), NULL, &res) && reset(z, NULL);
+    int fds[3];
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    fds[0] = fds[1] = fds[2] = null;
+    struct frame f;
+    frame_init(&f, FRAME_SPAWN);
+    f.argv = ARGV("/bin/sleep", "100");
+    f.argc = 2;
+    f.present = FRAME_BIT(TAG_ARGV);
+    ok = ok && send_frame(z->sock, &f, fds, 3) && recv_frame(z->sock, &rx_main, TIMEOUT_MS) == 1 &&
+         rx_main.f.type == FRAME_STARTED;
+    ok = ok && send_frame(z->sock, &f, fds, 3) && recv_frame(z->sock, &rx_main, TIMEOUT_MS) == 1 &&
+         rx_main.f.type == FRAME_ERROR && rx_main.f.err == EPROTO;
+    close(null);
+    int status = wait_exit(z->launcher, 5000);
+    check(ok && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2,
+          "SPAWN during a run -> ERROR EPROTO, launcher exits 2 (status 0x%x)", status);
+    z->launcher = 0;
+}
+
+static void test_malformed(struct zygote *z, bool with_fds) {
+    static const uint8_t bad_version[] = {0, 0, 0, 0, 2, 10, 0, 0};
+    bool sent;
+    if (with_fds) {
+        /* A well-formed SPAWN, but without its three fds. */
+        struct frame f;
+        frame_init(&f, FRAME_SPAWN);
+        f.argv = ARGV("/bin/true");
+        f.argc = 1;
+        f.present = FRAME_BIT(TAG_ARGV);
+        sent = send_frame(z->sock, &f, NULL, 0);
+    } else {
+        sent = send(z->sock, bad_version, sizeof(bad_version), MSG_NOSIGNAL) ==
+               (ssize_t)sizeof(bad_version);
+    }
+    int rc = recv_frame(z->sock, &rx_main, TIMEOUT_MS);
+    bool error = rc == 1 && rx_main.f.type == FRAME_ERROR && rx_main.f.err == EBADMSG;
+    bool eof = recv_frame(z->sock, &rx_main, TIMEOUT_MS) == 0;
+    int status = wait_exit(z->launcher, 5000);
+    check(sent && error && eof && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2,
+          "%s -> ERROR EBADMSG, EOF, launcher exits 2",
+          with_fds ? "SPAWN without fds" : "bad version byte");
+    z->launcher = 0;
+}
+
+/* Host pids of every process in the zygote's pid namespace (the zygote included). */
+static int ns_pids(pid_t zygote, pid_t *pids, int max) {
+    char path[300], want[64], got[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)zygote);
+    ssize_t n = readlink(path, want, sizeof(want) - 1);
+    if (n < 0) return -1;
+    want[n] = '\0';
+    int count = 0;
+    DIR *d = opendir("/proc");
+    for (struct dirent *e; d && (e = readdir(d)) != NULL && count < max;) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof(path), "/proc/%s/ns/pid", e->d_name);
+        n = readlink(path, got, sizeof(got) - 1);
+        if (n < 0) continue;
+        got[n] = '\0';
+        if (strcmp(got, want) == 0) pids[count++] = atoi(e->d_name);
+    }
+    if (d) closedir(d);
+    return count;
+}
+
+static bool all_gone(const pid_t *pids, int n) {
+    for (int i = 0; i < n; i++) {
+        if (kill(pids[i], 0) == 0 || errno != ESRCH) return false;
+    }
+    return true;
+}
+
+static void test_eof_exit(struct zygote *z) {
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int fds[3] = {null, null, null};
+    struct frame f;
+    frame_init(&f, FRAME_SPAWN);
+    f.argv = ARGV("/bin/sh", "-c", "sleep 100 & sleep 100");
+    f.argc = 3;
+    f.present = FRAME_BIT(TAG_ARGV);
+    bool ok = send_frame(z->sock, &f, fds, 3) && recv_frame(z->sock, &rx_main, TIMEOUT_MS) == 1 &&
+              rx_main.f.type == FRAME_STARTED;
+    close(null);
+    usleep(100000);
+    pid_t pids[64];
+    int n = ns_pids(z->zygote_host_pid, pids, 64);
+    check(ok && n >= 3, "run in progress: %d processes in the zygote's pid namespace", n);
+    close(z->sock);
+    z->sock = -1;
+    int status = wait_exit(z->launcher, 5000);
+    check(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "closing the socket: launcher exits 0 (status 0x%x)", status);
+    z->launcher = 0;
+    check(n > 0 && all_gone(pids, n), "no process of the sandbox is left (checked by pid)");
+}
+
+static void test_sigterm(struct zygote *z) {
+    pid_t zygote = z->zygote_host_pid;
+    kill(z->launcher, SIGTERM);
+    int status = wait_exit(z->launcher, 5000);
+    check(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL &&
+              kill(zygote, 0) < 0 && errno == ESRCH,
+          "SIGTERM to the launcher kills the zygote, launcher exits 137 (status 0x%x)", status);
+    z->launcher = 0;
+}
+
+static void test_cycles(struct zygote *z) {
+    int fds_before = count_fds("/proc/self/fd");
+    char zfd[64];
+    snprintf(zfd, sizeof(zfd), "/proc/%d/fd", (int)z->zygote_host_pid);
+    int zygote_fds_before = count_fds(zfd);
+    int good = 0;
+    for (int i = 0; i < 200; i++) {
+        char arg[16];
+        snprintf(arg, sizeof(arg), "%d", i);
+        if (run(z, ARGV("/bin/echo", arg), NULL, &res) && exited_with(&res, 0) &&
+            atoi(res.out) == i && reset(z, NULL))
+            good++;
+    }
+    int fds_after = count_fds("/proc/self/fd");
+    int zygote_fds_after = count_fds(zfd);
+    check(good == 200, "200 spawn+reset cycles (%d good)", good);
+    check(fds_before == fds_after, "no fd growth in the test process (%d -> %d)", fds_before,
+          fds_after);
+    check(zygote_fds_before == zygote_fds_after && zygote_fds_after > 0,
+          "no fd growth in the zygote (%d -> %d)", zygote_fds_before, zygote_fds_after);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_latency(struct zygote *z) {
+    enum { N = 1000 };
+    static uint64_t spawn_ns[N], reset_ns[N];
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int fds[3] = {null, null, null};
+    struct frame f;
+    frame_init(&f, FRAME_SPAWN);
+    f.argv = ARGV("/bin/true");
+    f.argc = 1;
+    f.present = FRAME_BIT(TAG_ARGV);
+    int good = 0;
+    for (int i = 0; i < N; i++) {
+        uint64_t t0 = now_ns();
+        bool ok =
+            send_frame(z->sock, &f, fds, 3) && recv_frame(z->sock, &rx_main, TIMEOUT_MS) == 1 &&
+            rx_main.f.type == FRAME_STARTED && recv_frame(z->sock, &rx_main, TIMEOUT_MS) == 1 &&
+            rx_main.f.type == FRAME_EXITED && rx_main.f.wait_status == 0;
+        spawn_ns[i] = now_ns() - t0;
+        ok = ok && reset(z, &reset_ns[i]);
+        if (!ok) break;
+        good++;
+    }
+    close(null);
+    check(good == N, "latency loop: %d/%d SPAWN(/bin/true) -> EXITED -> RESET cycles", good, N);
+    if (good == N) {
+        qsort(spawn_ns, N, sizeof(uint64_t), cmp_u64);
+        qsort(reset_ns, N, sizeof(uint64_t), cmp_u64);
+        diag("latency SPAWN->EXITED: p50 %.3f ms, p99 %.3f ms", spawn_ns[N / 2] / 1e6,
+             spawn_ns[N * 99 / 100] / 1e6);
+        diag("latency RESET->RESET_DONE: p50 %.3f ms, p99 %.3f ms", reset_ns[N / 2] / 1e6,
+             reset_ns[N * 99 / 100] / 1e6);
+    }
+}
+
+static void report_rss(struct zygote *z) {
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)z->zygote_host_pid);
+    FILE *in = fopen(path, "r");
+    while (in && fgets(line, sizeof(line), in)) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            diag("idle zygote %s", line);
+        }
+    }
+    if (in) fclose(in);
+}
+
+static void test_cli(void) {
+    char out[256] = {0};
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        execl(zygote_bin, zygote_bin, "--version", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    ssize_t n = read(p[0], out, sizeof(out) - 1);
+    (void)n;
+    close(p[0]);
+    int status = wait_exit(pid, 5000);
+    check(status == 0 && strcmp(out, "forkd-zygote 0.1.0 protocol 1\n") == 0,
+          "--version prints 'forkd-zygote 0.1.0 protocol 1'");
+    const char *bad[][4] = {{"--bogus", NULL},
+                            {"--connect", "/x", "--uid-map", "1:2"},
+                            {"--connect", "/x", "--tmp-size", "12k"},
+                            {"--connect", "/x", "--ro-bind", "usr"},
+                            {"--uid-map", "0:0:1", NULL}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        pid = fork();
+        if (pid == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, 2);
+            execl(zygote_bin, zygote_bin, bad[i][0], bad[i][1], bad[i][2], bad[i][3], (char *)NULL);
+            _exit(127);
+        }
+        status = wait_exit(pid, 5000);
+        check(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2,
+              "bad command line '%s %s ...' exits 2", bad[i][0], bad[i][1] ? bad[i][1] : "");
+    }
+}
+
+static bool can_run(void) {
+    if (geteuid() != 0) {
+        printf("1..0 # SKIP test_zygote needs root (uid maps 0:100000:65536)\n");
+        return false;
+    }
+    FILE *in = fopen("/proc/sys/user/max_user_namespaces", "r");
+    int max = 1;
+    if (in) {
+        if (fscanf(in, "%d", &max) != 1) max = 1;
+        fclose(in);
+    }
+    if (max == 0) {
+        printf("1..0 # SKIP user namespaces are disabled\n");
+        return false;
+    }
+    return true;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) zygote_bin = argv[1];
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (!can_run()) return 0;
+    if (realpath(zygote_bin, zygote_realpath) == NULL) {
+        printf("Bail out! %s: %s\n", zygote_bin, strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    alarm(600); /* a hung test must not hang the build */
+
+    test_cli();
+    struct zygote z;
+    bool up = start_zygote(&z, NULL, true);
+    check(up, "launcher connects (SO_PEERCRED pid == launcher pid) and sends HELLO");
+    if (up) {
+        report_rss(&z);
+        test_basics(&z);
+        test_kills(&z);
+        test_isolation(&z);
+        test_seccomp(&z);
+        test_reset(&z);
+        test_cycles(&z);
+        test_latency(&z);
+        check(ping(&z), "PING -> PONG after everything");
+        test_eof_exit(&z);
+    }
+    stop_zygote(&z);
+
+    const char *hostname[] = {"--hostname", "judge-7", NULL};
+    if (start_zygote(&z, hostname, true)) {
+        bool ok = run(&z, ARGV("/bin/cat", "/etc/hostname", "/etc/hosts"), NULL, &res);
+        check(ok && strncmp(res.out, "judge-7\n127.0.0.1\tlocalhost judge-7\n", 36) == 0,
+              "--hostname judge-7 reaches /etc/hostname and /etc/hosts");
+        reset(&z, NULL);
+        test_protocol_misuse(&z);
+    } else {
+        check(false, "second zygote starts");
+    }
+    stop_zygote(&z);
+
+    for (int with_fds = 0; with_fds < 2; with_fds++) {
+        if (start_zygote(&z, NULL, true))
+            test_malformed(&z, with_fds);
+        else
+            check(false, "zygote for the malformed-frame test starts");
+        stop_zygote(&z);
+    }
+    /* A set-up failure is reported as ERROR (no host path in it), then exit 1. */
+    const char *nested[] = {"--ro-bind", "/lib/x86_64-linux-gnu", NULL};
+    if (start_zygote(&z, nested, false)) {
+        int rc = recv_frame(z.sock, &rx_main, TIMEOUT_MS);
+        bool error = rc == 1 && rx_main.f.type == FRAME_ERROR && rx_main.f.err == ELOOP &&
+                     strcmp(rx_main.f.step, "mkdir /lib") == 0;
+        if (rc == 1 && rx_main.f.type == FRAME_ERROR)
+            diag("ERROR step '%s' errno %u", rx_main.f.step, rx_main.f.err);
+        int status = wait_exit(z.launcher, 5000);
+        check(error && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1,
+              "bind below a symlink -> ERROR 'mkdir /lib' ELOOP, launcher exits 1");
+        z.launcher = 0;
+    } else {
+        check(false, "zygote for the set-up failure test connects");
+    }
+    stop_zygote(&z);
+    if (start_zygote(&z, NULL, true))
+        test_sigterm(&z);
+    else
+        check(false, "zygote for the SIGTERM test starts");
+    stop_zygote(&z);
+
+    printf("1..%d\n# %d passed, %d failed\n", passed + failed, passed, failed);
+    return failed == 0 ? 0 : 1;
+}

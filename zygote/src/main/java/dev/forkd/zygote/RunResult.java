@@ -1,0 +1,43 @@
+package dev.forkd.zygote;
+
+/**
+ * How a run ended, as the zygote reported it.
+ *
+ * @param execFailed true when the command never ran; then {@code failedStep}, {@code errno} and
+ *     {@code errorText} say why and the usage fields are zero
+ * @param waitStatus the raw wait status of the command's first process
+ * @param wallTimeout the zygote's wall timer ended the run
+ * @param killed the run was killed on request (cancel, output limit)
+ * @param spawnNanos from receipt of SPAWN until exec was confirmed, measured in the zygote
+ * @param toExecNanos from sending SPAWN until STARTED arrived, measured by the daemon
+ */
+public record RunResult(
+    boolean execFailed,
+    String failedStep,
+    int errno,
+    String errorText,
+    int pid,
+    int waitStatus,
+    long wallNanos,
+    long userNanos,
+    long systemNanos,
+    long maxRssKb,
+    boolean wallTimeout,
+    boolean killed,
+    long spawnNanos,
+    long toExecNanos) {
+
+  public boolean exited() {
+    return !execFailed && (waitStatus & 0x7f) == 0;
+  }
+
+  public int exitCode() {
+    return (waitStatus >> 8) & 0xff;
+  }
+
+  /** The terminating signal, or 0. */
+  public int signal() {
+    int sig = waitStatus & 0x7f;
+    return execFailed || sig == 0 || sig == 0x7f ? 0 : sig;
+  }
+}

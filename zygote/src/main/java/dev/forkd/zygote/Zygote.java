@@ -1,0 +1,366 @@
+package dev.forkd.zygote;
+
+import dev.forkd.zygote.frame.Frame;
+import dev.forkd.zygote.frame.FrameType;
+import dev.forkd.zygote.frame.MalformedFrameException;
+import dev.forkd.zygote.frame.Tag;
+import dev.forkd.zygote.posix.ControlSocket;
+import dev.forkd.zygote.posix.LibC;
+import dev.forkd.zygote.posix.Posix;
+import dev.forkd.zygote.posix.PosixException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import jnr.ffi.Pointer;
+
+/**
+ * One live zygote: its launcher process and its control connection. A zygote serves one run at a
+ * time; {@link #run} drives a whole run on the calling thread (no hand-offs on the request path):
+ * it sends SPAWN with the stdio pipes, then polls the control socket, the pipes and a wake-up
+ * eventfd until the zygote has reported the end of the run and both output pipes are at EOF.
+ *
+ * <p>Any {@link ZygoteException} leaves the zygote unusable: the caller must {@link #destroy()} it.
+ */
+public final class Zygote {
+  /** Extra time the zygote gets past a run's wall limit before the daemon gives up on it. */
+  private static final long WATCHDOG_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+  private static final int IO_CHUNK = 64 * 1024;
+  private static final int POLLFD = 8;
+
+  private final int id;
+  private final Process launcher;
+  private final ControlSocket ctl;
+  private final int wakeFd;
+  private final AtomicBoolean destroyed = new AtomicBoolean();
+  private final LibC c = Posix.libc();
+  private final Pointer pollFds = Posix.allocate(POLLFD * 5);
+  private final Pointer ioBuf = Posix.allocate(IO_CHUNK);
+  private final byte[] heapBuf = new byte[IO_CHUNK];
+  private final Pointer counter = Posix.allocate(8);
+  private int runs;
+
+  Zygote(int id, Process launcher, ControlSocket ctl) throws PosixException {
+    this.id = id;
+    this.launcher = launcher;
+    this.ctl = ctl;
+    this.wakeFd = c.eventfd(0, Posix.EFD_CLOEXEC | Posix.EFD_NONBLOCK);
+    if (wakeFd < 0) {
+      throw Posix.error("eventfd");
+    }
+  }
+
+  public int id() {
+    return id;
+  }
+
+  /** Host pid of the launcher process. */
+  public long launcherPid() {
+    return launcher.pid();
+  }
+
+  public Process launcher() {
+    return launcher;
+  }
+
+  /** Runs served so far. */
+  public int runs() {
+    return runs;
+  }
+
+  public boolean isAlive() {
+    return !destroyed.get() && launcher.isAlive();
+  }
+
+  /** Wakes the thread in {@link #run}, to look at new stdin or a cancellation. Thread-safe. */
+  public void wake() {
+    Pointer one = Posix.allocate(8);
+    one.putLong(0, 1);
+    c.write(wakeFd, one, 8);
+  }
+
+  /**
+   * Runs one command to its end.
+   *
+   * @param cancelled checked whenever the loop wakes; once true the run is killed
+   * @throws ZygoteException if the zygote crashed or broke the protocol (it is then unusable)
+   */
+  public RunResult run(RunSpec spec, RunIo io, AtomicBoolean cancelled) throws ZygoteException {
+    int[] in = new int[2];
+    int[] out = new int[2];
+    int[] err = new int[2];
+    in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
+    try {
+      pipe(in);
+      pipe(out);
+      pipe(err);
+      Posix.setNonBlocking(in[1]);
+      long sent = System.nanoTime();
+      runs++;
+      try {
+        ctl.send(spec.toFrame(), in[0], out[1], err[1]);
+      } catch (IOException e) {
+        throw new ZygoteException("zygote " + id + " refused the run: " + e.getMessage(), e);
+      }
+      // The zygote has its own copies now; ours must go, or the pipes never reach EOF.
+      closeAll(in[0], out[1], err[1]);
+      in[0] = out[1] = err[1] = -1;
+      return loop(spec, io, cancelled, sent, in, out, err);
+    } catch (PosixException e) {
+      throw new ZygoteException("run plumbing failed: " + e.getMessage(), e);
+    } finally {
+      closeAll(in[0], in[1], out[0], out[1], err[0], err[1]);
+    }
+  }
+
+  private RunResult loop(
+      RunSpec spec, RunIo io, AtomicBoolean cancelled, long sent, int[] in, int[] out, int[] err)
+      throws ZygoteException, PosixException {
+    long deadline =
+        spec.wallTimeNanos() > 0
+            ? sent + spec.wallTimeNanos() + WATCHDOG_GRACE_NANOS
+            : Long.MAX_VALUE;
+    boolean killSent = false;
+    boolean outputOpen = true;
+    int pid = -1;
+    long toExec = 0;
+    long spawnNanos = 0;
+    Frame end = null;
+    ByteBuffer pending = null;
+    while (end == null || out[0] >= 0 || err[0] >= 0) {
+      if (!killSent && (cancelled.get() || !outputOpen)) {
+        sendKill();
+        killSent = true;
+      }
+      if (in[1] >= 0 && pending == null) {
+        pending = io.stdin();
+        if (pending == null && io.stdinDone()) {
+          Posix.closeQuietly(in[1]);
+          in[1] = -1;
+        }
+      }
+      int n = 0;
+      n = pollEntry(n, end == null ? ctl.fd() : -1, Posix.POLLIN);
+      n = pollEntry(n, out[0], Posix.POLLIN);
+      n = pollEntry(n, err[0], Posix.POLLIN);
+      n = pollEntry(n, pending != null ? in[1] : -1, Posix.POLLOUT);
+      n = pollEntry(n, wakeFd, Posix.POLLIN);
+      long now = System.nanoTime();
+      if (now >= deadline) {
+        throw new ZygoteException("zygote " + id + " did not end the run past its wall limit");
+      }
+      long waitMillis = deadline == Long.MAX_VALUE ? -1 : Math.max(1, (deadline - now) / 1_000_000);
+      int ready = c.poll(pollFds, n, (int) Math.min(waitMillis, Integer.MAX_VALUE));
+      if (ready < 0) {
+        if (Posix.errno() == Posix.EINTR) {
+          continue;
+        }
+        throw Posix.error("poll");
+      }
+      for (int i = 0; i < n; i++) {
+        int fd = pollFds.getInt(i * POLLFD);
+        short revents = pollFds.getShort(i * POLLFD + 6);
+        if (revents == 0) {
+          continue;
+        }
+        if (fd == ctl.fd()) {
+          Frame f = receive();
+          switch (f.type()) {
+            case STARTED:
+              if (pid >= 0) {
+                throw protocol("a second STARTED");
+              }
+              pid = f.u32(Tag.PID);
+              spawnNanos = f.u64(Tag.SPAWN_NS);
+              toExec = System.nanoTime() - sent;
+              io.started(pid);
+              break;
+            case EXEC_FAILED:
+            case EXITED:
+              if ((f.type() == FrameType.EXITED) != (pid >= 0)) {
+                throw protocol(f.type() + " " + (pid >= 0 ? "after" : "before") + " STARTED");
+              }
+              end = f;
+              break;
+            case ERROR:
+              throw new ZygoteException(
+                  "zygote "
+                      + id
+                      + " failed: "
+                      + f.string(Tag.STEP)
+                      + ": errno "
+                      + f.u32(Tag.ERRNO));
+            default:
+              throw protocol("unexpected " + f.type() + " during a run");
+          }
+        } else if (fd == out[0] || fd == err[0]) {
+          int stream = fd == out[0] ? RunIo.STDOUT : RunIo.STDERR;
+          long got = c.read(fd, ioBuf, IO_CHUNK);
+          if (got > 0) {
+            if (outputOpen) {
+              ioBuf.get(0, heapBuf, 0, (int) got);
+              outputOpen = io.output(stream, heapBuf, 0, (int) got);
+            }
+          } else if (got == 0 || Posix.errno() != Posix.EAGAIN && Posix.errno() != Posix.EINTR) {
+            Posix.closeQuietly(fd);
+            if (stream == RunIo.STDOUT) {
+              out[0] = -1;
+            } else {
+              err[0] = -1;
+            }
+          }
+        } else if (fd == in[1]) {
+          int len = Math.min(pending.remaining(), IO_CHUNK);
+          pending.duplicate().get(heapBuf, 0, len);
+          ioBuf.put(0, heapBuf, 0, len);
+          long put = c.write(fd, ioBuf, len);
+          if (put >= 0) {
+            pending.position(pending.position() + (int) put);
+            if (!pending.hasRemaining()) {
+              pending = null;
+            }
+          } else if (Posix.errno() != Posix.EAGAIN && Posix.errno() != Posix.EINTR) {
+            // EPIPE: the command closed its stdin; the rest is dropped, as a shell would.
+            Posix.closeQuietly(in[1]);
+            in[1] = -1;
+            pending = null;
+          }
+        } else if (fd == wakeFd) {
+          c.read(wakeFd, counter, 8);
+        }
+      }
+    }
+    if (end.type() == FrameType.EXEC_FAILED) {
+      String text = end.has(Tag.MESSAGE) ? end.string(Tag.MESSAGE) : "";
+      return new RunResult(
+          true,
+          end.string(Tag.STEP),
+          end.u32(Tag.ERRNO),
+          text,
+          -1,
+          0,
+          0,
+          0,
+          0,
+          0,
+          false,
+          killSent,
+          0,
+          System.nanoTime() - sent);
+    }
+    int flags = end.u32(Tag.FLAGS);
+    return new RunResult(
+        false,
+        null,
+        0,
+        null,
+        pid,
+        end.u32(Tag.WAIT_STATUS),
+        end.u64(Tag.WALL_NS),
+        end.u64(Tag.UTIME_NS),
+        end.u64(Tag.STIME_NS),
+        end.u64(Tag.MAXRSS_KB),
+        (flags & 1) != 0,
+        (flags & 2) != 0 || killSent,
+        spawnNanos,
+        toExec);
+  }
+
+  /** Resets the zygote between runs: every process, file and IPC object of the last run gone. */
+  public void reset() throws ZygoteException {
+    roundTrip(FrameType.RESET, FrameType.RESET_DONE);
+  }
+
+  /** Checks that the zygote answers. */
+  public void ping() throws ZygoteException {
+    roundTrip(FrameType.PING, FrameType.PONG);
+  }
+
+  private void roundTrip(FrameType request, FrameType answer) throws ZygoteException {
+    try {
+      ctl.send(Frame.builder(request).build());
+    } catch (IOException e) {
+      throw new ZygoteException("zygote " + id + " refused " + request + ": " + e.getMessage(), e);
+    }
+    Frame f = receive();
+    if (f.type() == FrameType.ERROR) {
+      throw new ZygoteException(
+          "zygote "
+              + id
+              + " failed "
+              + request
+              + ": "
+              + f.string(Tag.STEP)
+              + ": errno "
+              + f.u32(Tag.ERRNO));
+    }
+    if (f.type() != answer) {
+      throw protocol("answered " + request + " with " + f.type());
+    }
+  }
+
+  private Frame receive() throws ZygoteException {
+    try {
+      return ctl.receive();
+    } catch (EOFException e) {
+      throw new ZygoteException("zygote " + id + " died", e);
+    } catch (MalformedFrameException e) {
+      throw protocol(e.getMessage());
+    } catch (IOException e) {
+      throw new ZygoteException("zygote " + id + " connection failed: " + e.getMessage(), e);
+    }
+  }
+
+  private void sendKill() throws ZygoteException {
+    try {
+      ctl.send(Frame.builder(FrameType.KILL).build());
+    } catch (IOException e) {
+      throw new ZygoteException("zygote " + id + " refused KILL: " + e.getMessage(), e);
+    }
+  }
+
+  private ZygoteException protocol(String what) {
+    return new ZygoteException("zygote " + id + " broke the protocol: " + what);
+  }
+
+  private int pollEntry(int n, int fd, short events) {
+    if (fd < 0) {
+      return n;
+    }
+    pollFds.putInt(n * POLLFD, fd);
+    pollFds.putShort(n * POLLFD + 4, events);
+    pollFds.putShort(n * POLLFD + 6, (short) 0);
+    return n + 1;
+  }
+
+  private void pipe(int[] fds) throws PosixException {
+    if (c.pipe2(fds, Posix.O_CLOEXEC) < 0) {
+      throw Posix.error("pipe2");
+    }
+  }
+
+  private static void closeAll(int... fds) {
+    for (int fd : fds) {
+      Posix.closeQuietly(fd);
+    }
+  }
+
+  /**
+   * Ends the zygote and everything in it: closing the connection makes it kill its runs and exit,
+   * and SIGKILL of the launcher takes the zygote down through its parent-death signal.
+   */
+  public void destroy() {
+    if (destroyed.compareAndSet(false, true)) {
+      ctl.close();
+      launcher.destroyForcibly();
+      Posix.closeQuietly(wakeFd);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "zygote " + id + " (launcher pid " + launcher.pid() + ")";
+  }
+}

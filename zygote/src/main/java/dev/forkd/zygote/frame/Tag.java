@@ -1,0 +1,68 @@
+package dev.forkd.zygote.frame;
+
+/** The field tags of native/PROTOCOL.md, with the shape of their values. */
+public enum Tag {
+  PROTO_VERSION(1, Kind.U32),
+  LAUNCHER_PID(2, Kind.U32),
+  ARGV(3, Kind.ARG_STRING),
+  ENV(4, Kind.ARG_STRING),
+  CWD(5, Kind.STRING),
+  WALL_TIME_NS(6, Kind.U64),
+  UID(7, Kind.U32),
+  GID(8, Kind.U32),
+  RLIMIT(9, Kind.RLIMIT),
+  PID(10, Kind.U32),
+  ERRNO(11, Kind.U32),
+  STEP(12, Kind.STRING),
+  WAIT_STATUS(13, Kind.U32),
+  WALL_NS(14, Kind.U64),
+  UTIME_NS(15, Kind.U64),
+  STIME_NS(16, Kind.U64),
+  MAXRSS_KB(17, Kind.U64),
+  FLAGS(18, Kind.U32),
+  SPAWN_NS(19, Kind.U64),
+  MESSAGE(20, Kind.STRING),
+  SECCOMP_BPF(21, Kind.BPF);
+
+  /** How a value is laid out on the wire. */
+  enum Kind {
+    U32,
+    U64,
+    /** 0..65535 bytes, no NUL. */
+    STRING,
+    /** 0..131072 bytes, no NUL. */
+    ARG_STRING,
+    /** u32 resource, u64 soft, u64 hard. */
+    RLIMIT,
+    /** 1..4096 classic BPF instructions of 8 bytes. */
+    BPF
+  }
+
+  static final int MAX_STRING = 65535;
+  static final int MAX_ARG_STRING = 131072;
+  static final int MAX_BPF_INSNS = 4096;
+
+  private static final Tag[] BY_NUMBER = new Tag[32];
+
+  static {
+    for (Tag t : values()) {
+      BY_NUMBER[t.number] = t;
+    }
+  }
+
+  final int number;
+  final Kind kind;
+
+  Tag(int number, Kind kind) {
+    this.number = number;
+    this.kind = kind;
+  }
+
+  public int number() {
+    return number;
+  }
+
+  static Tag byNumber(int number) {
+    return number >= 0 && number < BY_NUMBER.length ? BY_NUMBER[number] : null;
+  }
+}

@@ -1,0 +1,147 @@
+package dev.forkd.zygote;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The daemon side of the protocol against a zygote that misbehaves: every broken frame is a {@link
+ * ZygoteException} for that zygote, never a crash of the caller.
+ */
+class ZygoteLauncherTest {
+  @TempDir Path tmp;
+  private ZygoteLauncher launcher;
+
+  @BeforeEach
+  void setUp() throws IOException {
+    launcher = new ZygoteLauncher(tmp.resolve("z"));
+  }
+
+  @AfterEach
+  void tearDown() {
+    launcher.close();
+  }
+
+  private ZygoteSpec fake(String mode) throws IOException {
+    Path script = tmp.resolve("fake-" + mode);
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Files.writeString(
+        script,
+        "#!/bin/sh\nFAKE_ZYGOTE_MODE="
+            + mode
+            + " exec "
+            + java
+            + " -cp '"
+            + System.getProperty("java.class.path")
+            + "' dev.forkd.zygote.FakeZygote \"$@\"\n");
+    Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
+    return new ZygoteSpec(script, List.of(), List.of(), "", List.of(), List.of(), 0, 0, 0);
+  }
+
+  private static RunSpec trueSpec() {
+    return new RunSpec(
+        List.of("/bin/true"), List.of(), null, 1_000_000_000L, 1000, 1000, List.of(), null);
+  }
+
+  private static final RunIo NO_IO =
+      new RunIo() {
+        @Override
+        public java.nio.ByteBuffer stdin() {
+          return null;
+        }
+
+        @Override
+        public boolean stdinDone() {
+          return true;
+        }
+
+        @Override
+        public boolean output(int stream, byte[] data, int off, int len) {
+          return true;
+        }
+      };
+
+  @Test
+  void garbageInsteadOfHelloIsRefused() throws IOException {
+    ZygoteException e =
+        assertThrows(ZygoteException.class, () -> launcher.start(fake("garbage-hello")));
+    assertTrue(e.getMessage().contains("handshake"), e.getMessage());
+  }
+
+  @Test
+  void helloNamingAnotherPidIsRefused() throws IOException {
+    ZygoteException e =
+        assertThrows(ZygoteException.class, () -> launcher.start(fake("wrong-pid-hello")));
+    assertTrue(e.getMessage().contains("another launcher"), e.getMessage());
+  }
+
+  @Test
+  void oversizedFrameDuringARunBreaksOnlyThatZygote() throws Exception {
+    Zygote z = launcher.start(fake("huge-length"));
+    ZygoteException e =
+        assertThrows(ZygoteException.class, () -> z.run(trueSpec(), NO_IO, new AtomicBoolean()));
+    assertTrue(e.getMessage().contains("exceeds"), e.getMessage());
+    z.destroy();
+    assertTrue(z.launcher().waitFor(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void daemonFrameFromTheZygoteIsRefused() throws Exception {
+    Zygote z = launcher.start(fake("daemon-frame-back"));
+    ZygoteException e =
+        assertThrows(ZygoteException.class, () -> z.run(trueSpec(), NO_IO, new AtomicBoolean()));
+    assertTrue(e.getMessage().contains("daemon frame"), e.getMessage());
+    z.destroy();
+  }
+
+  @Test
+  void zygoteDyingMidRunIsReported() throws Exception {
+    Zygote z = launcher.start(fake("die-on-spawn"));
+    ZygoteException e =
+        assertThrows(ZygoteException.class, () -> z.run(trueSpec(), NO_IO, new AtomicBoolean()));
+    assertTrue(e.getMessage().contains("died"), e.getMessage());
+    z.launcher().waitFor(10, TimeUnit.SECONDS);
+    assertFalse(z.isAlive());
+    z.destroy();
+  }
+
+  @Test
+  void poolReportsStartFailuresInsteadOfHanging() throws Exception {
+    ZygoteSpec bad = fake("garbage-hello");
+    try (ZygotePool pool =
+        new ZygotePool("bad", new PoolConfig(1, 2, 10, false), () -> launcher.start(bad))) {
+      ZygoteException e =
+          assertThrows(ZygoteException.class, () -> pool.lease(TimeUnit.SECONDS.toNanos(30)));
+      assertTrue(e.getMessage().contains("no sandbox can be started"), e.getMessage());
+      assertEquals(0, pool.stats().busy());
+    }
+  }
+
+  @Test
+  void poolDiscardsAndReplacesABrokenZygote() throws Exception {
+    ZygoteSpec dying = fake("die-on-spawn");
+    try (ZygotePool pool =
+        new ZygotePool("p", new PoolConfig(1, 2, 10, false), () -> launcher.start(dying))) {
+      Zygote z = pool.lease(TimeUnit.SECONDS.toNanos(30));
+      assertThrows(ZygoteException.class, () -> z.run(trueSpec(), NO_IO, new AtomicBoolean()));
+      pool.discard(z, false);
+      Zygote next = pool.lease(TimeUnit.SECONDS.toNanos(30));
+      assertTrue(next != z && next.isAlive());
+      assertEquals(1, pool.stats().crashes());
+      pool.discard(next, false);
+    }
+  }
+}
