@@ -21,9 +21,21 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Collection;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /** The gRPC server on the daemon's Unix socket, with health and reflection. */
 public final class GrpcServer {
+  /**
+   * grpc-netty sets SO_KEEPALIVE on accepted channels, which Unix sockets do not have; netty then
+   * warns on every connection. Held so the level sticks (java.util.logging keeps loggers weakly).
+   */
+  private static final Logger NETTY_BOOTSTRAP = Logger.getLogger("io.netty.bootstrap");
+
+  static {
+    NETTY_BOOTSTRAP.setLevel(Level.SEVERE);
+  }
+
   private final Server server;
   private final HealthStatusManager health;
   private final EventLoopGroup boss;

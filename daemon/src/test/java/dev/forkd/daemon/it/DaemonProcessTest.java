@@ -1,0 +1,106 @@
+package dev.forkd.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.client.ForkdClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The daemon as its own process: what is left on the host when it dies. */
+class DaemonProcessTest {
+  @TempDir Path dir;
+
+  /** Host pids whose command line mentions {@code marker} (our launchers and zygotes). */
+  static List<Long> processesMentioning(String marker) throws IOException {
+    List<Long> out = new ArrayList<>();
+    try (Stream<Path> s = Files.list(Path.of("/proc"))) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        if (!p.getFileName().toString().matches("[0-9]+")) {
+          continue;
+        }
+        try {
+          String cmd = new String(Files.readAllBytes(p.resolve("cmdline"))).replace('\0', ' ');
+          String stat = Files.readString(p.resolve("stat"));
+          boolean zombie = stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+          if (cmd.contains(marker) && !zombie) {
+            out.add(Long.parseLong(p.getFileName().toString()));
+          }
+        } catch (IOException e) {
+          // exited meanwhile
+        }
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void killNineOfTheDaemonTakesEveryZygoteAndRunWithIt() throws Exception {
+    Path socket = dir.resolve("forkd.sock");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process daemon =
+        new ProcessBuilder(
+                java,
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.forkd.daemon.Main",
+                "--zygote-binary",
+                TestDaemon.zygoteBinary().toString(),
+                "--socket",
+                socket.toString(),
+                "--zygotes",
+                "3")
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("daemon.log").toFile())
+            .start();
+    try {
+      String marker = dir.resolve(".forkd.sock.zygotes").toString();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (processesMentioning(marker).size() < 6 && System.nanoTime() < end) {
+        Thread.sleep(50);
+      }
+      assertEquals(6, processesMentioning(marker).size(), "3 launchers + 3 zygotes");
+      try (ForkdClient client = ForkdClient.unix(socket)) {
+        CompletableFuture<?> running =
+            CompletableFuture.runAsync(
+                () -> {
+                  try {
+                    client.exec(ExecRequest.newBuilder().addArgv("sleep").addArgv("30").build());
+                  } catch (RuntimeException e) {
+                    // the daemon dies under this call
+                  }
+                });
+        Thread.sleep(700);
+        new ProcessBuilder("kill", "-9", Long.toString(daemon.pid())).start().waitFor();
+        daemon.waitFor(10, TimeUnit.SECONDS);
+        end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!processesMentioning(marker).isEmpty() && System.nanoTime() < end) {
+          Thread.sleep(50);
+        }
+        assertEquals(List.of(), processesMentioning(marker), "survivors of the daemon");
+        running.get(10, TimeUnit.SECONDS);
+      }
+      // A new daemon on the same socket starts at once and serves.
+      try (TestDaemon d = TestDaemon.start(dir, 1, "").awaitReady()) {
+        assertEquals(
+            "again\n",
+            d.client
+                .exec(ExecRequest.newBuilder().addArgv("echo").addArgv("again").build())
+                .getStdout()
+                .toStringUtf8());
+        assertTrue(d.client.status().getPools(0).getCrashes() == 0);
+      }
+    } finally {
+      daemon.destroyForcibly();
+    }
+  }
+}
