@@ -42,6 +42,7 @@ static const struct tag_info tags[FRAME_TAG_MAX + 1] = {
     [TAG_SPAWN_NS] = {KIND_U64, 0},
     [TAG_MESSAGE] = {KIND_STRING, FRAME_MAX_STRING},
     [TAG_SECCOMP_BPF] = {KIND_BYTES, 0},
+    [TAG_SIGNAL_NUMBER] = {KIND_U32, 0},
 };
 
 struct type_info {
@@ -93,6 +94,7 @@ static const struct type_info types[FRAME_TYPE_MAX + 1] = {
         {"ERROR", FAILURE_TAGS, B(TAG_STEP) | B(TAG_ERRNO), 0, {TAG_STEP, TAG_ERRNO, TAG_MESSAGE}},
     [FRAME_PING] = {"PING", 0, 0, 0, {0}},
     [FRAME_PONG] = {"PONG", 0, 0, 0, {0}},
+    [FRAME_SIGNAL] = {"SIGNAL", B(TAG_SIGNAL_NUMBER), B(TAG_SIGNAL_NUMBER), 0, {TAG_SIGNAL_NUMBER}},
 };
 
 const char *frame_strerror(int err) {
@@ -117,6 +119,7 @@ const char *frame_strerror(int err) {
         case FRAME_E_CWD: return "CWD is not an absolute path";
         case FRAME_E_ARENA: return "decode buffer too small";
         case FRAME_E_NO_SPACE: return "frame does not fit the output buffer";
+        case FRAME_E_SIGNAL: return "SIGNAL_NUMBER is not 1..64";
         default: return "unknown codec error";
     }
 }
@@ -173,7 +176,11 @@ int frame_parse_header(const uint8_t *hdr, uint8_t *type, uint32_t *payload_len)
 static int check_value(unsigned tag, const uint8_t *v, uint32_t len) {
     const struct tag_info *ti = &tags[tag];
     switch (ti->kind) {
-        case KIND_U32: return len == 4 ? FRAME_OK : FRAME_E_FIXED_SIZE;
+        case KIND_U32:
+            if (len != 4) return FRAME_E_FIXED_SIZE;
+            if (tag == TAG_SIGNAL_NUMBER && (get_u32(v) < 1 || get_u32(v) > 64))
+                return FRAME_E_SIGNAL;
+            return FRAME_OK;
         case KIND_U64: return len == 8 ? FRAME_OK : FRAME_E_FIXED_SIZE;
         case KIND_RLIMIT: return len == RLIMIT_WIRE_SIZE ? FRAME_OK : FRAME_E_FIXED_SIZE;
         case KIND_STRING:
@@ -283,6 +290,7 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
             case TAG_FLAGS: out->flags = get_u32(v); break;
             case TAG_SPAWN_NS: out->spawn_ns = get_u64(v); break;
             case TAG_MESSAGE: out->message = arena_string(&a, v, flen); break;
+            case TAG_SIGNAL_NUMBER: out->signal_number = get_u32(v); break;
             case TAG_SECCOMP_BPF: {
                 void *bpf = arena_take(&a, flen, 8);
                 memcpy(bpf, v, flen);
@@ -389,6 +397,13 @@ static void encode_tag(struct writer *w, const struct frame *f, unsigned tag) {
         case TAG_FLAGS: put_u32_field(w, tag, f->flags); break;
         case TAG_SPAWN_NS: put_u64_field(w, tag, f->spawn_ns); break;
         case TAG_MESSAGE: put_string_field(w, tag, f->message); break;
+        case TAG_SIGNAL_NUMBER:
+            if (f->signal_number < 1 || f->signal_number > 64) {
+                if (!w->bad) w->bad = FRAME_E_SIGNAL;
+                return;
+            }
+            put_u32_field(w, tag, f->signal_number);
+            break;
         case TAG_SECCOMP_BPF: {
             if (check_value(tag, f->seccomp_bpf, f->seccomp_len) != FRAME_OK) {
                 if (!w->bad) w->bad = FRAME_E_BPF_SIZE;

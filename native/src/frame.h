@@ -37,8 +37,9 @@ enum frame_type {
     FRAME_ERROR = 9,
     FRAME_PING = 10,
     FRAME_PONG = 11,
+    FRAME_SIGNAL = 12,
 };
-#define FRAME_TYPE_MAX 11
+#define FRAME_TYPE_MAX 12
 
 enum frame_tag {
     TAG_PROTO_VERSION = 1,
@@ -62,8 +63,9 @@ enum frame_tag {
     TAG_SPAWN_NS = 19,
     TAG_MESSAGE = 20,
     TAG_SECCOMP_BPF = 21,
+    TAG_SIGNAL_NUMBER = 22,
 };
-#define FRAME_TAG_MAX 21
+#define FRAME_TAG_MAX 22
 
 #define FRAME_BIT(tag)    (1u << (tag))
 #define FRAME_HAS(f, tag) (((f)->present & FRAME_BIT(tag)) != 0)
@@ -95,6 +97,7 @@ enum frame_error {
     FRAME_E_CWD = -17,
     FRAME_E_ARENA = -18,
     FRAME_E_NO_SPACE = -19,
+    FRAME_E_SIGNAL = -20,
 };
 
 struct frame_rlimit {
@@ -119,6 +122,7 @@ struct frame {
     uint32_t err;
     uint32_t wait_status;
     uint32_t flags;
+    uint32_t signal_number; /* 1..64 */
     uint64_t wall_time_ns;
     uint64_t wall_ns;
     uint64_t utime_ns;

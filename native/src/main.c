@@ -2,10 +2,15 @@
  * forkd-zygote launcher: the daemon's child, in the host namespaces.
  *
  * It connects to the daemon's socket first (so the daemon's SO_PEERCRED sees this process),
- * clones the zygote into new namespaces, writes its uid/gid maps, releases it, and then only
- * waits: it exits with the zygote's exit code (128 + signal if it was killed) and turns
- * SIGTERM/SIGINT into SIGKILL for the zygote. Parent-death signals chain daemon -> launcher ->
- * zygote, and the zygote's death takes its whole pid namespace with it.
+ * clones the zygote into new namespaces, writes its uid/gid maps, moves it (not itself) into
+ * the --cgroup directories, releases it, and then only waits: it exits with the zygote's exit
+ * code (128 + signal if it was killed) and turns SIGTERM/SIGINT into SIGKILL for the zygote.
+ * Parent-death signals chain daemon -> launcher -> zygote, and the zygote's death takes its
+ * whole pid namespace with it.
+ *
+ * The zygote is cloned without CLONE_NEWCGROUP: it unshares its cgroup namespace itself once
+ * released, so that the namespace is rooted at the cgroups it was moved into (inside,
+ * /proc/self/cgroup shows "/"). Its workers inherit those cgroups by fork.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -38,6 +43,7 @@ static const char usage_text[] =
     "[--gid-map IN:OUT:COUNT]...\n"
     "                    [--hostname NAME] [--ro-bind PATH]... [--etc PATH]...\n"
     "                    [--tmp-size BYTES] [--work-size BYTES] [--shm-size BYTES]\n"
+    "                    [--cgroup DIR]...\n"
     "       forkd-zygote --version\n";
 
 /* Launcher, argument parsing: a bad command line is exit status 2. */
@@ -133,9 +139,9 @@ static uint64_t parse_size(const char *flag, const char *value) {
 }
 
 static bool is_known_flag(const char *name) {
-    static const char *const known[] = {"--connect",  "--uid-map",   "--gid-map",
-                                        "--hostname", "--ro-bind",   "--etc",
-                                        "--tmp-size", "--work-size", "--shm-size"};
+    static const char *const known[] = {"--connect",  "--uid-map", "--gid-map",  "--hostname",
+                                        "--ro-bind",  "--etc",     "--tmp-size", "--work-size",
+                                        "--shm-size", "--cgroup"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (strcmp(name, known[i]) == 0) return true;
     }
@@ -204,6 +210,10 @@ static void parse_args(int argc, char **argv, struct forkd_config *cfg) {
             cfg->work_size = parse_size(name, value);
         } else if (strcmp(name, "--shm-size") == 0) {
             cfg->shm_size = parse_size(name, value);
+        } else if (strcmp(name, "--cgroup") == 0) {
+            if (!is_clean_path(value)) usage_error("--cgroup %s: not a clean absolute path", value);
+            if (cfg->n_cgroups >= MAX_CGROUPS) usage_error("at most %d --cgroup", MAX_CGROUPS);
+            cfg->cgroups[cfg->n_cgroups++] = value;
         }
     }
     if (cfg->connect_path == NULL) usage_error("--connect is required");
@@ -286,6 +296,25 @@ static int write_id_maps(pid_t pid, const struct forkd_config *cfg) {
     return write_proc_file(pid, "gid_map", text);
 }
 
+/*
+ * Launcher: moves the zygote (not us) into every --cgroup directory (one per v1 controller, or
+ * one v2 directory), while it still waits for SYNC_GO: it runs nothing outside them.
+ */
+static int join_cgroups(pid_t pid, const struct forkd_config *cfg) {
+    char path[PATH_MAX], text[24];
+    int len = snprintf(text, sizeof(text), "%d\n", (int)pid);
+    for (int i = 0; i < cfg->n_cgroups; i++) {
+        snprintf(path, sizeof(path), "%s/cgroup.procs", cfg->cgroups[i]); /* fits: clean path */
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return log_fail("open %s", path);
+        ssize_t n = write(fd, text, (size_t)len);
+        int err = n < 0 ? errno : EIO;
+        close(fd);
+        if (n != len) return log_fail_err(err, "move the zygote into %s", cfg->cgroups[i]);
+    }
+    return 0;
+}
+
 static volatile sig_atomic_t zygote_pid;
 
 /* Launcher: SIGTERM/SIGINT end the zygote at once (its pid namespace dies with it). */
@@ -341,6 +370,8 @@ int main(int argc, char **argv) {
         .host_mntns_dev = mntns.st_dev,
         .host_mntns_ino = mntns.st_ino,
         .setgroups_allowed = geteuid() == 0,
+        .argv = argv,
+        .argc = argc,
     };
     char *stack = mmap(NULL, ZYGOTE_STACK_SIZE, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -355,8 +386,9 @@ int main(int argc, char **argv) {
     sigaddset(&term, SIGINT);
     sigemptyset(&none);
     sigprocmask(SIG_BLOCK, &term, NULL);
+    /* No CLONE_NEWCGROUP: the zygote unshares it once it is in its cgroups (see above). */
     int flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-                CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
+                CLONE_NEWUTS | SIGCHLD;
     pid_t pid = clone(zygote_main, stack + ZYGOTE_STACK_SIZE, flags, &args);
     if (pid < 0) die("clone");
     zygote_pid = pid;
@@ -381,7 +413,7 @@ int main(int argc, char **argv) {
             log_msg("zygote exited during start-up");
         abort_zygote(pid);
     }
-    if (write_id_maps(pid, &cfg) < 0) abort_zygote(pid);
+    if (write_id_maps(pid, &cfg) < 0 || join_cgroups(pid, &cfg) < 0) abort_zygote(pid);
     byte = SYNC_GO;
     if (write(sync[0], &byte, 1) != 1) {
         log_fail("release zygote");

@@ -12,7 +12,8 @@
  *    nosuid, nodev, recursively) and the few /dev nodes; the old root is detached after
  *    pivot_root, so the zygote binary and the daemon's socket are not reachable;
  *  - the root itself, /dev and /proc/sys are read-only; /tmp, /work and /dev/shm are
- *    size-limited nosuid,nodev tmpfs mounts, replaced on every reset.
+ *    size-limited nosuid,nodev tmpfs mounts, replaced on every reset;
+ *  - /proc is our pid namespace's, with the host kernel's files masked (build_proc).
  */
 #define _GNU_SOURCE
 #include "rootfs.h"
@@ -266,9 +267,17 @@ static int build_etc(const struct forkd_config *cfg) {
     return 0;
 }
 
-/* Fresh procfs of our pid namespace; the kernel knobs below it read-only. */
+/*
+ * Fresh procfs of our pid namespace, restricted as Docker and runc do it: the kernel knobs
+ * below it are read-only, and what describes the host's kernel (its memory image, keys,
+ * timers, scheduler, hardware) is masked: /dev/null bound over files, an empty read-only tmpfs
+ * over directories. Entries this kernel does not have are skipped.
+ */
 static int build_proc(void) {
-    static const char *const read_only[] = {"sys", "sysrq-trigger", "irq", "bus"};
+    static const char *const read_only[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+    static const char *const masked[] = {
+        "kcore",       "keys",          "key-users", "timer_list", "timer_stats",
+        "sched_debug", "latency_stats", "acpi",      "asound",     "scsi"};
     char host[PATH_MAX];
     if (make_dirs("/proc", true) < 0 || staged(host, sizeof(host), "/proc") < 0) return -1;
     if (mount("proc", host, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -282,6 +291,18 @@ static int build_proc(void) {
         if (mount(sub, sub, NULL, MS_BIND | MS_REC, NULL) < 0)
             return log_fail("bind /proc/%s", read_only[i]);
         if (remount_bind(sub, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC) < 0) return -1;
+    }
+    for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
+        char sub[PATH_MAX], path[32];
+        struct stat st;
+        snprintf(path, sizeof(path), "/proc/%s", masked[i]);
+        if (staged(sub, sizeof(sub), path) < 0) return -1;
+        if (lstat(sub, &st) < 0) continue;
+        int rc = S_ISDIR(st.st_mode)
+                     ? mount("tmpfs", sub, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                             "size=4k,nr_inodes=1,mode=0555")
+                     : mount("/dev/null", sub, NULL, MS_BIND, NULL);
+        if (rc < 0) return log_fail("mask %s", path);
     }
     return 0;
 }

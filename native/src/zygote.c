@@ -4,6 +4,10 @@
  * the control socket (native/PROTOCOL.md): SPAWN -> worker, EXITED once every process of the
  * run is dead and reaped, RESET -> fresh scratch mounts and IPC namespace.
  *
+ * Set-up order: handshake with the launcher (uid/gid maps, --cgroup moves), then at once its
+ * own cgroup namespace (rooted at the cgroups it was put in), no nested user namespaces, the
+ * root file system, and finally its command line blanked (it names host paths).
+ *
  * Single-threaded, no secrets, no PRNG. Every signal stays blocked; SIGCHLD arrives through a
  * signalfd and the wall timer through a timerfd, both polled with the control socket.
  * As pid 1, kill(-1, SIGKILL) reaches every other process of the namespace and nothing else.
@@ -318,6 +322,16 @@ static void kill_run(uint32_t flag) {
     if (kill(-1, SIGKILL) < 0 && errno != ESRCH) log_fail("kill(-1)");
 }
 
+/*
+ * Zygote main loop: SIGNAL, to the worker's process group as a terminal would send it (the
+ * worker's setsid() made its pid the group's id); ignored between runs. The run goes on: it
+ * ends when the worker exits, as always.
+ */
+static void signal_run(int sig) {
+    if (!z.active) return;
+    if (kill(-z.worker, sig) < 0 && errno != ESRCH) log_fail("kill(-%d, %d)", (int)z.worker, sig);
+}
+
 static void on_timer(void) {
     uint64_t expirations;
     if (read(z.timerfd, &expirations, sizeof(expirations)) < 0) return; /* disarmed meanwhile */
@@ -410,6 +424,7 @@ static void on_control(void) {
             on_spawn(&f, stdio);
             break;
         case FRAME_KILL: kill_run(EXITED_FLAG_KILLED); break; /* ignored between runs */
+        case FRAME_SIGNAL: signal_run((int)f.signal_number); break;
         case FRAME_RESET:
             if (z.active) die_protocol(EPROTO, "protocol", "RESET during a run");
             on_reset();
@@ -511,6 +526,39 @@ static int join_user_ns(const struct zygote_args *a) {
     return 0;
 }
 
+/*
+ * Workers may not create user namespaces, the door to every other namespace type and to much
+ * kernel surface: the limit of our user namespace drops to 0. The seccomp filter denies them
+ * too; this holds without it. Writing the limit takes CAP_SYS_RESOURCE in our namespace, which
+ * the workers lack, and /proc/sys is read-only in the sandbox anyway.
+ */
+static int deny_user_namespaces(void) {
+    static const char path[] = "/proc/sys/user/max_user_namespaces";
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return log_fail("open %s", path);
+    ssize_t n = write(fd, "0\n", 2);
+    int err = n < 0 ? errno : EIO;
+    close(fd);
+    if (n != 2) return log_fail_err(err, "write %s", path);
+    return 0;
+}
+
+/*
+ * clone() without CLONE_VM copied the launcher's command line into our memory, and it is our
+ * /proc/1/cmdline, readable by the workers: the binary's path, the daemon's socket, the host
+ * paths bound in. Blank it once nothing reads the strings of cfg any more (from here on only
+ * its sizes are used).
+ */
+static void hide_command_line(char **argv, int argc) {
+    static const char title[] = "forkd-zygote";
+    if (argc < 1 || argv[0] == NULL) return;
+    char *start = argv[0];
+    char *end = argv[argc - 1] + strlen(argv[argc - 1]) + 1; /* the kernel laid them out in a row */
+    size_t size = (size_t)(end - start);
+    memset(start, 0, size);
+    if (size >= sizeof(title)) memcpy(start, title, sizeof(title) - 1); /* last byte stays NUL */
+}
+
 /* Refuses to mount anything unless clone() really gave us our own mount namespace. */
 static int check_private_mount_ns(const struct zygote_args *a) {
     struct stat st;
@@ -531,12 +579,20 @@ int zygote_main(void *arg) {
         /* The launcher reports this one; the daemon sees the socket close. */
         _exit(EXIT_SETUP_FAILED);
     }
-    if (read_cap_last_cap() < 0 || check_private_mount_ns(a) < 0 || rootfs_build(z.cfg) < 0)
+    /* First, now that the launcher put us into our cgroups (--cgroup): root our cgroup
+     * namespace there, so that workers see "/" and nothing of the host's hierarchy. */
+    if (unshare(CLONE_NEWCGROUP) < 0) {
+        log_fail("unshare(CLONE_NEWCGROUP)");
+        die_with_error(EXIT_SETUP_FAILED);
+    }
+    if (deny_user_namespaces() < 0 || read_cap_last_cap() < 0 || check_private_mount_ns(a) < 0 ||
+        rootfs_build(z.cfg) < 0)
         die_with_error(EXIT_SETUP_FAILED);
     if (sethostname(z.cfg->hostname, strlen(z.cfg->hostname)) < 0) {
         log_fail("sethostname");
         die_with_error(EXIT_SETUP_FAILED);
     }
+    hide_command_line(a->argv, a->argc);
     if (loopback_up() < 0 || setup_stdio() < 0 || setup_events() < 0 || worker_init() < 0)
         die_with_error(EXIT_SETUP_FAILED);
 

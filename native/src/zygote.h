@@ -10,6 +10,7 @@
 
 #define MAX_ID_MAPS 5
 #define MAX_PATHS   64
+#define MAX_CGROUPS 16
 
 /* The uid/gid workers run as unless SPAWN says otherwise; owner of /work. */
 #define SANDBOX_UID 1000
@@ -36,6 +37,8 @@ struct forkd_config {
     uint64_t tmp_size;
     uint64_t work_size;
     uint64_t shm_size;
+    const char *cgroups[MAX_CGROUPS]; /* --cgroup: directories the zygote is moved into */
+    int n_cgroups;
 };
 
 /* What the launcher hands to the zygote through clone(); copied with the address space. */
@@ -48,11 +51,13 @@ struct zygote_args {
     dev_t host_mntns_dev; /* the launcher's mount namespace, which we must have left */
     ino_t host_mntns_ino;
     bool setgroups_allowed; /* false when the launcher wrote "deny" to setgroups */
+    char **argv;            /* the launcher's command line, which is also ours: blanked */
+    int argc;
 };
 
 /* Bytes of the start-up handshake on the sync socket. */
 #define SYNC_READY 'R' /* zygote -> launcher: parent-death signal armed, write my maps */
-#define SYNC_GO    'G' /* launcher -> zygote: maps written, go on */
+#define SYNC_GO    'G' /* launcher -> zygote: maps written, cgroups joined, go on */
 
 /* Entry point of the zygote process, run by clone() in the launcher. Never returns. */
 int zygote_main(void *arg);

@@ -104,6 +104,10 @@ static bool expected_frame(const char *name, struct frame *f) {
         frame_init(f, FRAME_PING);
     } else if (strcmp(name, "pong") == 0) {
         frame_init(f, FRAME_PONG);
+    } else if (strcmp(name, "signal") == 0) {
+        frame_init(f, FRAME_SIGNAL);
+        f->signal_number = 2;
+        f->present = FRAME_BIT(TAG_SIGNAL_NUMBER);
     } else {
         return false;
     }
@@ -130,6 +134,7 @@ static const struct {
     {"bad_no_argv", FRAME_E_MISSING},
     {"bad_seccomp_size", FRAME_E_BPF_SIZE},
     {"bad_fields_in_kill", FRAME_E_MISPLACED_TAG},
+    {"bad_signal_empty", FRAME_E_MISSING},
 };
 
 /* ---- comparing frames ---- */
@@ -160,6 +165,7 @@ static const char *frame_diff(const struct frame *a, const struct frame *b) {
     SAME(err, TAG_ERRNO);
     SAME(wait_status, TAG_WAIT_STATUS);
     SAME(flags, TAG_FLAGS);
+    SAME(signal_number, TAG_SIGNAL_NUMBER);
     SAME(wall_time_ns, TAG_WALL_TIME_NS);
     SAME(wall_ns, TAG_WALL_NS);
     SAME(utime_ns, TAG_UTIME_NS);
@@ -299,8 +305,9 @@ static void test_golden(void) {
         free(arena);
     }
     /* Every expectation must have met its frame: the file cannot silently lose vectors. */
-    const char *names[] = {"hello",  "spawn_min", "spawn_full", "started", "exec_failed", "kill",
-                           "exited", "reset",     "reset_done", "error",   "ping",        "pong"};
+    const char *names[] = {"hello", "spawn_min", "spawn_full", "started",    "exec_failed",
+                           "kill",  "exited",    "reset",      "reset_done", "error",
+                           "ping",  "pong",      "signal"};
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
         bool found = false;
         for (int i = 0; i < n_goldens; i++)
@@ -418,6 +425,21 @@ static void test_edges(void) {
     check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_BPF_SIZE,
           "empty SECCOMP_BPF is rejected");
     free(arena);
+
+    /* SIGNAL_NUMBER is 1..64. */
+    for (uint32_t sig = 0; sig <= 65; sig++) {
+        if (sig > 1 && sig < 64) continue;
+        uint8_t v[4] = {(uint8_t)sig, 0, 0, 0};
+        m = put_field(buf + 8, TAG_SIGNAL_NUMBER, v, 4);
+        int rc = decode_built(buf, m, FRAME_SIGNAL, &f, &arena);
+        bool in_range = sig >= 1 && sig <= 64;
+        check(in_range ? rc == FRAME_OK && f.signal_number == sig : rc == FRAME_E_SIGNAL,
+              "SIGNAL_NUMBER %u is %s", sig, in_range ? "accepted" : "rejected");
+        free(arena);
+    }
+    frame_init(&f, FRAME_SIGNAL);
+    f.present = FRAME_BIT(TAG_SIGNAL_NUMBER);
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_SIGNAL, "encode: SIGNAL_NUMBER 0");
 
     /* A payload of exactly 1 MiB passes the header check, one byte more does not. */
     uint8_t type;

@@ -6,6 +6,7 @@
  * 0:100000:65536 map); otherwise it prints a skip line and exits 0.
  *
  * Usage: test_zygote [PATH_TO_forkd-zygote]   (default build/forkd-zygote)
+ *        test_zygote --fork-sleepers N          (run inside a sandbox by the --cgroup test)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -327,8 +328,11 @@ struct spawn_opts {
     const void *bpf;
     uint32_t bpf_len;
     const char *stdin_data;
-    int kill_after_ms; /* send KILL this long after STARTED */
-    bool set_ids;      /* send UID and GID */
+    size_t stdin_len;    /* 0: strlen(stdin_data) */
+    int kill_after_ms;   /* send KILL this long after STARTED */
+    int signal_after_ms; /* send SIGNAL signal_number this long after STARTED */
+    uint32_t signal_number;
+    bool set_ids; /* send UID and GID */
     uint32_t uid;
     uint32_t gid;
 };
@@ -417,8 +421,13 @@ static bool run(struct zygote *z, char **argv, const struct spawn_opts *o, struc
     close(out[1]);
     close(err[1]);
     if (o->stdin_data) {
-        ssize_t n = write(in[1], o->stdin_data, strlen(o->stdin_data));
-        (void)n;
+        size_t len = o->stdin_len ? o->stdin_len : strlen(o->stdin_data);
+        for (size_t off = 0; off < len;) {
+            ssize_t n = write(in[1], o->stdin_data + off, len - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            off += (size_t)n;
+        }
     }
     close(in[1]);
     if (!sent) {
@@ -441,7 +450,7 @@ static bool run(struct zygote *z, char **argv, const struct spawn_opts *o, struc
     }
     uint64_t started_ns = now_ns(), exited_at = 0;
     uint64_t deadline = started_ns + (uint64_t)TIMEOUT_MS * 1000000u;
-    bool killed = false;
+    bool killed = false, signalled = false;
     int ofd = out[0], efd = err[0];
     while (ok && r->started && (!r->exited || ofd >= 0 || efd >= 0) && now_ns() < deadline) {
         struct pollfd p[3] = {
@@ -456,6 +465,20 @@ static bool run(struct zygote *z, char **argv, const struct spawn_opts *o, struc
                 continue;
             }
             wait_ms = (int)((kill_at - now) / 1000000u) + 1;
+        }
+        if (o->signal_after_ms && !signalled) {
+            uint64_t at = started_ns + (uint64_t)o->signal_after_ms * 1000000u;
+            uint64_t now = now_ns();
+            if (now >= at) {
+                struct frame sig;
+                frame_init(&sig, FRAME_SIGNAL);
+                sig.signal_number = o->signal_number;
+                sig.present = FRAME_BIT(TAG_SIGNAL_NUMBER);
+                signalled = true;
+                if (!send_frame(z->sock, &sig, NULL, 0)) ok = false;
+                continue;
+            }
+            wait_ms = (int)((at - now) / 1000000u) + 1;
         }
         if (poll(p, 3, wait_ms) < 0 && errno != EINTR) break;
         if (p[0].revents) {
@@ -593,6 +616,26 @@ static void test_kills(struct zygote *z) {
     reset(z, NULL);
 
     check(send_simple(z, FRAME_KILL) && ping(z), "KILL outside a run is ignored");
+
+    struct spawn_opts term_soon = {.signal_after_ms = 100, .signal_number = SIGTERM};
+    ok = run(z, ARGV("/bin/sleep", "10"), &term_soon, &res);
+    check(ok && killed_by(&res, SIGTERM) && res.flags == 0,
+          "SIGNAL 15 during a run -> the worker dies of SIGTERM, FLAGS 0 (status 0x%x flags %u)",
+          res.status, res.flags);
+    reset(z, NULL);
+    /* To the process group: the shell's foreground child dies of it, the shell traps it. */
+    struct spawn_opts int_soon = {.signal_after_ms = 200, .signal_number = SIGINT};
+    ok = run(z, ARGV("/bin/sh", "-c", "trap 'echo trapped' INT; sleep 5; echo \"after $?\""),
+             &int_soon, &res);
+    check(ok && exited_with(&res, 0) && strcmp(res.out, "trapped\nafter 130\n") == 0,
+          "SIGNAL 2 reaches the worker's process group: child killed, trap runs ('%s')",
+          esc(res.out));
+    reset(z, NULL);
+    struct frame sig;
+    frame_init(&sig, FRAME_SIGNAL);
+    sig.signal_number = SIGKILL;
+    sig.present = FRAME_BIT(TAG_SIGNAL_NUMBER);
+    check(send_frame(z->sock, &sig, NULL, 0) && ping(z), "SIGNAL outside a run is ignored");
 }
 
 static void test_isolation(struct zygote *z) {
@@ -657,6 +700,31 @@ static void test_isolation(struct zygote *z) {
     check(run_code(z, ARGV("/bin/sh", "-c", "readlink /proc/1/exe || cat /proc/1/environ"), NULL, 1,
                    &res),
           "worker cannot read /proc/1/exe or /proc/1/environ");
+    ok = run(z, ARGV("/bin/sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"), NULL, &res);
+    check(ok && strncmp(res.out, "forkd-zygote", 12) == 0 && strchr(res.out, '/') == NULL,
+          "pid 1's command line is blanked, no host path ('%.40s')", esc(res.out));
+    reset(z, NULL);
+    ok = run(z, ARGV("/usr/bin/unshare", "-U", "/bin/true"), NULL, &res);
+    check(ok && res.exited && !exited_with(&res, 0) && strstr(res.err_out, "No space left") != NULL,
+          "no nested user namespace: unshare -U fails with ENOSPC ('%s')", esc(res.err_out));
+    reset(z, NULL);
+    ok = run(z,
+             ARGV("/bin/sh", "-c", "grep -v ':/$' /proc/self/cgroup; grep -c . /proc/self/cgroup"),
+             NULL, &res);
+    check(ok && atoi(res.out) > 0 && strchr(res.out, ':') == NULL,
+          "/proc/self/cgroup: every hierarchy shows '/' (cgroup namespace) ('%s')", esc(res.out));
+    reset(z, NULL);
+    ok = run(z,
+             ARGV("/bin/sh", "-c",
+                  "for f in kcore keys key-users timer_list sched_debug; do"
+                  "  test -e /proc/$f && cat /proc/$f; done | wc -c;"
+                  " for d in acpi asound scsi; do test -d /proc/$d && ls -A /proc/$d; done | wc -l;"
+                  " touch /proc/acpi/x /proc/sys/x 2>/dev/null; echo $?"),
+             NULL, &res);
+    check(ok && strcmp(res.out, "0\n0\n1\n") == 0,
+          "/proc masks: host kernel files read empty, masked dirs empty and read-only ('%s')",
+          esc(res.out));
+    reset(z, NULL);
     ok = run(z, ARGV("/bin/grep", "-c", ":", "/proc/net/dev"), NULL, &res);
     check(ok && strcmp(res.out, "1\n") == 0, "network namespace has one interface ('%s')",
           esc(res.out));
@@ -967,6 +1035,7 @@ static void test_cli(void) {
                             {"--connect", "/x", "--uid-map", "1:2"},
                             {"--connect", "/x", "--tmp-size", "12k"},
                             {"--connect", "/x", "--ro-bind", "usr"},
+                            {"--connect", "/x", "--cgroup", "sys/fs/cgroup/pids"},
                             {"--uid-map", "0:0:1", NULL}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         pid = fork();
@@ -980,6 +1049,122 @@ static void test_cli(void) {
         check(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2,
               "bad command line '%s %s ...' exits 2", bad[i][0], bad[i][1] ? bad[i][1] : "");
     }
+}
+
+/* ---- cgroups (--cgroup) ---- */
+
+static bool write_text(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text);
+}
+
+static bool pid_listed(const char *procs_file, pid_t pid) {
+    FILE *in = fopen(procs_file, "r");
+    int p;
+    bool found = false;
+    while (in && fscanf(in, "%d", &p) == 1)
+        found |= p == pid;
+    if (in) fclose(in);
+    return found;
+}
+
+/* Run inside the sandbox (copied in through stdin): forks n sleepers, reports what failed. */
+static int fork_sleepers(int n) {
+    int forked = 0, refused = 0, err = 0;
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            sleep(30); /* killed when the run ends */
+            _exit(0);
+        }
+        if (pid > 0) {
+            forked++;
+        } else {
+            refused++;
+            err = errno;
+        }
+    }
+    printf("forked %d failed %d %s\n", forked, refused, err == EAGAIN ? "EAGAIN" : strerror(err));
+    return 0;
+}
+
+/*
+ * The launcher puts the zygote, not itself, into the --cgroup directory before it runs; its
+ * cgroup namespace is rooted there; its workers inherit the cgroup and its pids.max. Uses a
+ * cgroup of its own under the v1 pids hierarchy, removed at the end.
+ */
+static void test_cgroup(void) {
+    const char *root = "/sys/fs/cgroup/pids";
+    char dir[128], procs[192], limit[192];
+    snprintf(procs, sizeof(procs), "%s/cgroup.procs", root);
+    if (access(procs, W_OK) != 0) {
+        check(true, "# SKIP --cgroup: no writable cgroup v1 pids hierarchy at %s", root);
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%s/forkd-test-%d", root, (int)getpid());
+    snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+    snprintf(limit, sizeof(limit), "%s/pids.max", dir);
+    if (mkdir(dir, 0755) < 0) {
+        check(false, "mkdir %s: %s", dir, strerror(errno));
+        return;
+    }
+    check(write_text(limit, "8\n"), "pids.max of %s set to 8", dir);
+    const char *extra[] = {"--cgroup", dir, NULL};
+    struct zygote z;
+    bool up = start_zygote(&z, extra, true);
+    check(up, "launcher with --cgroup %s sends HELLO", dir);
+    if (up) {
+        check(pid_listed(procs, z.zygote_host_pid) && !pid_listed(procs, z.launcher),
+              "the zygote (pid %d) is in the cgroup, the launcher (pid %d) is not",
+              (int)z.zygote_host_pid, (int)z.launcher);
+        bool ok = run(&z, ARGV("/bin/grep", ":pids:", "/proc/self/cgroup"), NULL, &res);
+        check(ok && exited_with(&res, 0) && strstr(res.out, ":pids:/\n") != NULL,
+              "a worker's /proc/self/cgroup shows '/' for pids ('%s')", esc(res.out));
+        reset(&z, NULL);
+        static char self[1 << 20];
+        ssize_t len = 0;
+        int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+        for (ssize_t n = 1; fd >= 0 && n > 0 && len < (ssize_t)sizeof(self); len += n)
+            n = read(fd, self + len, sizeof(self) - (size_t)len);
+        if (fd >= 0) close(fd);
+        struct spawn_opts copy_in = {.stdin_data = self, .stdin_len = (size_t)len};
+        ok = run(&z,
+                 ARGV("/bin/sh", "-c",
+                      "cat > /tmp/t && chmod 755 /tmp/t && exec /tmp/t --fork-sleepers 20"),
+                 &copy_in, &res);
+        int forked = -1, refused = -1;
+        char why[32] = "";
+        bool parsed = sscanf(res.out, "forked %d failed %d %31s", &forked, &refused, why) == 3;
+        check(ok && exited_with(&res, 0) && parsed && forked >= 1 && forked <= 7 && refused > 0 &&
+                  strcmp(why, "EAGAIN") == 0,
+              "pids.max 8 holds in the workers: 20 forks, %d made, %d failed with %s", forked,
+              refused, why);
+        if (!parsed) diag("output '%s' stderr '%s'", esc(res.out), esc(res.err_out));
+        reset(&z, NULL);
+    }
+    stop_zygote(&z); /* the launcher exits after reaping the zygote */
+    bool removed = false;
+    for (int i = 0; i < 200 && !(removed = rmdir(dir) == 0); i++)
+        usleep(10000); /* EBUSY while the last processes leave */
+    check(removed, "cgroup %s removed after the zygote is gone", dir);
+
+    /* A cgroup that cannot be joined is a set-up failure: no HELLO, the launcher exits 1. */
+    const char *missing[] = {"--cgroup", "/sys/fs/cgroup/pids/forkd-test-missing", NULL};
+    if (start_zygote(&z, missing, false)) {
+        int rc = recv_frame(z.sock, &rx_main, TIMEOUT_MS);
+        int status = wait_exit(z.launcher, 5000);
+        check(rc == 0 && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1,
+              "--cgroup of a missing directory: EOF without HELLO, launcher exits 1 (rc %d, "
+              "status 0x%x)",
+              rc, status);
+        z.launcher = 0;
+    } else {
+        check(false, "launcher for the missing-cgroup test connects");
+    }
+    stop_zygote(&z);
 }
 
 static bool can_run(void) {
@@ -1001,6 +1186,7 @@ static bool can_run(void) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--fork-sleepers") == 0) return fork_sleepers(atoi(argv[2]));
     if (argc > 1) zygote_bin = argv[1];
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (!can_run()) return 0;
@@ -1069,6 +1255,7 @@ int main(int argc, char **argv) {
     else
         check(false, "zygote for the SIGTERM test starts");
     stop_zygote(&z);
+    test_cgroup();
 
     printf("1..%d\n# %d passed, %d failed\n", passed + failed, passed, failed);
     return failed == 0 ? 0 : 1;
