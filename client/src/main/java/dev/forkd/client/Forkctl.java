@@ -48,6 +48,7 @@ public final class Forkctl {
           "  --processes N      most processes",
           "  --output SIZE      most bytes kept per output stream",
           "  --no-stdin         do not read stdin",
+          "  -i, --interactive  stream stdin in and output out as they come (ExecStream)",
           "",
           "exit codes: the command's own; 128+N if killed by signal N; 127 exec failed;",
           "  124 time limit; 123 memory limit; 122 output limit; 125 forkctl or daemon error",
@@ -130,6 +131,7 @@ public final class Forkctl {
     ExecRequest.Builder req = ExecRequest.newBuilder();
     Limits.Builder limits = Limits.newBuilder();
     boolean readStdin = true;
+    boolean interactive = false;
     int i = 0;
     for (; i < args.length; i++) {
       String a = args[i];
@@ -154,6 +156,7 @@ public final class Forkctl {
         case "--processes" -> limits.setMaxProcesses((int) Units.bytes(arg(args, ++i, a)));
         case "--output" -> limits.setMaxOutputBytes(Units.bytes(arg(args, ++i, a)));
         case "--no-stdin", "-n" -> readStdin = false;
+        case "--interactive", "-i" -> interactive = true;
         default -> throw new IllegalArgumentException("unknown run option '" + a + "'");
       }
     }
@@ -165,17 +168,23 @@ public final class Forkctl {
     if (!limits.build().equals(Limits.getDefaultInstance())) {
       req.setLimits(limits);
     }
-    if (readStdin && !stdinIsTerminal()) {
-      req.setStdin(ByteString.readFrom(stdin));
-    }
     ExecResult r;
-    try (ForkdClient client = ForkdClient.unix(socket)) {
-      r = client.exec(req.build());
+    if (interactive) {
+      try (ForkdClient client = ForkdClient.unix(socket)) {
+        r = interactive(client, req.build(), readStdin ? stdin : null);
+      }
+    } else {
+      if (readStdin && !stdinIsTerminal()) {
+        req.setStdin(ByteString.readFrom(stdin));
+      }
+      try (ForkdClient client = ForkdClient.unix(socket)) {
+        r = client.exec(req.build());
+      }
+      out.write(r.getStdout().toByteArray());
+      out.flush();
+      err.write(r.getStderr().toByteArray());
+      err.flush();
     }
-    out.write(r.getStdout().toByteArray());
-    out.flush();
-    err.write(r.getStderr().toByteArray());
-    err.flush();
     switch (r.getStatus()) {
       case STATUS_EXITED:
         return r.getExitCode();
@@ -243,6 +252,61 @@ public final class Forkctl {
       Thread.currentThread().interrupt();
       return EXIT_FORKCTL;
     }
+  }
+
+  /**
+   * Streams stdin to the run as it comes and its output back as it is produced (ExecStream), so a
+   * REPL or a language server can be driven from a pipe or a terminal.
+   */
+  private ExecResult interactive(ForkdClient client, ExecRequest request, java.io.InputStream in)
+      throws IOException {
+    ExecSession s = client.start(request);
+    Thread feeder =
+        new Thread(
+            () -> {
+              byte[] buf = new byte[16384];
+              try (java.io.OutputStream to = s.stdin()) {
+                if (in != null) {
+                  for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+                    to.write(buf, 0, n);
+                    to.flush();
+                  }
+                }
+              } catch (IOException | RuntimeException e) {
+                // the run ended first: nothing more to feed
+              }
+            },
+            "forkctl-stdin");
+    feeder.setDaemon(true);
+    feeder.start();
+    Thread errors =
+        new Thread(
+            () -> {
+              try {
+                s.stderr().transferTo(err);
+                err.flush();
+              } catch (IOException e) {
+                // reported by result()
+              }
+            },
+            "forkctl-stderr");
+    errors.start();
+    try {
+      byte[] buf = new byte[16384];
+      java.io.InputStream from = s.stdout();
+      for (int n = from.read(buf); n >= 0; n = from.read(buf)) {
+        out.write(buf, 0, n);
+        out.flush();
+      }
+    } catch (IOException e) {
+      // reported by result()
+    }
+    try {
+      errors.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return s.result();
   }
 
   private int status(Path socket) {

@@ -82,6 +82,18 @@ public final class ForkdClient implements AutoCloseable {
     }
   }
 
+  /** Starts an interactive run (Sandbox.ExecStream). */
+  public ExecSession start(ExecRequest request) {
+    return new ExecSession(SandboxGrpc.newStub(channel), request);
+  }
+
+  /** Starts an interactive run with a deadline for the whole call. */
+  public ExecSession start(ExecRequest request, Duration deadline) {
+    return new ExecSession(
+        SandboxGrpc.newStub(channel).withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS),
+        request);
+  }
+
   public DaemonStatus status() {
     try {
       return admin.getStatus(GetStatusRequest.getDefaultInstance());

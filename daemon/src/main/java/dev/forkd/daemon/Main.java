@@ -3,6 +3,7 @@ package dev.forkd.daemon;
 import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.daemon.config.ConfigException;
 import dev.forkd.daemon.config.ConfigLoader;
+import dev.forkd.daemon.config.SeccompSetup;
 import dev.forkd.daemon.config.Settings;
 import dev.forkd.zygote.posix.Posix;
 import java.nio.file.Files;
@@ -105,7 +106,8 @@ public final class Main {
               new Settings.Host(
                   euid, Posix.libc().getegid(), Runtime.getRuntime().availableProcessors(), zygote),
               socketPath,
-              zygotes);
+              zygotes,
+              SeccompSetup.of(c));
       Daemon daemon = Daemon.start(settings);
       Runtime.getRuntime()
           .addShutdownHook(

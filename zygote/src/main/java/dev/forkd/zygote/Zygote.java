@@ -41,6 +41,11 @@ public final class Zygote {
   private final byte[] heapBuf = new byte[IO_CHUNK];
   private final Pointer counter = Posix.allocate(8);
   private int runs;
+  private volatile Object attachment;
+
+  /** Signals asked for by other threads, sent by the run loop. */
+  private final java.util.concurrent.ConcurrentLinkedQueue<Integer> signals =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
 
   Zygote(int id, Process launcher, ControlSocket ctl) throws PosixException {
     this.id = id;
@@ -65,6 +70,16 @@ public final class Zygote {
     return launcher;
   }
 
+  /** Attaches the daemon's per-zygote state (its cgroup, say). */
+  public void attach(Object state) {
+    this.attachment = state;
+  }
+
+  /** The state given to {@link #attach}, or null. */
+  public Object attachment() {
+    return attachment;
+  }
+
   /** Runs served so far. */
   public int runs() {
     return runs;
@@ -72,6 +87,18 @@ public final class Zygote {
 
   public boolean isAlive() {
     return !destroyed.get() && launcher.isAlive();
+  }
+
+  /**
+   * Sends a signal to the current run's process group (as a terminal would). Thread-safe; ignored
+   * when no run is active.
+   */
+  public void signal(int signal) {
+    if (signal < 1 || signal > 64) {
+      throw new IllegalArgumentException("signal " + signal + " is not 1..64");
+    }
+    signals.add(signal);
+    wake();
   }
 
   /** Wakes the thread in {@link #run}, to look at new stdin or a cancellation. Thread-safe. */
@@ -88,6 +115,16 @@ public final class Zygote {
    * @throws ZygoteException if the zygote crashed or broke the protocol (it is then unusable)
    */
   public RunResult run(RunSpec spec, RunIo io, AtomicBoolean cancelled) throws ZygoteException {
+    return run(spec, io, cancelled, null);
+  }
+
+  /**
+   * Runs one command to its end, with a watch that may end it early.
+   *
+   * @param watch checked when it asks to be (may be null)
+   */
+  public RunResult run(RunSpec spec, RunIo io, AtomicBoolean cancelled, RunWatch watch)
+      throws ZygoteException {
     int[] in = new int[2];
     int[] out = new int[2];
     int[] err = new int[2];
@@ -97,6 +134,7 @@ public final class Zygote {
       pipe(out);
       pipe(err);
       Posix.setNonBlocking(in[1]);
+      signals.clear();
       long sent = System.nanoTime();
       runs++;
       try {
@@ -107,7 +145,7 @@ public final class Zygote {
       // The zygote has its own copies now; ours must go, or the pipes never reach EOF.
       closeAll(in[0], out[1], err[1]);
       in[0] = out[1] = err[1] = -1;
-      return loop(spec, io, cancelled, sent, in, out, err);
+      return loop(spec, io, cancelled, watch, sent, in, out, err);
     } catch (PosixException e) {
       throw new ZygoteException("run plumbing failed: " + e.getMessage(), e);
     } finally {
@@ -116,13 +154,22 @@ public final class Zygote {
   }
 
   private RunResult loop(
-      RunSpec spec, RunIo io, AtomicBoolean cancelled, long sent, int[] in, int[] out, int[] err)
+      RunSpec spec,
+      RunIo io,
+      AtomicBoolean cancelled,
+      RunWatch watch,
+      long sent,
+      int[] in,
+      int[] out,
+      int[] err)
       throws ZygoteException, PosixException {
     long deadline =
         spec.wallTimeNanos() > 0
             ? sent + spec.wallTimeNanos() + WATCHDOG_GRACE_NANOS
             : Long.MAX_VALUE;
     boolean killSent = false;
+    boolean watchFired = false;
+    long nextCheck = watch != null ? sent + Math.max(0, watch.checkAfterNanos()) : Long.MAX_VALUE;
     boolean outputOpen = true;
     int pid = -1;
     long toExec = 0;
@@ -130,7 +177,17 @@ public final class Zygote {
     Frame end = null;
     ByteBuffer pending = null;
     while (end == null || out[0] >= 0 || err[0] >= 0) {
-      if (!killSent && (cancelled.get() || !outputOpen)) {
+      if (end == null && !watchFired && System.nanoTime() >= nextCheck) {
+        watchFired = watch.check();
+        long after = watch.checkAfterNanos();
+        nextCheck = watchFired || after < 0 ? Long.MAX_VALUE : System.nanoTime() + after;
+      }
+      for (Integer sig = signals.poll(); sig != null; sig = signals.poll()) {
+        if (end == null && !killSent) {
+          sendFrame(Frame.builder(FrameType.SIGNAL).u32(Tag.SIGNAL_NUMBER, sig).build());
+        }
+      }
+      if (!killSent && (cancelled.get() || !outputOpen || watchFired)) {
         sendKill();
         killSent = true;
       }
@@ -151,7 +208,9 @@ public final class Zygote {
       if (now >= deadline) {
         throw new ZygoteException("zygote " + id + " did not end the run past its wall limit");
       }
-      long waitMillis = deadline == Long.MAX_VALUE ? -1 : Math.max(1, (deadline - now) / 1_000_000);
+      long wake = end == null ? Math.min(deadline, nextCheck) : deadline;
+      long waitMillis =
+          wake == Long.MAX_VALUE ? -1 : Math.max(0, (wake - now + 999_999) / 1_000_000);
       int ready = c.poll(pollFds, n, (int) Math.min(waitMillis, Integer.MAX_VALUE));
       if (ready < 0) {
         if (Posix.errno() == Posix.EINTR) {
@@ -314,10 +373,14 @@ public final class Zygote {
   }
 
   private void sendKill() throws ZygoteException {
+    sendFrame(Frame.builder(FrameType.KILL).build());
+  }
+
+  private void sendFrame(Frame f) throws ZygoteException {
     try {
-      ctl.send(Frame.builder(FrameType.KILL).build());
+      ctl.send(f);
     } catch (IOException e) {
-      throw new ZygoteException("zygote " + id + " refused KILL: " + e.getMessage(), e);
+      throw new ZygoteException("zygote " + id + " refused " + f.type() + ": " + e.getMessage(), e);
     }
   }
 

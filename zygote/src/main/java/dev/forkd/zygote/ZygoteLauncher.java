@@ -80,6 +80,11 @@ public final class ZygoteLauncher implements Closeable {
    * path.
    */
   public Zygote start(ZygoteSpec spec) throws ZygoteException {
+    return start(spec, java.util.List.of());
+  }
+
+  /** Like {@link #start(ZygoteSpec)}, with the zygote placed in the given cgroup directories. */
+  public Zygote start(ZygoteSpec spec, java.util.List<Path> cgroups) throws ZygoteException {
     if (closed) {
       throw new ZygoteException("launcher closed");
     }
@@ -90,7 +95,7 @@ public final class ZygoteLauncher implements Closeable {
           spawner
               .submit(
                   () ->
-                      new ProcessBuilder(spec.command(listener.path()))
+                      new ProcessBuilder(spec.command(listener.path(), cgroups))
                           .redirectInput(new File("/dev/null"))
                           .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                           .redirectError(ProcessBuilder.Redirect.INHERIT)

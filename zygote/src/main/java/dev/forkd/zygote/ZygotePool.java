@@ -19,10 +19,16 @@ import java.util.logging.Logger;
  * threads; the request path only takes a ready zygote from a queue.
  */
 public final class ZygotePool implements Closeable {
-  /** Starts one ready zygote (blocking). */
+  /** Starts one ready zygote (blocking), and prepares it again after each reset. */
   @FunctionalInterface
   public interface Factory {
     Zygote start() throws ZygoteException;
+
+    /**
+     * Called after a successful reset, before the zygote is ready again (off the request path); an
+     * exception retires the zygote.
+     */
+    default void afterReset(Zygote z) throws ZygoteException {}
   }
 
   /** A point-in-time view of the pool. */
@@ -52,6 +58,10 @@ public final class ZygotePool implements Closeable {
   private final ArrayDeque<Zygote> ready = new ArrayDeque<>();
   private final Set<Zygote> leased = new HashSet<>();
   private int starting;
+
+  /** Zygotes given back and being reset: ready again in a moment. */
+  private int resetting;
+
   private int waiting;
   private long runs;
   private long crashes;
@@ -96,6 +106,7 @@ public final class ZygotePool implements Closeable {
     long deadline = System.nanoTime() + timeoutNanos;
     synchronized (lock) {
       waiting++;
+      boolean waitingCounted = true;
       try {
         while (true) {
           if (closed) {
@@ -110,12 +121,15 @@ public final class ZygotePool implements Closeable {
               continue;
             }
             leased.add(z);
+            // Served: no longer waiting, so replenish does not start a zygote for this request.
+            waiting--;
+            waitingCounted = false;
             replenishLocked();
             return z;
           }
           replenishLocked();
           // Nothing runs and the last start failed: say why now rather than at the queue timeout.
-          if (lastStartError != null && ready.isEmpty() && leased.isEmpty()) {
+          if (lastStartError != null && ready.isEmpty() && leased.isEmpty() && resetting == 0) {
             throw new ZygoteException("no sandbox can be started: " + lastStartError);
           }
           long left = deadline - System.nanoTime();
@@ -134,7 +148,9 @@ public final class ZygotePool implements Closeable {
           TimeUnit.NANOSECONDS.timedWait(lock, left);
         }
       } finally {
-        waiting--;
+        if (waitingCounted) {
+          waiting--;
+        }
       }
     }
   }
@@ -145,9 +161,19 @@ public final class ZygotePool implements Closeable {
    */
   public void release(Zygote z) {
     boolean retire = config.hermetic() || z.runs() >= config.maxRunsPerZygote();
+    synchronized (lock) {
+      leased.remove(z);
+      if (!retire) {
+        // Coming back in a moment: counts as soon-ready, so no new zygote is started for it.
+        resetting++;
+      } else {
+        replenishLocked();
+      }
+    }
     if (!retire) {
       try {
         z.reset();
+        factory.afterReset(z);
       } catch (ZygoteException e) {
         log.warning(z + " failed its reset and is replaced: " + e.getMessage());
         retire = true;
@@ -155,7 +181,9 @@ public final class ZygotePool implements Closeable {
     }
     synchronized (lock) {
       runs++;
-      leased.remove(z);
+      if (!retire) {
+        resetting--;
+      }
       if (!retire && !closed && z.isAlive()) {
         ready.addFirst(z);
         lock.notify();
@@ -216,18 +244,26 @@ public final class ZygotePool implements Closeable {
   }
 
   private int total() {
-    return ready.size() + leased.size() + starting;
+    return ready.size() + leased.size() + starting + resetting;
   }
 
-  /** Starts zygotes until the ready ones (and those starting) cover minReady and the waiters. */
+  /**
+   * Starts zygotes so that (1) the pool holds at least minReady zygotes, counting those leased for
+   * reusable runs and those being reset, which come back in a moment; and (2) there are as many
+   * zygotes about to be free as requests waiting for one. Under sequential load the pool so stays
+   * at minReady instead of growing towards maxZygotes whenever a reset is still under way.
+   */
   private void replenishLocked() {
     if (closed) {
       return;
     }
-    int want = Math.max(config.minReady(), waiting);
-    while (ready.size() + starting < want && total() < config.maxZygotes()) {
+    int soonFree = ready.size() + starting + resetting;
+    int kept = soonFree + (config.hermetic() ? 0 : leased.size());
+    while (total() < config.maxZygotes() && (kept < config.minReady() || soonFree < waiting)) {
       long delay = Math.max(0, nextStartAllowedNanos - System.nanoTime());
       starting++;
+      soonFree++;
+      kept++;
       try {
         background.execute(() -> startOne(delay));
       } catch (java.util.concurrent.RejectedExecutionException e) {

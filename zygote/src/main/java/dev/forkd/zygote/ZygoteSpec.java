@@ -28,8 +28,11 @@ public record ZygoteSpec(
     etcFiles = List.copyOf(etcFiles);
   }
 
-  /** The launcher's command line, connecting to the daemon's socket at {@code socketPath}. */
-  List<String> command(String socketPath) {
+  /**
+   * The launcher's command line, connecting to the daemon's socket at {@code socketPath}, putting
+   * the zygote into {@code cgroups}.
+   */
+  List<String> command(String socketPath, List<java.nio.file.Path> cgroups) {
     List<String> cmd = new ArrayList<>();
     cmd.add(binary.toString());
     cmd.add("--connect");
@@ -65,6 +68,10 @@ public record ZygoteSpec(
     if (shmBytes > 0) {
       cmd.add("--shm-size");
       cmd.add(Long.toString(shmBytes));
+    }
+    for (java.nio.file.Path c : cgroups) {
+      cmd.add("--cgroup");
+      cmd.add(c.toString());
     }
     return cmd;
   }

@@ -9,6 +9,7 @@ import java.util.List;
  * A resolved profile: everything expensive and shared by its runs.
  *
  * @param workerUid uid the workers run as inside the sandbox
+ * @param seccompBpf the compiled seccomp program loaded in every worker, or null (policy "none")
  */
 public record Profile(
     String name,
@@ -18,4 +19,5 @@ public record Profile(
     List<String> defaultEnv,
     LimitValues defaults,
     LimitValues maxima,
-    PoolConfig pool) {}
+    PoolConfig pool,
+    byte[] seccompBpf) {}

@@ -30,7 +30,8 @@ public record Settings(
    *
    * @param minReadyOverride {@code --zygotes N} for every profile, or -1
    */
-  public static Settings resolve(DaemonConfig c, Host host, Path socket, int minReadyOverride)
+  public static Settings resolve(
+      DaemonConfig c, Host host, Path socket, int minReadyOverride, SeccompSetup seccomp)
       throws ConfigException {
     boolean rootless = host.euid() != 0;
     if (c.getProfilesCount() == 0) {
@@ -131,7 +132,16 @@ public record Settings(
               p.getShmBytes());
       profiles.put(
           p.getName(),
-          new Profile(p.getName(), spec, uid, gid, p.getDefaultEnvList(), defaults, maxima, pool));
+          new Profile(
+              p.getName(),
+              spec,
+              uid,
+              gid,
+              p.getDefaultEnvList(),
+              defaults,
+              maxima,
+              pool,
+              seccomp.programFor(p.getName(), p.getSeccompPolicy())));
     }
     return new Settings(socket, queue, maxRequest, rootless, profiles);
   }

@@ -22,5 +22,6 @@ public record ExecOutcome(
     long userNanos,
     long systemNanos,
     long peakMemoryBytes,
+    long cpuNanos,
     long queuedNanos,
     long toExecNanos) {}

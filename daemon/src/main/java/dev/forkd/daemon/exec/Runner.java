@@ -1,16 +1,17 @@
 package dev.forkd.daemon.exec;
 
 import dev.forkd.api.v1.Status;
+import dev.forkd.daemon.cgroup.RunUsage;
+import dev.forkd.daemon.cgroup.ZygoteCgroup;
 import dev.forkd.zygote.PoolClosedException;
 import dev.forkd.zygote.PoolExhaustedException;
-import dev.forkd.zygote.RunIo;
 import dev.forkd.zygote.RunResult;
 import dev.forkd.zygote.RunSpec;
 import dev.forkd.zygote.Zygote;
 import dev.forkd.zygote.ZygoteException;
 import dev.forkd.zygote.ZygotePool;
 import dev.forkd.zygote.frame.Frame;
-import java.nio.ByteBuffer;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,12 +36,24 @@ public final class Runner {
   static final int RLIMIT_CORE = 4;
   static final int RLIMIT_NOFILE = 7;
 
+  static final int RLIMIT_STACK = 3;
+  static final int RLIMIT_NPROC = 6;
+  static final int RLIMIT_AS = 9;
+  private static final long STACK_SOFT_BYTES = 8L << 20;
+
   private final Map<String, ZygotePool> pools;
   private final Duration queueTimeout;
+  private final boolean cgroups;
+  private final int cores = Runtime.getRuntime().availableProcessors();
 
-  public Runner(Map<String, ZygotePool> pools, Duration queueTimeout) {
+  /**
+   * @param cgroupMode "v2", "v1" or "none"; without cgroups, memory and process limits fall back to
+   *     rlimits and usage to the zygote's rusage
+   */
+  public Runner(Map<String, ZygotePool> pools, Duration queueTimeout, String cgroupMode) {
     this.pools = pools;
     this.queueTimeout = queueTimeout;
+    this.cgroups = !cgroupMode.equals("none");
   }
 
   /**
@@ -55,8 +68,32 @@ public final class Runner {
           ZygoteException,
           CancelledException,
           InterruptedException {
+    exec(
+        spec,
+        new BufferedStreams(spec.stdin(), spec.limits().maxOutputBytes()),
+        control,
+        arrivalNanos,
+        deliver);
+  }
+
+  /**
+   * Runs {@code spec} with the given streams (buffered for Exec, streamed for ExecStream).
+   *
+   * @param arrivalNanos {@link System#nanoTime()} when the request arrived
+   */
+  public void exec(
+      ExecSpec spec,
+      RunStreams io,
+      RunControl control,
+      long arrivalNanos,
+      Consumer<ExecOutcome> deliver)
+      throws PoolExhaustedException,
+          PoolClosedException,
+          ZygoteException,
+          CancelledException,
+          InterruptedException {
     ZygotePool pool = pools.get(spec.profile().name());
-    RunSpec runSpec = toRunSpec(spec);
+    RunSpec runSpec = toRunSpec(spec, cgroups);
     long deadline = arrivalNanos + queueTimeout.toNanos();
     for (int attempt = 1; ; attempt++) {
       Zygote z = pool.lease(Math.max(0, deadline - System.nanoTime()));
@@ -65,15 +102,24 @@ public final class Runner {
         pool.release(z);
         throw new CancelledException("cancelled while waiting for a sandbox");
       }
-      Io io = new Io(spec.stdin(), spec.limits().maxOutputBytes());
+      ZygoteCgroup cg = z.attachment() instanceof ZygoteCgroup c ? c : null;
+      CpuWatch watch = cg != null ? new CpuWatch(cg, spec.limits().cpuNanos(), cores) : null;
       RunResult result;
+      RunUsage usage = null;
       control.attach(z);
       try {
-        result = z.run(runSpec, io, control.flag());
+        if (cg != null) {
+          applyLimits(cg, spec.limits());
+        }
+        result = z.run(runSpec, io, control.flag(), watch);
+        if (cg != null) {
+          usage = readUsage(cg);
+        }
       } catch (ZygoteException e) {
-        pool.discard(z, io.started);
-        if (!io.started && attempt < ATTEMPTS && !control.isCancelled()) {
+        pool.discard(z, io.hasStarted());
+        if (!io.hasStarted() && io.canRetry() && attempt < ATTEMPTS && !control.isCancelled()) {
           log.warning("retrying a run on another zygote: " + e.getMessage());
+          io.resetForRetry();
           continue;
         }
         throw e;
@@ -81,7 +127,8 @@ public final class Runner {
         control.detach();
       }
       try {
-        deliver.accept(outcome(spec, result, io, queued, arrivalNanos));
+        deliver.accept(
+            outcome(spec, result, io, queued, usage, watch != null && watch.fired(), cgroups));
       } finally {
         // The caller has its answer; a failure from here on concerns only the zygote.
         try {
@@ -94,7 +141,23 @@ public final class Runner {
     }
   }
 
-  static RunSpec toRunSpec(ExecSpec spec) {
+  private static void applyLimits(ZygoteCgroup cg, LimitValues limits) throws ZygoteException {
+    try {
+      cg.applyLimits(limits);
+    } catch (IOException e) {
+      throw new ZygoteException("cannot set the run's cgroup limits: " + e.getMessage(), e);
+    }
+  }
+
+  private static RunUsage readUsage(ZygoteCgroup cg) throws ZygoteException {
+    try {
+      return cg.usage();
+    } catch (IOException e) {
+      throw new ZygoteException("cannot read the run's cgroup counters: " + e.getMessage(), e);
+    }
+  }
+
+  static RunSpec toRunSpec(ExecSpec spec, boolean cgroups) {
     LimitValues l = spec.limits();
     List<Frame.Rlimit> rlimits = new ArrayList<>();
     // RLIMIT_CPU is only the backstop (whole seconds): SIGXCPU one second past the limit rounded
@@ -104,6 +167,16 @@ public final class Runner {
     rlimits.add(new Frame.Rlimit(RLIMIT_NOFILE, l.maxOpenFiles(), l.maxOpenFiles()));
     rlimits.add(new Frame.Rlimit(RLIMIT_FSIZE, l.maxFileSizeBytes(), l.maxFileSizeBytes()));
     rlimits.add(new Frame.Rlimit(RLIMIT_CORE, 0, 0));
+    // A sane default stack that a program may raise up to its memory limit.
+    rlimits.add(
+        new Frame.Rlimit(
+            RLIMIT_STACK, Math.min(STACK_SOFT_BYTES, l.memoryBytes()), l.memoryBytes()));
+    if (!cgroups) {
+      // Without cgroups these are only approximations: RLIMIT_AS counts address space, not
+      // memory, and RLIMIT_NPROC counts the processes of the worker's uid in its user namespace.
+      rlimits.add(new Frame.Rlimit(RLIMIT_AS, l.memoryBytes(), l.memoryBytes()));
+      rlimits.add(new Frame.Rlimit(RLIMIT_NPROC, l.maxProcesses() + 1, l.maxProcesses() + 1));
+    }
     return new RunSpec(
         spec.argv(),
         spec.env(),
@@ -112,10 +185,17 @@ public final class Runner {
         spec.profile().workerUid(),
         spec.profile().workerGid(),
         rlimits,
-        null);
+        spec.profile().seccompBpf());
   }
 
-  static ExecOutcome outcome(ExecSpec spec, RunResult r, Io io, long queued, long arrival) {
+  static ExecOutcome outcome(
+      ExecSpec spec,
+      RunResult r,
+      RunStreams io,
+      long queued,
+      RunUsage usage,
+      boolean cpuWatchFired,
+      boolean cgroups) {
     String runId = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
     long toExec = r.execFailed() ? 0 : queued + r.toExecNanos();
     if (r.execFailed()) {
@@ -143,25 +223,41 @@ public final class Runner {
           0,
           0,
           0,
+          0,
           queued,
           0);
     }
-    long cpu = r.userNanos() + r.systemNanos();
+    long user = usage != null ? usage.userNanos() : r.userNanos();
+    long system = usage != null ? usage.systemNanos() : r.systemNanos();
+    long cpu = usage != null ? usage.cpuNanos() : user + system;
+    long peak =
+        usage != null && usage.peakMemoryBytes() > 0
+            ? usage.peakMemoryBytes()
+            : r.maxRssKb() * 1024;
+    boolean oom = usage != null && usage.oomKills() > 0;
     Status status;
     String message = "";
     int signal = r.signal();
-    boolean truncated = io.out.truncated() || io.err.truncated();
+    boolean truncated = io.stdoutTruncated() || io.stderrTruncated();
     if (truncated) {
       status = Status.STATUS_OUTPUT_LIMIT_EXCEEDED;
       message =
-          (io.out.truncated() ? "stdout" : "stderr")
+          (io.stdoutTruncated() ? "stdout" : "stderr")
               + " exceeded "
               + spec.limits().maxOutputBytes()
               + " bytes; the run was killed";
+    } else if (oom) {
+      status = Status.STATUS_MEMORY_LIMIT_EXCEEDED;
+      message =
+          "memory limit of "
+              + spec.limits().memoryBytes()
+              + " bytes exceeded ("
+              + usage.oomKills()
+              + " process(es) killed by the OOM killer)";
     } else if (r.wallTimeout()) {
       status = Status.STATUS_WALL_TIME_LIMIT_EXCEEDED;
       message = "wall time limit of " + spec.limits().wallNanos() / 1_000_000 + " ms exceeded";
-    } else if (cpu >= spec.limits().cpuNanos() || signal == Signals.SIGXCPU) {
+    } else if (cpuWatchFired || cpu >= spec.limits().cpuNanos() || signal == Signals.SIGXCPU) {
       status = Status.STATUS_CPU_TIME_LIMIT_EXCEEDED;
       message = "CPU time limit of " + spec.limits().cpuNanos() / 1_000_000 + " ms exceeded";
     } else if (signal != 0) {
@@ -171,57 +267,27 @@ public final class Runner {
       status = Status.STATUS_EXITED;
     }
     int exitCode = signal != 0 ? 128 + signal : r.exitCode();
+    if (!cgroups) {
+      message =
+          (message.isEmpty() ? "" : message + "; ")
+              + "accounting approximate: no cgroups (memory and processes limited by rlimits)";
+    }
     return new ExecOutcome(
         runId,
         status,
         exitCode,
         signal,
         message,
-        io.out.bytes(),
-        io.err.bytes(),
-        io.out.truncated(),
-        io.err.truncated(),
+        io.stdoutKept(),
+        io.stderrKept(),
+        io.stdoutTruncated(),
+        io.stderrTruncated(),
         r.wallNanos(),
-        r.userNanos(),
-        r.systemNanos(),
-        r.maxRssKb() * 1024,
+        user,
+        system,
+        peak,
+        cpu,
         queued,
         toExec);
-  }
-
-  /** The streams of a buffered run: stdin given up front, outputs collected up to a limit. */
-  static final class Io implements RunIo {
-    final OutputBuffer out;
-    final OutputBuffer err;
-    private ByteBuffer stdin;
-    boolean started;
-
-    Io(byte[] stdin, long limit) {
-      this.stdin = stdin.length > 0 ? ByteBuffer.wrap(stdin) : null;
-      this.out = new OutputBuffer(limit);
-      this.err = new OutputBuffer(limit);
-    }
-
-    @Override
-    public void started(int pid) {
-      started = true;
-    }
-
-    @Override
-    public ByteBuffer stdin() {
-      ByteBuffer b = stdin;
-      stdin = null;
-      return b;
-    }
-
-    @Override
-    public boolean stdinDone() {
-      return stdin == null;
-    }
-
-    @Override
-    public boolean output(int stream, byte[] data, int off, int len) {
-      return (stream == STDOUT ? out : err).append(data, off, len);
-    }
   }
 }

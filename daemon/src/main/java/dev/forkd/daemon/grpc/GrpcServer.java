@@ -20,6 +20,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Collection;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -62,6 +64,13 @@ public final class GrpcServer {
       Map<String, String> features)
       throws IOException {
     HealthStatusManager health = new HealthStatusManager();
+    ExecutorService streamRuns =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "forkd-stream-run");
+              t.setDaemon(true);
+              return t;
+            });
     EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     EventLoopGroup workers =
         new MultiThreadIoEventLoopGroup(
@@ -72,7 +81,7 @@ public final class GrpcServer {
             .bossEventLoopGroup(boss)
             .workerEventLoopGroup(workers)
             .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, maxRequestBytes + (1 << 20)))
-            .addService(new SandboxService(validator, runner))
+            .addService(new SandboxService(validator, runner, streamRuns))
             .addService(new AdminService(version, cgroupMode, rootless, pools, features))
             .addService(new FileStoreGrpc.FileStoreImplBase() {})
             .addService(health.getHealthService())

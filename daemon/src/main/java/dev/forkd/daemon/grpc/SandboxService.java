@@ -4,6 +4,8 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Duration;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
+import dev.forkd.api.v1.ExecStreamRequest;
+import dev.forkd.api.v1.ExecStreamResponse;
 import dev.forkd.api.v1.SandboxGrpc;
 import dev.forkd.api.v1.Timing;
 import dev.forkd.api.v1.Usage;
@@ -14,15 +16,27 @@ import dev.forkd.daemon.exec.Runner;
 import io.grpc.Context;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.util.concurrent.ExecutorService;
 
 /** Thin gRPC face of {@link Runner}: protobuf in, protobuf or a status out. */
 final class SandboxService extends SandboxGrpc.SandboxImplBase {
   private final RequestValidator validator;
   private final Runner runner;
+  private final ExecutorService streamRuns;
 
-  SandboxService(RequestValidator validator, Runner runner) {
+  /**
+   * @param streamRuns runs the ExecStream runs, one thread each (they block on their sandbox)
+   */
+  SandboxService(RequestValidator validator, Runner runner, ExecutorService streamRuns) {
     this.validator = validator;
     this.runner = runner;
+    this.streamRuns = streamRuns;
+  }
+
+  @Override
+  public StreamObserver<ExecStreamRequest> execStream(StreamObserver<ExecStreamResponse> observer) {
+    return new ExecStreamCall(
+        (ServerCallStreamObserver<ExecStreamResponse>) observer, validator, runner, streamRuns);
   }
 
   @Override
@@ -56,7 +70,7 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
         .setSignal(o.signal())
         .setUsage(
             Usage.newBuilder()
-                .setCpuTime(duration(o.userNanos() + o.systemNanos()))
+                .setCpuTime(duration(o.cpuNanos()))
                 .setUserTime(duration(o.userNanos()))
                 .setSystemTime(duration(o.systemNanos()))
                 .setWallTime(duration(o.wallNanos()))

@@ -22,7 +22,8 @@ class SettingsTest {
 
   @Test
   void embeddedDefaultResolves() throws ConfigException {
-    Settings s = Settings.resolve(ConfigLoader.defaults(), ROOT, SOCK, -1);
+    Settings s =
+        Settings.resolve(ConfigLoader.defaults(), ROOT, SOCK, -1, (profile, policy) -> null);
     Profile p = s.profiles().get("default");
     assertEquals(1000, p.workerUid());
     assertEquals(2, p.pool().minReady());
@@ -34,14 +35,18 @@ class SettingsTest {
 
   @Test
   void zygotesFlagOverridesMinReadyAndRaisesMax() throws ConfigException {
-    Profile p = Settings.resolve(ConfigLoader.defaults(), ROOT, SOCK, 64).profiles().get("default");
+    Profile p =
+        Settings.resolve(ConfigLoader.defaults(), ROOT, SOCK, 64, (profile, policy) -> null)
+            .profiles()
+            .get("default");
     assertEquals(64, p.pool().minReady());
     assertEquals(64, p.pool().maxZygotes());
   }
 
   @Test
   void rootlessMapsNothingAndRunsWorkersAsZeroInside() throws ConfigException {
-    Settings s = Settings.resolve(ConfigLoader.defaults(), USER, SOCK, -1);
+    Settings s =
+        Settings.resolve(ConfigLoader.defaults(), USER, SOCK, -1, (profile, policy) -> null);
     assertTrue(s.rootless());
     assertTrue(s.profiles().get("default").zygote().uidMap().isEmpty());
     assertEquals(0, s.profiles().get("default").workerUid());
@@ -91,7 +96,9 @@ class SettingsTest {
 
   private static void assertMessage(String expected, DaemonConfig c) {
     ConfigException e =
-        assertThrows(ConfigException.class, () -> Settings.resolve(c, ROOT, SOCK, -1));
+        assertThrows(
+            ConfigException.class,
+            () -> Settings.resolve(c, ROOT, SOCK, -1, (profile, policy) -> null));
     assertEquals(expected, e.getMessage());
   }
 }

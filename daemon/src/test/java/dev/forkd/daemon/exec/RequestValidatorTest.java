@@ -24,7 +24,8 @@ class RequestValidatorTest {
             ConfigLoader.defaults(),
             new Settings.Host(0, 0, 2, Path.of("/z")),
             Path.of("/tmp/s.sock"),
-            -1);
+            -1,
+            (profile, policy) -> null);
     v = new RequestValidator(s.profiles(), 1024);
   }
 

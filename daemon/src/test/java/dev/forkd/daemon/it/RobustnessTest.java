@@ -92,6 +92,10 @@ class RobustnessTest {
       }
       long fdsAfter = openFds();
       assertTrue(fdsAfter <= fdsBefore + 4, "fds " + fdsBefore + " -> " + fdsAfter);
+      // Sequential load needs no more zygotes than minReady.
+      assertTrue(
+          d.client.status().getPools(0).getReady() + d.client.status().getPools(0).getBusy() <= 2,
+          d.client.status().toString());
       assertEquals(List.of(), zombieChildren());
       DaemonStatus s = d.client.status();
       assertTrue(s.getPools(0).getRuns() >= 330, s.toString());
@@ -274,7 +278,7 @@ class RobustnessTest {
                   "grpc.health.v1.Health")),
           names.toString());
       DaemonStatus s = d.client.status();
-      assertEquals("none", s.getCgroupMode());
+      assertTrue(List.of("v1", "v2", "none").contains(s.getCgroupMode()), s.getCgroupMode());
       assertEquals("default", s.getPools(0).getProfile());
     }
   }

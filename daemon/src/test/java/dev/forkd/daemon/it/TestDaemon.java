@@ -4,6 +4,7 @@ import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.client.ForkdClient;
 import dev.forkd.daemon.Daemon;
 import dev.forkd.daemon.config.ConfigLoader;
+import dev.forkd.daemon.config.SeccompSetup;
 import dev.forkd.daemon.config.Settings;
 import dev.forkd.zygote.posix.Posix;
 import java.nio.file.Files;
@@ -42,7 +43,8 @@ final class TestDaemon implements AutoCloseable {
             c,
             new Settings.Host(Posix.libc().geteuid(), Posix.libc().getegid(), 2, zygoteBinary()),
             socket,
-            zygotes);
+            zygotes,
+            SeccompSetup.of(c));
     return new TestDaemon(Daemon.start(s), socket);
   }
 

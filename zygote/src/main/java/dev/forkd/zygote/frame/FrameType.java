@@ -36,7 +36,8 @@ public enum FrameType {
   RESET_DONE(8, true, rules()),
   ERROR(9, true, rules().required(Tag.STEP).required(Tag.ERRNO).optional(Tag.MESSAGE)),
   PING(10, false, rules()),
-  PONG(11, true, rules());
+  PONG(11, true, rules()),
+  SIGNAL(12, false, rules().required(Tag.SIGNAL_NUMBER));
 
   /** How often a tag may occur in a frame: {@code min..max} times. */
   record Rule(int min, int max) {}

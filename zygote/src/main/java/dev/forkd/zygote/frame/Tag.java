@@ -22,7 +22,8 @@ public enum Tag {
   FLAGS(18, Kind.U32),
   SPAWN_NS(19, Kind.U64),
   MESSAGE(20, Kind.STRING),
-  SECCOMP_BPF(21, Kind.BPF);
+  SECCOMP_BPF(21, Kind.BPF),
+  SIGNAL_NUMBER(22, Kind.U32);
 
   /** How a value is laid out on the wire. */
   enum Kind {

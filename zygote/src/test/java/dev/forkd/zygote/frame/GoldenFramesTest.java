@@ -97,6 +97,7 @@ class GoldenFramesTest {
             .build());
     m.put("ping", Frame.builder(FrameType.PING).build());
     m.put("pong", Frame.builder(FrameType.PONG).build());
+    m.put("signal", Frame.builder(FrameType.SIGNAL).u32(Tag.SIGNAL_NUMBER, 2).build());
     return m;
   }
 

@@ -1,0 +1,17 @@
+package dev.forkd.daemon.cgroup;
+
+/** Parsing of cgroup interface files. */
+final class Cgroups {
+  private Cgroups() {}
+
+  /** The value of {@code key} in a "key value" per line file (cpu.stat, memory.events...), or 0. */
+  static long keyed(String content, String key) {
+    for (String line : content.split("\n")) {
+      int sp = line.indexOf(' ');
+      if (sp > 0 && line.substring(0, sp).equals(key)) {
+        return Long.parseLong(line.substring(sp + 1).trim());
+      }
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,36 @@
+package dev.forkd.daemon.cgroup;
+
+import dev.forkd.daemon.exec.LimitValues;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The cgroup(s) of one zygote: the zygote is placed in them once, when it starts, and every worker
+ * inherits them by fork. Per run the daemon only writes limit files and reads counters, never moves
+ * a process (a v1 {@code cgroup.procs} write can cost milliseconds; DESIGN §5).
+ *
+ * <p>Used by one thread at a time (the one that holds the zygote).
+ */
+public interface ZygoteCgroup {
+  /** The directories the launcher puts the zygote in ({@code --cgroup DIR} each). */
+  List<Path> dirs();
+
+  /**
+   * Between runs, off the request path: resets the peak counters and reads the baselines the next
+   * run's usage is measured from.
+   */
+  void rearm() throws IOException;
+
+  /** Right before a run: writes the limits that differ from the last run's. */
+  void applyLimits(LimitValues limits) throws IOException;
+
+  /** CPU time used by the run so far, in nanoseconds (for CPU limit enforcement). */
+  long cpuNanos() throws IOException;
+
+  /** After every process of the run has ended: what it used. */
+  RunUsage usage() throws IOException;
+
+  /** Removes the directories once the zygote is gone; retries while the kernel says busy. */
+  void remove();
+}

@@ -1,0 +1,86 @@
+package dev.forkd.daemon.cgroup;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * A cgroup v2 tree in a temporary directory that behaves like the kernel's documented interface
+ * (Documentation/admin-guide/cgroup-v2.rst): mkdir creates the core and controller files with their
+ * initial values, writes go only to files that exist, rmdir refuses a group with processes.
+ */
+final class FixtureCgroupFs implements CgroupFs {
+  final List<String> writes = new ArrayList<>();
+
+  static final String[][] FILES = {
+    {"cgroup.procs", ""},
+    {"cgroup.controllers", "cpu memory pids"},
+    {"cgroup.subtree_control", ""},
+    {"cgroup.events", "populated 0\nfrozen 0\n"},
+    {"cgroup.kill", ""},
+    {"memory.max", "max\n"},
+    {"memory.swap.max", "max\n"},
+    {"memory.peak", "0\n"},
+    {"memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"},
+    {"pids.max", "max\n"},
+    {"cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\n"},
+  };
+
+  /** Makes {@code dir} look like a cgroup (the root of the fixture or a group in it). */
+  static void populate(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    for (String[] f : FILES) {
+      Files.writeString(dir.resolve(f[0]), f[1]);
+    }
+  }
+
+  @Override
+  public void mkdir(Path dir) throws IOException {
+    Files.createDirectory(dir);
+    populate(dir);
+  }
+
+  @Override
+  public void rmdir(Path dir) throws IOException {
+    if (!Files.readString(dir.resolve("cgroup.procs")).isBlank()) {
+      throw new IOException("Device or resource busy: " + dir);
+    }
+    try (Stream<Path> s = Files.list(dir)) {
+      for (Path p : s.toList()) {
+        if (Files.isDirectory(p)) {
+          throw new IOException("Device or resource busy (child group): " + dir);
+        }
+        Files.delete(p);
+      }
+    }
+    Files.delete(dir);
+  }
+
+  @Override
+  public boolean exists(Path p) {
+    return Files.exists(p);
+  }
+
+  @Override
+  public String read(Path file) throws IOException {
+    return Files.readString(file, StandardCharsets.US_ASCII);
+  }
+
+  @Override
+  public void write(Path file, String value) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      throw new NoSuchFileException(file.toString());
+    }
+    writes.add(file.getParent().getFileName() + "/" + file.getFileName() + "=" + value);
+    if (file.getFileName().toString().equals("memory.peak")) {
+      Files.writeString(file, "0\n");
+      return;
+    }
+    Files.writeString(file, value);
+  }
+}

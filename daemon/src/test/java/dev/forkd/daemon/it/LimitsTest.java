@@ -1,0 +1,190 @@
+package dev.forkd.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.google.protobuf.Duration;
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.ExecResult;
+import dev.forkd.api.v1.Limits;
+import dev.forkd.api.v1.Status;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Limits enforced for real (cgroup v1 on the build machines): CPU, wall, memory, processes, output,
+ * open files; each by a program that really tries to exceed it.
+ */
+class LimitsTest {
+  @TempDir static Path dir;
+  static TestDaemon d;
+
+  static final String BUSY =
+      "int main(int argc, char **argv) { guard(argc, argv); volatile unsigned long x = 0;"
+          + " for (;;) x++; }\n";
+  static final String MEMORY =
+      "int main(int argc, char **argv) { guard(argc, argv); long mib = atol(argv[3]);"
+          + " for (long i = 0; i < mib; i++) { char *p = malloc(1 << 20); if (!p) return 3;"
+          + " memset(p, 1, 1 << 20); } printf(\"touched %ld MiB\\n\", mib); return 0; }\n";
+  static final String FORK_BOMB =
+      "#include <signal.h>\n#include <sys/wait.h>\n"
+          + "int main(int argc, char **argv) { guard(argc, argv); int ok = 0, fail = 0;"
+          + " for (int i = 0; i < 200; i++) { pid_t p = fork(); if (p == 0) { pause(); _exit(0); }"
+          + " if (p > 0) ok++; else fail++; } printf(\"forked %d failed %d\\n\", ok, fail);"
+          + " fflush(stdout); kill(0, SIGKILL); return 0; }\n";
+  static final String FD_BOMB =
+      "#include <fcntl.h>\n"
+          + "int main(int argc, char **argv) { guard(argc, argv); int n = 0;"
+          + " while (open(\"/dev/null\", O_RDONLY) >= 0) n++; printf(\"opened %d\\n\", n);"
+          + " return 0; }\n";
+
+  @BeforeAll
+  static void start() throws Exception {
+    d = TestDaemon.start(dir, 2, "").awaitReady();
+  }
+
+  @AfterAll
+  static void stop() {
+    d.close();
+  }
+
+  static Duration ms(long ms) {
+    return Duration.newBuilder()
+        .setSeconds(ms / 1000)
+        .setNanos((int) (ms % 1000) * 1_000_000)
+        .build();
+  }
+
+  static double seconds(Duration x) {
+    return x.getSeconds() + x.getNanos() / 1e9;
+  }
+
+  @Test
+  void cgroupsAreInUse() {
+    assumeTrue(java.nio.file.Files.exists(Path.of("/sys/fs/cgroup/memory/cgroup.procs")));
+    assertEquals("v1", d.client.status().getCgroupMode());
+  }
+
+  @Test
+  void cpuLimitIsEnforcedWithinMilliseconds() throws Exception {
+    Path busy = TestPrograms.compile(dir, "busy", BUSY);
+    ExecResult r =
+        d.client.exec(
+            TestPrograms.request(busy, Limits.newBuilder().setCpuTime(ms(500)).build()).build());
+    assertEquals(Status.STATUS_CPU_TIME_LIMIT_EXCEEDED, r.getStatus(), r.toString());
+    double cpu = seconds(r.getUsage().getCpuTime());
+    System.out.printf("limit: cpu_time 0.500 s -> measured cpu_time %.4f s%n", cpu);
+    assertTrue(cpu >= 0.50 && cpu <= 0.62, "cpu_time " + cpu);
+  }
+
+  @Test
+  void wallLimitEndsASleeperFast() throws Exception {
+    long t0 = System.nanoTime();
+    ExecResult r =
+        d.client.exec(
+            ExecRequest.newBuilder()
+                .addArgv("sleep")
+                .addArgv("10")
+                .setLimits(Limits.newBuilder().setWallTime(ms(300)))
+                .build());
+    double took = (System.nanoTime() - t0) / 1e9;
+    assertEquals(Status.STATUS_WALL_TIME_LIMIT_EXCEEDED, r.getStatus());
+    assertTrue(took < 0.8, "answered after " + took + " s");
+    double wall = seconds(r.getUsage().getWallTime());
+    System.out.printf(
+        "limit: wall_time 0.300 s -> measured wall %.4f s, answered in %.4f s%n", wall, took);
+    assertTrue(wall >= 0.29 && wall < 0.5, "wall " + wall);
+  }
+
+  @Test
+  void memoryLimitIsEnforcedAndPeakMeasured() throws Exception {
+    Path mem = TestPrograms.compile(dir, "memory", MEMORY);
+    Limits limit64 = Limits.newBuilder().setMemoryBytes(64L << 20).build();
+    ExecResult big = d.client.exec(TestPrograms.request(mem, limit64, "2048").build());
+    assertEquals(Status.STATUS_MEMORY_LIMIT_EXCEEDED, big.getStatus(), big.toString());
+    long peak = big.getUsage().getPeakMemoryBytes();
+    System.out.printf(
+        "limit: memory 64 MiB, touching 2 GiB -> %s, peak %.1f MiB%n",
+        big.getStatus(), peak / 1048576.0);
+    assertTrue(peak > (56L << 20) && peak <= (64L << 20), "peak " + peak);
+    ExecResult small = d.client.exec(TestPrograms.request(mem, limit64, "16").build());
+    assertEquals(Status.STATUS_EXITED, small.getStatus(), small.toString());
+    assertEquals("touched 16 MiB\n", small.getStdout().toStringUtf8());
+    long peak16 = small.getUsage().getPeakMemoryBytes();
+    System.out.printf(
+        "limit: memory 64 MiB, touching 16 MiB -> %s, peak %.1f MiB%n",
+        small.getStatus(), peak16 / 1048576.0);
+    assertTrue(peak16 >= (16L << 20) && peak16 <= (40L << 20), "peak " + peak16);
+  }
+
+  @Test
+  void forkBombStopsAtMaxProcesses() throws Exception {
+    Path bomb = TestPrograms.compile(dir, "forkbomb", FORK_BOMB);
+    ExecResult r =
+        d.client.exec(
+            TestPrograms.request(bomb, Limits.newBuilder().setMaxProcesses(32).build()).build());
+    String out = r.getStdout().toStringUtf8();
+    assertTrue(out.startsWith("forked "), r.toString());
+    int forked = Integer.parseInt(out.split(" ")[1]);
+    System.out.println("limit: max_processes 32 -> fork bomb: " + out.trim());
+    // The bomb itself is one of the 32.
+    assertTrue(forked <= 31 && forked >= 20, out);
+    assertEquals(
+        "ok\n",
+        d.client
+            .exec(ExecRequest.newBuilder().addArgv("echo").addArgv("ok").build())
+            .getStdout()
+            .toStringUtf8());
+  }
+
+  @Test
+  void outputFloodIsCutAtExactlyTheLimit() {
+    ExecResult r =
+        d.client.exec(
+            ExecRequest.newBuilder()
+                .addArgv("head")
+                .addArgv("-c")
+                .addArgv("67108864")
+                .addArgv("/dev/zero")
+                .setLimits(Limits.newBuilder().setMaxOutputBytes(1 << 20))
+                .build());
+    assertEquals(Status.STATUS_OUTPUT_LIMIT_EXCEEDED, r.getStatus());
+    assertTrue(r.getStdoutTruncated());
+    assertEquals(1 << 20, r.getStdout().size());
+  }
+
+  @Test
+  void fdBombStopsAtMaxOpenFiles() throws Exception {
+    Path bomb = TestPrograms.compile(dir, "fdbomb", FD_BOMB);
+    ExecResult r =
+        d.client.exec(
+            TestPrograms.request(bomb, Limits.newBuilder().setMaxOpenFiles(64).build()).build());
+    assertEquals("opened 61\n", r.getStdout().toStringUtf8(), r.toString());
+  }
+
+  @Test
+  void afterTheBombsAHundredRunsSucceed() throws Exception {
+    forkBombStopsAtMaxProcesses();
+    fdBombStopsAtMaxOpenFiles();
+    for (int i = 0; i < 100; i++) {
+      ExecResult r = d.client.exec(ExecRequest.newBuilder().addArgv("true").build());
+      assertEquals(Status.STATUS_EXITED, r.getStatus());
+    }
+  }
+
+  @Test
+  void usageIsReported() throws Exception {
+    Path busy = TestPrograms.compile(dir, "busy", BUSY);
+    ExecResult r =
+        d.client.exec(
+            TestPrograms.request(busy, Limits.newBuilder().setCpuTime(ms(200)).build()).build());
+    double user = seconds(r.getUsage().getUserTime());
+    double cpu = seconds(r.getUsage().getCpuTime());
+    assertTrue(user > 0.15 && user <= cpu + 0.01, "user " + user + " cpu " + cpu);
+    assertTrue(r.getUsage().getPeakMemoryBytes() > 0);
+  }
+}
