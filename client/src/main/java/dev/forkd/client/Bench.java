@@ -20,7 +20,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class Bench {
   record Options(
-      int runs, int warmup, int concurrency, long intervalNanos, boolean json, List<String> argv) {}
+      int runs,
+      int warmup,
+      int concurrency,
+      long intervalNanos,
+      boolean json,
+      List<String> argv,
+      java.nio.file.Path samples) {}
 
   /** Latency samples in nanoseconds. */
   static final class Samples {
@@ -139,6 +145,17 @@ final class Bench {
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     long[] t = total.sorted();
+    if (o.samples() != null) {
+      StringBuilder sb = new StringBuilder();
+      for (long x : t) {
+        sb.append(String.format(Locale.ROOT, "%.4f%n", x / 1e6));
+      }
+      try {
+        java.nio.file.Files.writeString(o.samples(), sb);
+      } catch (java.io.IOException e) {
+        err.println("forkctl: cannot write samples: " + e.getMessage());
+      }
+    }
     long[] x = toExec.sorted();
     long[] g = rpc.sorted();
     double throughput = t.length / seconds;
