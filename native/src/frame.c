@@ -11,9 +11,21 @@
 
 #define B(tag) FRAME_BIT(tag)
 
-enum field_kind { KIND_NONE, KIND_U32, KIND_U64, KIND_STRING, KIND_RLIMIT, KIND_BYTES };
+enum field_kind {
+    KIND_NONE,
+    KIND_U32,
+    KIND_U64,
+    KIND_STRING,
+    KIND_RLIMIT,
+    KIND_BYTES,
+    KIND_FILE,
+    KIND_PATH,
+    KIND_RESULT,
+};
 
 #define RLIMIT_WIRE_SIZE 20u
+#define FILE_WIRE_HEAD   12u /* u32 mode, u64 size, then the path */
+#define RESULT_WIRE_HEAD 16u /* u32 errno, u64 size, u32 reserved, then the path */
 
 struct tag_info {
     uint8_t kind;
@@ -43,6 +55,10 @@ static const struct tag_info tags[FRAME_TAG_MAX + 1] = {
     [TAG_MESSAGE] = {KIND_STRING, FRAME_MAX_STRING},
     [TAG_SECCOMP_BPF] = {KIND_BYTES, 0},
     [TAG_SIGNAL_NUMBER] = {KIND_U32, 0},
+    [TAG_WORK_DIR_BYTES] = {KIND_U64, 0},
+    [TAG_FILE] = {KIND_FILE, 0},
+    [TAG_PATH] = {KIND_PATH, 0},
+    [TAG_COLLECT_RESULT] = {KIND_RESULT, 0},
 };
 
 struct type_info {
@@ -50,7 +66,7 @@ struct type_info {
     uint32_t allowed;
     uint32_t required;
     uint32_t repeated;
-    uint8_t order[9]; /* encoding order of PROTOCOL.md, 0-terminated */
+    uint8_t order[12]; /* encoding order of PROTOCOL.md, 0-terminated */
 };
 
 #define FAILURE_TAGS (B(TAG_STEP) | B(TAG_ERRNO) | B(TAG_MESSAGE))
@@ -66,11 +82,12 @@ static const struct type_info types[FRAME_TYPE_MAX + 1] = {
                      {TAG_PROTO_VERSION, TAG_LAUNCHER_PID}},
     [FRAME_SPAWN] = {"SPAWN",
                      B(TAG_ARGV) | B(TAG_ENV) | B(TAG_CWD) | B(TAG_WALL_TIME_NS) | B(TAG_UID) |
-                         B(TAG_GID) | B(TAG_RLIMIT) | B(TAG_SECCOMP_BPF),
+                         B(TAG_GID) | B(TAG_RLIMIT) | B(TAG_SECCOMP_BPF) | B(TAG_WORK_DIR_BYTES) |
+                         B(TAG_FILE),
                      B(TAG_ARGV),
-                     B(TAG_ARGV) | B(TAG_ENV) | B(TAG_RLIMIT),
+                     B(TAG_ARGV) | B(TAG_ENV) | B(TAG_RLIMIT) | B(TAG_FILE),
                      {TAG_ARGV, TAG_ENV, TAG_CWD, TAG_WALL_TIME_NS, TAG_UID, TAG_GID, TAG_RLIMIT,
-                      TAG_SECCOMP_BPF}},
+                      TAG_SECCOMP_BPF, TAG_WORK_DIR_BYTES, TAG_FILE}},
     [FRAME_STARTED] = {"STARTED",
                        B(TAG_PID) | B(TAG_SPAWN_NS),
                        B(TAG_PID) | B(TAG_SPAWN_NS),
@@ -95,6 +112,9 @@ static const struct type_info types[FRAME_TYPE_MAX + 1] = {
     [FRAME_PING] = {"PING", 0, 0, 0, {0}},
     [FRAME_PONG] = {"PONG", 0, 0, 0, {0}},
     [FRAME_SIGNAL] = {"SIGNAL", B(TAG_SIGNAL_NUMBER), B(TAG_SIGNAL_NUMBER), 0, {TAG_SIGNAL_NUMBER}},
+    [FRAME_COLLECT] = {"COLLECT", B(TAG_PATH), B(TAG_PATH), B(TAG_PATH), {TAG_PATH}},
+    [FRAME_COLLECTED] =
+        {"COLLECTED", B(TAG_COLLECT_RESULT), 0, B(TAG_COLLECT_RESULT), {TAG_COLLECT_RESULT}},
 };
 
 const char *frame_strerror(int err) {
@@ -120,6 +140,9 @@ const char *frame_strerror(int err) {
         case FRAME_E_ARENA: return "decode buffer too small";
         case FRAME_E_NO_SPACE: return "frame does not fit the output buffer";
         case FRAME_E_SIGNAL: return "SIGNAL_NUMBER is not 1..64";
+        case FRAME_E_PATH: return "path is not relative and normalised";
+        case FRAME_E_MODE: return "FILE mode is not 0644 or 0755";
+        case FRAME_E_RESULT_RESERVED: return "COLLECT_RESULT reserved bytes are not zero";
         default: return "unknown codec error";
     }
 }
@@ -172,6 +195,37 @@ int frame_parse_header(const uint8_t *hdr, uint8_t *type, uint32_t *payload_len)
     return FRAME_OK;
 }
 
+int frame_check_path(const void *path, size_t len) {
+    const uint8_t *p = path;
+    if (len == 0 || len > FRAME_MAX_PATH || memchr(p, 0, len) != NULL) return FRAME_E_PATH;
+    unsigned parts = 0;
+    for (size_t start = 0; start <= len;) {
+        const uint8_t *slash = memchr(p + start, '/', len - start);
+        size_t end = slash != NULL ? (size_t)(slash - p) : len;
+        size_t n = end - start;
+        /* A leading '/' is an empty first component; "a//b" and "a/" hold empty ones too. */
+        if (n == 0 || (n == 1 && p[start] == '.') ||
+            (n == 2 && p[start] == '.' && p[start + 1] == '.'))
+            return FRAME_E_PATH;
+        if (++parts > FRAME_MAX_PATH_PARTS) return FRAME_E_PATH;
+        start = end + 1;
+    }
+    return FRAME_OK;
+}
+
+unsigned frame_fd_count(const struct frame *f) {
+    if (f->type == FRAME_SPAWN) return 3u + (FRAME_HAS(f, TAG_FILE) ? f->nfiles : 0u);
+    if (f->type != FRAME_COLLECTED || !FRAME_HAS(f, TAG_COLLECT_RESULT)) return 0;
+    unsigned n = 0;
+    for (uint32_t i = 0; i < f->nresults; i++)
+        n += f->results[i].err == 0;
+    return n;
+}
+
+static bool file_mode_ok(uint32_t mode) {
+    return mode == FRAME_FILE_MODE_RW || mode == FRAME_FILE_MODE_RWX;
+}
+
 /* Checks the size and content of one field value against its tag's kind. */
 static int check_value(unsigned tag, const uint8_t *v, uint32_t len) {
     const struct tag_info *ti = &tags[tag];
@@ -192,6 +246,15 @@ static int check_value(unsigned tag, const uint8_t *v, uint32_t len) {
                 len / FRAME_BPF_INSN_SIZE > FRAME_MAX_BPF_INSNS)
                 return FRAME_E_BPF_SIZE;
             return FRAME_OK;
+        case KIND_FILE:
+            if (len < FILE_WIRE_HEAD) return FRAME_E_FIXED_SIZE;
+            if (!file_mode_ok(get_u32(v))) return FRAME_E_MODE;
+            return frame_check_path(v + FILE_WIRE_HEAD, len - FILE_WIRE_HEAD);
+        case KIND_PATH: return frame_check_path(v, len);
+        case KIND_RESULT:
+            if (len < RESULT_WIRE_HEAD) return FRAME_E_FIXED_SIZE;
+            if (get_u32(v + 12) != 0) return FRAME_E_RESULT_RESERVED;
+            return frame_check_path(v + RESULT_WIRE_HEAD, len - RESULT_WIRE_HEAD);
         default: return FRAME_E_UNKNOWN_TAG;
     }
 }
@@ -225,7 +288,7 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
     const struct type_info *ti = &types[type];
 
     /* Pass 1: validate, count, size the arena. */
-    uint32_t seen = 0, argc = 0, envc = 0, nrl = 0;
+    uint32_t seen = 0, argc = 0, envc = 0, nrl = 0, nfiles = 0, npaths = 0, nresults = 0;
     size_t need = 0;
     for (uint32_t off = 0; off < len;) {
         if (len - off < 6) return FRAME_E_FIELD_HEADER;
@@ -242,14 +305,21 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
         if (tag == TAG_ARGV && ++argc > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
         if (tag == TAG_ENV && ++envc > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
         if (tag == TAG_RLIMIT && ++nrl > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
-        if (tags[tag].kind == KIND_STRING) need += (size_t)flen + 1;
+        if (tag == TAG_FILE && ++nfiles > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
+        if (tag == TAG_PATH && ++npaths > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
+        if (tag == TAG_COLLECT_RESULT && ++nresults > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
+        if (tags[tag].kind == KIND_STRING || tag == TAG_PATH) need += (size_t)flen + 1;
+        if (tag == TAG_FILE) need += (size_t)(flen - FILE_WIRE_HEAD) + 1;
+        if (tag == TAG_COLLECT_RESULT) need += (size_t)(flen - RESULT_WIRE_HEAD) + 1;
         if (tag == TAG_SECCOMP_BPF) need += flen;
         off += flen;
     }
     if ((seen & ti->required) != ti->required) return FRAME_E_MISSING;
-    /* Pointer arrays, the rlimit array, and worst-case alignment padding (4 aligned blocks). */
+    /* Pointer and struct arrays, and worst-case alignment padding (8 aligned blocks). */
     need += sizeof(char *) * ((size_t)argc + 1) + sizeof(char *) * ((size_t)envc + 1) +
-            sizeof(struct frame_rlimit) * nrl + 4 * 8;
+            sizeof(struct frame_rlimit) * nrl + sizeof(struct frame_file) * nfiles +
+            sizeof(char *) * ((size_t)npaths + 1) + sizeof(struct frame_collect_result) * nresults +
+            8 * 8;
     if (arena_mem == NULL || need > arena_size) return FRAME_E_ARENA;
 
     /* Pass 2: fill; cannot fail. */
@@ -259,6 +329,10 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
     char **argv = arena_take(&a, sizeof(char *) * ((size_t)argc + 1), 8);
     char **envp = arena_take(&a, sizeof(char *) * ((size_t)envc + 1), 8);
     struct frame_rlimit *rl = arena_take(&a, sizeof(struct frame_rlimit) * nrl, 8);
+    struct frame_file *files = arena_take(&a, sizeof(struct frame_file) * nfiles, 8);
+    char **paths = arena_take(&a, sizeof(char *) * ((size_t)npaths + 1), 8);
+    struct frame_collect_result *results =
+        arena_take(&a, sizeof(struct frame_collect_result) * nresults, 8);
     for (uint32_t off = 0; off < len;) {
         unsigned tag = get_u16(payload + off);
         uint32_t flen = get_u32(payload + off + 2);
@@ -291,6 +365,22 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
             case TAG_SPAWN_NS: out->spawn_ns = get_u64(v); break;
             case TAG_MESSAGE: out->message = arena_string(&a, v, flen); break;
             case TAG_SIGNAL_NUMBER: out->signal_number = get_u32(v); break;
+            case TAG_WORK_DIR_BYTES: out->work_dir_bytes = get_u64(v); break;
+            case TAG_FILE: {
+                struct frame_file *file = &files[out->nfiles++];
+                file->mode = get_u32(v);
+                file->size = get_u64(v + 4);
+                file->path = arena_string(&a, v + FILE_WIRE_HEAD, flen - FILE_WIRE_HEAD);
+                break;
+            }
+            case TAG_PATH: paths[out->npaths++] = arena_string(&a, v, flen); break;
+            case TAG_COLLECT_RESULT: {
+                struct frame_collect_result *r = &results[out->nresults++];
+                r->err = get_u32(v);
+                r->size = get_u64(v + 4);
+                r->path = arena_string(&a, v + RESULT_WIRE_HEAD, flen - RESULT_WIRE_HEAD);
+                break;
+            }
             case TAG_SECCOMP_BPF: {
                 void *bpf = arena_take(&a, flen, 8);
                 memcpy(bpf, v, flen);
@@ -303,9 +393,13 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
     }
     argv[out->argc] = NULL;
     envp[out->envc] = NULL;
+    paths[out->npaths] = NULL;
     out->argv = argv;
     out->envp = envp;
     out->rlimits = rl;
+    out->files = files;
+    out->paths = paths;
+    out->results = results;
     return FRAME_OK;
 }
 
@@ -361,6 +455,23 @@ static void put_string_field(struct writer *w, unsigned tag, const char *s) {
     if (p && n) memcpy(p, s, n);
 }
 
+static void fail(struct writer *w, int err) {
+    if (!w->bad) w->bad = err;
+}
+
+/* FILE, PATH or COLLECT_RESULT: a fixed head of head_len bytes (filled by the caller), then
+ * a checked path. Returns the head, or NULL after recording the error. */
+static uint8_t *put_path_field(struct writer *w, unsigned tag, size_t head_len, const char *path) {
+    size_t n = path ? strlen(path) : 0;
+    if (frame_check_path(path, n) != FRAME_OK) {
+        fail(w, FRAME_E_PATH);
+        return NULL;
+    }
+    uint8_t *p = put_field(w, tag, head_len + n);
+    if (p) memcpy(p + head_len, path, n);
+    return p;
+}
+
 static void encode_tag(struct writer *w, const struct frame *f, unsigned tag) {
     switch (tag) {
         case TAG_PROTO_VERSION: put_u32_field(w, tag, f->proto_version); break;
@@ -397,6 +508,33 @@ static void encode_tag(struct writer *w, const struct frame *f, unsigned tag) {
         case TAG_FLAGS: put_u32_field(w, tag, f->flags); break;
         case TAG_SPAWN_NS: put_u64_field(w, tag, f->spawn_ns); break;
         case TAG_MESSAGE: put_string_field(w, tag, f->message); break;
+        case TAG_WORK_DIR_BYTES: put_u64_field(w, tag, f->work_dir_bytes); break;
+        case TAG_FILE:
+            for (uint32_t i = 0; i < f->nfiles; i++) {
+                if (!file_mode_ok(f->files[i].mode)) {
+                    fail(w, FRAME_E_MODE);
+                    return;
+                }
+                uint8_t *p = put_path_field(w, tag, FILE_WIRE_HEAD, f->files[i].path);
+                if (!p) return;
+                put_u32(p, f->files[i].mode);
+                put_u64(p + 4, f->files[i].size);
+            }
+            break;
+        case TAG_PATH:
+            for (uint32_t i = 0; i < f->npaths; i++) {
+                if (!put_path_field(w, tag, 0, f->paths[i])) return;
+            }
+            break;
+        case TAG_COLLECT_RESULT:
+            for (uint32_t i = 0; i < f->nresults; i++) {
+                uint8_t *p = put_path_field(w, tag, RESULT_WIRE_HEAD, f->results[i].path);
+                if (!p) return;
+                put_u32(p, f->results[i].err);
+                put_u64(p + 4, f->results[i].size);
+                put_u32(p + 12, 0);
+            }
+            break;
         case TAG_SIGNAL_NUMBER:
             if (f->signal_number < 1 || f->signal_number > 64) {
                 if (!w->bad) w->bad = FRAME_E_SIGNAL;
@@ -426,6 +564,10 @@ ssize_t frame_encode(const struct frame *f, uint8_t *out, size_t cap) {
         return FRAME_E_TOO_MANY;
     if (FRAME_HAS(f, TAG_ENV) && f->envc > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
     if (FRAME_HAS(f, TAG_RLIMIT) && f->nrlimits > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
+    if (FRAME_HAS(f, TAG_FILE) && f->nfiles > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
+    if (FRAME_HAS(f, TAG_PATH) && (f->npaths == 0 || f->npaths > FRAME_MAX_FILES))
+        return FRAME_E_TOO_MANY;
+    if (FRAME_HAS(f, TAG_COLLECT_RESULT) && f->nresults > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
     if (cap < FRAME_HEADER_SIZE) return FRAME_E_NO_SPACE;
 
     struct writer w = {out, cap, FRAME_HEADER_SIZE, 0};

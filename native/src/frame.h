@@ -21,9 +21,19 @@
 #define FRAME_MAX_ARGS       4096u
 #define FRAME_MAX_BPF_INSNS  4096u
 #define FRAME_BPF_INSN_SIZE  8u
+#define FRAME_MAX_FILES      250u /* FILE per SPAWN, PATH per COLLECT, COLLECT_RESULT per COLLECTED */
+#define FRAME_MAX_PATH       4096u /* bytes of a FILE, PATH or COLLECT_RESULT path */
+#define FRAME_MAX_PATH_PARTS 64u   /* components of such a path */
+#define FRAME_MAX_FDS        253u  /* SCM_RIGHTS fds per message (the kernel's SCM_MAX_FD) */
+#define FRAME_FILE_MODE_RW   0644u
+#define FRAME_FILE_MODE_RWX  0755u
 
-/* Arena bytes that always suffice to decode a payload of len bytes. */
-#define FRAME_ARENA_SIZE(len) ((size_t)(len) + 2u * 8u * (FRAME_MAX_ARGS + 1u) + 64u)
+/*
+ * Arena bytes that always suffice to decode a payload of len bytes: the payload's strings,
+ * the argv/envp pointer arrays, what FILE structs take beyond their wire bytes, padding.
+ */
+#define FRAME_ARENA_SIZE(len) \
+    ((size_t)(len) + 2u * 8u * (FRAME_MAX_ARGS + 1u) + 32u * FRAME_MAX_FILES + 128u)
 
 enum frame_type {
     FRAME_HELLO = 1,
@@ -38,8 +48,10 @@ enum frame_type {
     FRAME_PING = 10,
     FRAME_PONG = 11,
     FRAME_SIGNAL = 12,
+    FRAME_COLLECT = 13,
+    FRAME_COLLECTED = 14,
 };
-#define FRAME_TYPE_MAX 12
+#define FRAME_TYPE_MAX 14
 
 enum frame_tag {
     TAG_PROTO_VERSION = 1,
@@ -64,8 +76,12 @@ enum frame_tag {
     TAG_MESSAGE = 20,
     TAG_SECCOMP_BPF = 21,
     TAG_SIGNAL_NUMBER = 22,
+    TAG_WORK_DIR_BYTES = 23,
+    TAG_FILE = 24,
+    TAG_PATH = 25,
+    TAG_COLLECT_RESULT = 26,
 };
-#define FRAME_TAG_MAX 22
+#define FRAME_TAG_MAX 26
 
 #define FRAME_BIT(tag)    (1u << (tag))
 #define FRAME_HAS(f, tag) (((f)->present & FRAME_BIT(tag)) != 0)
@@ -98,6 +114,9 @@ enum frame_error {
     FRAME_E_ARENA = -18,
     FRAME_E_NO_SPACE = -19,
     FRAME_E_SIGNAL = -20,
+    FRAME_E_PATH = -21,
+    FRAME_E_MODE = -22,
+    FRAME_E_RESULT_RESERVED = -23,
 };
 
 struct frame_rlimit {
@@ -106,10 +125,25 @@ struct frame_rlimit {
     uint64_t hard;
 };
 
+/* One FILE of SPAWN: copied into /work before the worker starts. */
+struct frame_file {
+    uint32_t mode; /* FRAME_FILE_MODE_RW or FRAME_FILE_MODE_RWX */
+    uint64_t size; /* bytes to copy from the file's fd, from offset 0 */
+    const char *path;
+};
+
+/* One COLLECT_RESULT of COLLECTED; the reserved u32 is 0 on the wire and not kept. */
+struct frame_collect_result {
+    uint32_t err;  /* 0: the file's fd travels with the frame */
+    uint64_t size; /* st_size when err is 0 */
+    const char *path;
+};
+
 /*
  * A decoded frame, or the values of a frame to encode. `present` has FRAME_BIT(tag) set for
- * every tag that is (to be) on the wire; repeated tags are counted by argc, envc, nrlimits.
- * After decoding, argv and envp are NULL-terminated and point into the arena.
+ * every tag that is (to be) on the wire; repeated tags are counted by argc, envc, nrlimits,
+ * nfiles, npaths, nresults. After decoding, argv, envp and paths are NULL-terminated, and
+ * they and every other pointer point into the arena.
  */
 struct frame {
     uint8_t type;
@@ -129,6 +163,7 @@ struct frame {
     uint64_t stime_ns;
     uint64_t maxrss_kb;
     uint64_t spawn_ns;
+    uint64_t work_dir_bytes; /* 0: keep the current size */
     const char *cwd;
     const char *step;
     const char *message;
@@ -140,6 +175,12 @@ struct frame {
     char **envp;
     const struct frame_rlimit *rlimits;
     const void *seccomp_bpf;
+    uint32_t nfiles;
+    uint32_t npaths;
+    uint32_t nresults;
+    const struct frame_file *files;
+    char **paths;
+    const struct frame_collect_result *results;
 };
 
 /* Human-readable text of a frame_error. */
@@ -160,6 +201,16 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
 
 /* Decodes one whole frame; len must be exactly header + payload_length. */
 int frame_decode(const uint8_t *buf, size_t len, struct frame *out, void *arena, size_t arena_size);
+
+/*
+ * Checks a path of FILE, PATH or COLLECT_RESULT: relative to /work and normalised (1..4096
+ * bytes, no NUL, no leading '/', no empty, "." or ".." component, at most 64 components).
+ * Returns FRAME_OK or FRAME_E_PATH.
+ */
+int frame_check_path(const void *path, size_t len);
+
+/* Number of fds that travel with *f: 3 + nfiles for SPAWN, the ok results for COLLECTED. */
+unsigned frame_fd_count(const struct frame *f);
 
 /* Encodes *f (fields in the order of PROTOCOL.md) into out; returns the length or an error. */
 ssize_t frame_encode(const struct frame *f, uint8_t *out, size_t cap);

@@ -1,8 +1,9 @@
 /*
  * The zygote: pid 1 of the sandbox's pid namespace, in fresh user, mount, net, ipc, uts and
  * cgroup namespaces. It builds the sandbox root once, then serves runs one at a time over
- * the control socket (native/PROTOCOL.md): SPAWN -> worker, EXITED once every process of the
- * run is dead and reaped, RESET -> fresh scratch mounts and IPC namespace.
+ * the control socket (native/PROTOCOL.md): SPAWN -> copy-in, worker; EXITED once every process
+ * of the run is dead and reaped; COLLECT -> copy-out; RESET -> fresh scratch mounts and IPC
+ * namespace.
  *
  * Set-up order: handshake with the launcher (uid/gid maps, --cgroup moves), then at once its
  * own cgroup namespace (rooted at the cgroups it was put in), no nested user namespaces, the
@@ -37,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "frame.h"
 #include "log.h"
 #include "rootfs.h"
@@ -44,7 +46,7 @@
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define DEFAULT_CWD  "/work"
-#define MAX_RX_FDS   16
+#define MAX_RX_FDS   ((int)FRAME_MAX_FDS)
 
 /* Exit codes of the zygote. */
 #define EXIT_SETUP_FAILED 1
@@ -59,6 +61,8 @@ static struct {
     int cap_last_cap;
     int max_fd;
     bool setgroups_allowed;
+    uint64_t work_size; /* of the /work tmpfs now: --work-size, or the run's WORK_DIR_BYTES */
+    bool collectable;   /* EXITED was sent and no RESET or SPAWN came since: COLLECT is legal */
     /* The active run, if any. */
     bool active;
     pid_t worker;
@@ -74,7 +78,7 @@ static struct {
 /* Frames are at most 1 MiB; these stay untouched (not resident) until a frame needs them. */
 static uint8_t rx_buf[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD];
 static uint64_t rx_arena[FRAME_ARENA_SIZE(FRAME_MAX_PAYLOAD) / sizeof(uint64_t)];
-static uint8_t tx_buf[4096];
+static uint8_t tx_buf[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD];
 
 uint64_t now_ns(void) {
     struct timespec ts;
@@ -115,15 +119,36 @@ static noreturn void zygote_exit(int code) {
     _exit(code);
 }
 
-/* Zygote: sends one frame; a daemon that went away ends the zygote. */
-static void send_frame(const struct frame *f) {
+/*
+ * Zygote: sends one frame, with its fds (frame_fd_count of them) in one SCM_RIGHTS message on
+ * the first byte; the caller still owns and closes the fds. A daemon that went away ends the
+ * zygote.
+ */
+static void send_frame_fds(const struct frame *f, const int *fds, unsigned nfds) {
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * FRAME_MAX_FDS)];
+    } control;
     ssize_t len = frame_encode(f, tx_buf, sizeof(tx_buf));
-    if (len < 0) {
-        log_msg("encode %s: %s", frame_type_name(f->type), frame_strerror((int)len));
+    if (len < 0 || nfds != frame_fd_count(f)) {
+        log_msg("encode %s: %s", frame_type_name(f->type),
+                len < 0 ? frame_strerror((int)len) : "wrong number of file descriptors");
         zygote_exit(EXIT_PROTOCOL);
     }
     for (ssize_t off = 0; off < len;) {
-        ssize_t n = send(z.sock, tx_buf + off, (size_t)(len - off), MSG_NOSIGNAL);
+        struct iovec iov = {tx_buf + off, (size_t)(len - off)};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (off == 0 && nfds > 0) {
+            memset(&control, 0, sizeof(control));
+            msg.msg_control = control.buf;
+            msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+            struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+            memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+        }
+        ssize_t n = sendmsg(z.sock, &msg, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             bool gone = errno == EPIPE || errno == ECONNRESET;
@@ -132,6 +157,10 @@ static void send_frame(const struct frame *f) {
         }
         off += n;
     }
+}
+
+static void send_frame(const struct frame *f) {
+    send_frame_fds(f, NULL, 0);
 }
 
 static void send_failure(uint8_t type, const char *step, int err) {
@@ -217,11 +246,12 @@ static int recv_exact(uint8_t *buf, size_t len, bool frame_start, int *fds, int 
 }
 
 /*
- * Zygote main loop: reads one frame and its fds (exactly 3 with SPAWN, none otherwise).
- * Returns false on EOF at a frame boundary; a malformed frame ends the zygote.
+ * Zygote main loop: reads one frame and its fds (frame_fd_count: 3 + one per FILE with SPAWN,
+ * none with the daemon's other frames) into fds[MAX_RX_FDS]. Returns false on EOF at a frame
+ * boundary; a malformed frame, or one with the wrong fds, ends the zygote.
  */
-static bool read_frame(struct frame *f, int stdio[3]) {
-    int fds[MAX_RX_FDS], nfds = 0;
+static bool read_frame(struct frame *f, int *fds, int *nfds_out) {
+    int nfds = 0;
     bool bad = false;
     uint8_t type;
     uint32_t plen;
@@ -235,11 +265,10 @@ static bool read_frame(struct frame *f, int stdio[3]) {
         die_protocol(EBADMSG, "read frame", frame_strerror(rc));
     }
     recv_exact(rx_buf + FRAME_HEADER_SIZE, plen, false, fds, &nfds, &bad);
-    if (bad || nfds != (type == FRAME_SPAWN ? 3 : 0)) {
+    if (bad) {
         close_fds(fds, nfds);
         die_protocol(EBADMSG, "read frame",
-                     bad ? "file descriptors not with the frame's first byte or truncated"
-                         : "wrong number of file descriptors");
+                     "file descriptors not with the frame's first byte or truncated");
     }
     rc =
         frame_decode_payload(type, rx_buf + FRAME_HEADER_SIZE, plen, f, rx_arena, sizeof(rx_arena));
@@ -247,8 +276,11 @@ static bool read_frame(struct frame *f, int stdio[3]) {
         close_fds(fds, nfds);
         die_protocol(EBADMSG, "read frame", frame_strerror(rc));
     }
-    for (int i = 0; i < nfds; i++)
-        stdio[i] = fds[i];
+    if ((unsigned)nfds != frame_fd_count(f)) {
+        close_fds(fds, nfds);
+        die_protocol(EBADMSG, "read frame", "wrong number of file descriptors");
+    }
+    *nfds_out = nfds;
     return true;
 }
 
@@ -283,6 +315,7 @@ static void finish_run(void) {
     f.present = FRAME_BIT(TAG_WAIT_STATUS) | FRAME_BIT(TAG_WALL_NS) | FRAME_BIT(TAG_UTIME_NS) |
                 FRAME_BIT(TAG_STIME_NS) | FRAME_BIT(TAG_MAXRSS_KB) | FRAME_BIT(TAG_FLAGS);
     z.active = false;
+    z.collectable = true; /* every process of the run is dead: /work cannot change any more */
     send_frame(&f);
 }
 
@@ -346,16 +379,32 @@ static const char *search_path(const struct frame *f) {
     return DEFAULT_PATH;
 }
 
-/* Zygote main loop: SPAWN -> STARTED or EXEC_FAILED. */
-static void on_spawn(const struct frame *f, int stdio[3]) {
+/*
+ * Zygote main loop: SPAWN -> copy-in -> STARTED or EXEC_FAILED. fds holds stdin, stdout,
+ * stderr, then one fd per FILE; all of them are closed here.
+ */
+static void on_spawn(const struct frame *f, int *fds) {
     uint64_t received_ns = now_ns();
+    int *stdio = fds;
+    uid_t uid = FRAME_HAS(f, TAG_UID) ? f->uid : SANDBOX_UID;
+    gid_t gid = FRAME_HAS(f, TAG_GID) ? f->gid : SANDBOX_GID;
+    z.collectable = false;
+    if (FRAME_HAS(f, TAG_WORK_DIR_BYTES) || FRAME_HAS(f, TAG_FILE)) {
+        /* Before the worker exists: nothing of the run can race the copy. */
+        static struct files_failure failure;
+        if (files_copy_in(f, fds + 3, uid, gid, &z.work_size, &failure) < 0) {
+            close_fds(stdio, 3);
+            send_failure(FRAME_EXEC_FAILED, failure.step, failure.err);
+            return;
+        }
+    }
     struct worker_spec spec = {
         .argv = f->argv,
         .envp = f->envp,
         .path = search_path(f),
         .cwd = FRAME_HAS(f, TAG_CWD) ? f->cwd : DEFAULT_CWD,
-        .uid = FRAME_HAS(f, TAG_UID) ? f->uid : SANDBOX_UID,
-        .gid = FRAME_HAS(f, TAG_GID) ? f->gid : SANDBOX_GID,
+        .uid = uid,
+        .gid = gid,
         .rlimits = f->rlimits,
         .nrlimits = f->nrlimits,
         .seccomp_bpf = FRAME_HAS(f, TAG_SECCOMP_BPF) ? f->seccomp_bpf : NULL,
@@ -396,10 +445,30 @@ static void on_spawn(const struct frame *f, int stdio[3]) {
     send_frame(&started);
 }
 
+/*
+ * Zygote main loop: COLLECT -> COLLECTED with the fds of the regular files, which are then
+ * closed here. Only between EXITED and RESET: every process of the run is dead.
+ */
+static void on_collect(const struct frame *f) {
+    static struct frame_collect_result results[FRAME_MAX_FILES];
+    int fds[FRAME_MAX_FILES];
+    unsigned nfds = files_collect(f, results, fds);
+    struct frame collected;
+    frame_init(&collected, FRAME_COLLECTED);
+    collected.results = results;
+    collected.nresults = f->npaths;
+    collected.present = FRAME_BIT(TAG_COLLECT_RESULT);
+    send_frame_fds(&collected, fds, nfds);
+    close_fds(fds, (int)nfds);
+}
+
 /* Zygote main loop: RESET -> RESET_DONE; any failure ends the zygote (it cannot be reused). */
 static void on_reset(void) {
     kill_and_reap_all();
+    z.collectable = false;
+    /* A fresh /work of --work-size: a run's WORK_DIR_BYTES does not outlive it. */
     if (rootfs_reset(z.cfg) < 0) die_with_error(EXIT_SETUP_FAILED);
+    z.work_size = z.cfg->work_size;
     /* A new IPC namespace: every SysV and POSIX IPC object of the past runs is dropped. */
     if (unshare(CLONE_NEWIPC) < 0) {
         log_fail("unshare(CLONE_NEWIPC)");
@@ -413,15 +482,19 @@ static void on_reset(void) {
 /* Zygote main loop: one frame from the daemon. */
 static void on_control(void) {
     struct frame f;
-    int stdio[3] = {-1, -1, -1};
-    if (!read_frame(&f, stdio)) zygote_exit(0); /* EOF: the daemon let go of us */
+    int fds[MAX_RX_FDS], nfds = 0;
+    if (!read_frame(&f, fds, &nfds)) zygote_exit(0); /* EOF: the daemon let go of us */
     switch (f.type) {
         case FRAME_SPAWN:
             if (z.active) {
-                close_fds(stdio, 3);
+                close_fds(fds, nfds);
                 die_protocol(EPROTO, "protocol", "SPAWN during a run");
             }
-            on_spawn(&f, stdio);
+            on_spawn(&f, fds);
+            break;
+        case FRAME_COLLECT:
+            if (!z.collectable) die_protocol(EPROTO, "protocol", "COLLECT not after EXITED");
+            on_collect(&f);
             break;
         case FRAME_KILL: kill_run(EXITED_FLAG_KILLED); break; /* ignored between runs */
         case FRAME_SIGNAL: signal_run((int)f.signal_number); break;
@@ -435,7 +508,9 @@ static void on_control(void) {
             send_frame(&pong);
             break;
         }
-        default: die_protocol(EPROTO, "protocol", "unexpected frame type");
+        default:
+            close_fds(fds, nfds); /* a COLLECTED of ours sent back to us has some */
+            die_protocol(EPROTO, "protocol", "unexpected frame type");
     }
 }
 
@@ -571,6 +646,7 @@ static int check_private_mount_ns(const struct zygote_args *a) {
 int zygote_main(void *arg) {
     const struct zygote_args *a = arg;
     z.cfg = a->cfg;
+    z.work_size = a->cfg->work_size;
     z.sock = a->control_fd;
     z.setgroups_allowed = a->setgroups_allowed;
 

@@ -43,6 +43,12 @@ static const struct frame_rlimit spawn_full_rlimits[] = {
     {4, 0, 0}, {7, 256, 256}, {3, 8388608, UINT64_MAX}};
 /* BPF_RET | BPF_K, SECCOMP_RET_ALLOW: {code 0x06, jt 0, jf 0, k 0x7fff0000}. */
 static const uint8_t ret_allow[8] = {0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x7f};
+static char *spawn_files_argv[] = {"/bin/sh", NULL};
+static const struct frame_file spawn_files_files[] = {{0755, 42, "bin/run.sh"},
+                                                      {0644, 0, "data/in.txt"}};
+static char *collect_paths[] = {"out/result.txt", "missing", NULL};
+static const struct frame_collect_result collected_results[] = {{0, 300000, "out/result.txt"},
+                                                                {2, 0, "missing"}};
 
 static bool expected_frame(const char *name, struct frame *f) {
     if (strcmp(name, "hello") == 0) {
@@ -108,6 +114,24 @@ static bool expected_frame(const char *name, struct frame *f) {
         frame_init(f, FRAME_SIGNAL);
         f->signal_number = 2;
         f->present = FRAME_BIT(TAG_SIGNAL_NUMBER);
+    } else if (strcmp(name, "spawn_files") == 0) {
+        frame_init(f, FRAME_SPAWN);
+        f->argv = spawn_files_argv;
+        f->argc = 1;
+        f->work_dir_bytes = 10485760;
+        f->files = spawn_files_files;
+        f->nfiles = 2;
+        f->present = FRAME_BIT(TAG_ARGV) | FRAME_BIT(TAG_WORK_DIR_BYTES) | FRAME_BIT(TAG_FILE);
+    } else if (strcmp(name, "collect") == 0) {
+        frame_init(f, FRAME_COLLECT);
+        f->paths = collect_paths;
+        f->npaths = 2;
+        f->present = FRAME_BIT(TAG_PATH);
+    } else if (strcmp(name, "collected") == 0) {
+        frame_init(f, FRAME_COLLECTED);
+        f->results = collected_results;
+        f->nresults = 2;
+        f->present = FRAME_BIT(TAG_COLLECT_RESULT);
     } else {
         return false;
     }
@@ -135,6 +159,21 @@ static const struct {
     {"bad_seccomp_size", FRAME_E_BPF_SIZE},
     {"bad_fields_in_kill", FRAME_E_MISPLACED_TAG},
     {"bad_signal_empty", FRAME_E_MISSING},
+    {"bad_file_absolute", FRAME_E_PATH},
+    {"bad_file_dotdot", FRAME_E_PATH},
+    {"bad_file_mode", FRAME_E_MODE},
+    {"bad_path_empty_component", FRAME_E_PATH},
+    {"bad_collect_empty", FRAME_E_MISSING},
+    {"bad_collect_reserved", FRAME_E_RESULT_RESERVED},
+};
+
+/* Fds that travel with each good golden frame (PROTOCOL.md, "Frame"). */
+static const struct {
+    const char *name;
+    unsigned fds;
+} fd_expectations[] = {
+    {"spawn_min", 3}, {"spawn_full", 3}, {"spawn_files", 5}, {"collect", 0},
+    {"collected", 1}, {"hello", 0},      {"started", 0},
 };
 
 /* ---- comparing frames ---- */
@@ -176,6 +215,10 @@ static const char *frame_diff(const struct frame *a, const struct frame *b) {
     SAME(envc, TAG_ENV);
     SAME(nrlimits, TAG_RLIMIT);
     SAME(seccomp_len, TAG_SECCOMP_BPF);
+    SAME(work_dir_bytes, TAG_WORK_DIR_BYTES);
+    SAME(nfiles, TAG_FILE);
+    SAME(npaths, TAG_PATH);
+    SAME(nresults, TAG_COLLECT_RESULT);
 #undef SAME
     if (FRAME_HAS(a, TAG_CWD) && !str_eq(a->cwd, b->cwd)) return "cwd";
     if (FRAME_HAS(a, TAG_STEP) && !str_eq(a->step, b->step)) return "step";
@@ -189,6 +232,17 @@ static const char *frame_diff(const struct frame *a, const struct frame *b) {
     }
     if (FRAME_HAS(a, TAG_SECCOMP_BPF) && memcmp(a->seccomp_bpf, b->seccomp_bpf, a->seccomp_len))
         return "seccomp_bpf";
+    for (uint32_t i = 0; FRAME_HAS(a, TAG_FILE) && i < a->nfiles; i++) {
+        if (a->files[i].mode != b->files[i].mode || a->files[i].size != b->files[i].size ||
+            !str_eq(a->files[i].path, b->files[i].path))
+            return "files";
+    }
+    if (FRAME_HAS(a, TAG_PATH) && !list_eq(a->paths, b->paths, a->npaths)) return "paths";
+    for (uint32_t i = 0; FRAME_HAS(a, TAG_COLLECT_RESULT) && i < a->nresults; i++) {
+        if (a->results[i].err != b->results[i].err || a->results[i].size != b->results[i].size ||
+            !str_eq(a->results[i].path, b->results[i].path))
+            return "results";
+    }
     return NULL;
 }
 
@@ -301,13 +355,20 @@ static void test_golden(void) {
             len = frame_encode(&decoded, out, sizeof(out));
             check(len == (ssize_t)g->len && memcmp(out, g->bytes, g->len) == 0,
                   "%s: re-encoding the decoded frame gives the golden bytes", g->name);
+            for (size_t k = 0; k < sizeof(fd_expectations) / sizeof(fd_expectations[0]); k++) {
+                if (strcmp(fd_expectations[k].name, g->name) != 0) continue;
+                check(frame_fd_count(&decoded) == fd_expectations[k].fds &&
+                          frame_fd_count(&expected) == fd_expectations[k].fds,
+                      "%s: travels with %u fds (%u)", g->name, fd_expectations[k].fds,
+                      frame_fd_count(&decoded));
+            }
         }
         free(arena);
     }
     /* Every expectation must have met its frame: the file cannot silently lose vectors. */
-    const char *names[] = {"hello", "spawn_min", "spawn_full", "started",    "exec_failed",
-                           "kill",  "exited",    "reset",      "reset_done", "error",
-                           "ping",  "pong",      "signal"};
+    const char *names[] = {"hello",  "spawn_min",   "spawn_full", "started",  "exec_failed", "kill",
+                           "exited", "reset",       "reset_done", "error",    "ping",        "pong",
+                           "signal", "spawn_files", "collect",    "collected"};
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
         bool found = false;
         for (int i = 0; i < n_goldens; i++)
@@ -485,6 +546,257 @@ static void test_edges(void) {
     check(frame_encode(&f, out, 12) == FRAME_E_NO_SPACE, "encode: output too small");
 }
 
+/* ---- files: FILE, PATH, COLLECT_RESULT, WORK_DIR_BYTES ---- */
+
+/* A FILE (or, with head 16, a COLLECT_RESULT) value: u32 first, u64 second, then the path. */
+static size_t put_head_path(uint8_t *p, uint16_t tag, uint32_t first, uint64_t second,
+                            uint32_t reserved, uint32_t head, const char *path, size_t n) {
+    uint8_t v[16 + 4200];
+    for (int i = 0; i < 4; i++)
+        v[i] = (uint8_t)(first >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        v[4 + i] = (uint8_t)(second >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        v[12 + i] = (uint8_t)(reserved >> (8 * i));
+    memcpy(v + head, path, n);
+    return put_field(p, tag, v, (uint32_t)(head + n));
+}
+
+static void test_paths(void) {
+    static char long_path[FRAME_MAX_PATH + 2];
+    static const struct {
+        const char *path;
+        bool ok;
+    } cases[] = {
+        {"a", true},       {"a/b/c.txt", true}, {".a", true},      {"..a", true},   {"a..", true},
+        {"...", true},     {"a/.b/c", true},    {"a b/\\x", true}, {"", false},     {"/", false},
+        {"/a", false},     {"a/", false},       {"a//b", false},   {".", false},    {"..", false},
+        {"./a", false},    {"a/.", false},      {"a/./b", false},  {"a/..", false}, {"../a", false},
+        {"a/../b", false}, {"//", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = frame_check_path(cases[i].path, strlen(cases[i].path));
+        check(cases[i].ok ? rc == FRAME_OK : rc == FRAME_E_PATH, "path '%s' is %s", cases[i].path,
+              cases[i].ok ? "accepted" : "rejected");
+    }
+    check(frame_check_path("a\0b", 3) == FRAME_E_PATH, "path with a NUL byte is rejected");
+    memset(long_path, 'a', sizeof(long_path));
+    check(frame_check_path(long_path, FRAME_MAX_PATH) == FRAME_OK, "path of 4096 bytes accepted");
+    check(frame_check_path(long_path, FRAME_MAX_PATH + 1) == FRAME_E_PATH,
+          "path of 4097 bytes rejected");
+    for (size_t i = 1; i < 2 * 65; i += 2)
+        long_path[i] = '/';
+    check(frame_check_path(long_path, 2 * 64 - 1) == FRAME_OK, "path of 64 components accepted");
+    check(frame_check_path(long_path, 2 * 65 - 1) == FRAME_E_PATH,
+          "path of 65 components rejected");
+}
+
+static void test_file_edges(void) {
+    static uint8_t buf[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD + 64];
+    static uint8_t out[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD];
+    static char long_path[FRAME_MAX_PATH + 1];
+    struct frame f;
+    void *arena;
+    size_t n, m;
+    uint8_t u64[8] = {0};
+
+    /* FILE: modes, sizes of the value, counts. */
+    n = put_field(buf + 8, TAG_ARGV, "x", 1);
+    static const uint32_t bad_modes[] = {0, 0600, 0777, 0100644, 04755, 0644 | 0x10000};
+    for (size_t i = 0; i < sizeof(bad_modes) / sizeof(bad_modes[0]); i++) {
+        m = n + put_head_path(buf + 8 + n, TAG_FILE, bad_modes[i], 1, 0, 12, "a", 1);
+        check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_MODE,
+              "FILE mode 0%o is rejected", bad_modes[i]);
+        free(arena);
+    }
+    m = n + put_head_path(buf + 8 + n, TAG_FILE, 0644, 0, 0, 12, "", 0);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_PATH,
+          "FILE with an empty path is rejected");
+    free(arena);
+    m = n + put_field(buf + 8 + n, TAG_FILE, "\xa4\x01\0\0\0\0\0\0\0\0\0", 11);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_FIXED_SIZE,
+          "FILE of 11 bytes is rejected");
+    free(arena);
+    memset(long_path, 'p', sizeof(long_path));
+    m = n +
+        put_head_path(buf + 8 + n, TAG_FILE, 0755, UINT64_MAX, 0, 12, long_path, FRAME_MAX_PATH);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_OK && f.nfiles == 1 &&
+              f.files[0].size == UINT64_MAX && strlen(f.files[0].path) == FRAME_MAX_PATH &&
+              frame_fd_count(&f) == 4,
+          "FILE with a 4096-byte path and size 2^64-1 decodes; 4 fds");
+    free(arena);
+    m = n + put_head_path(buf + 8 + n, TAG_FILE, 0755, 1, 0, 12, long_path, FRAME_MAX_PATH + 1);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_PATH,
+          "FILE with a 4097-byte path is rejected");
+    free(arena);
+    m = n;
+    for (unsigned i = 0; i < FRAME_MAX_FILES; i++) {
+        char name[16];
+        int len = snprintf(name, sizeof(name), "d/%u", i);
+        m += put_head_path(buf + 8 + m, TAG_FILE, 0644, i, 0, 12, name, (size_t)len);
+    }
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_OK && f.nfiles == 250 &&
+              f.files[249].size == 249 && strcmp(f.files[249].path, "d/249") == 0 &&
+              frame_fd_count(&f) == FRAME_MAX_FDS,
+          "250 FILEs decode, in order; 253 fds");
+    free(arena);
+    m += put_head_path(buf + 8 + m, TAG_FILE, 0644, 0, 0, 12, "z", 1);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_TOO_MANY,
+          "251 FILEs are rejected");
+    free(arena);
+
+    /* WORK_DIR_BYTES: u64, once. */
+    m = n + put_field(buf + 8 + n, TAG_WORK_DIR_BYTES, u64, 4);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_FIXED_SIZE,
+          "WORK_DIR_BYTES of 4 bytes is rejected");
+    free(arena);
+    m = n + put_field(buf + 8 + n, TAG_WORK_DIR_BYTES, u64, 8);
+    m += put_field(buf + 8 + m, TAG_WORK_DIR_BYTES, u64, 8);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_DUPLICATE,
+          "WORK_DIR_BYTES twice is rejected");
+    free(arena);
+
+    /* Misplaced: PATH in SPAWN, FILE and COLLECT_RESULT in COLLECT, PATH in COLLECTED. */
+    m = n + put_field(buf + 8 + n, TAG_PATH, "a", 1);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_MISPLACED_TAG,
+          "PATH in SPAWN is rejected");
+    free(arena);
+    m = put_field(buf + 8, TAG_PATH, "a", 1);
+    m += put_head_path(buf + 8 + m, TAG_FILE, 0644, 0, 0, 12, "a", 1);
+    check(decode_built(buf, m, FRAME_COLLECT, &f, &arena) == FRAME_E_MISPLACED_TAG,
+          "FILE in COLLECT is rejected");
+    free(arena);
+    m = put_field(buf + 8, TAG_PATH, "a", 1);
+    check(decode_built(buf, m, FRAME_COLLECTED, &f, &arena) == FRAME_E_MISPLACED_TAG,
+          "PATH in COLLECTED is rejected");
+    free(arena);
+    m = put_head_path(buf + 8, TAG_COLLECT_RESULT, 0, 1, 0, 16, "a", 1);
+    check(decode_built(buf, m, FRAME_COLLECT, &f, &arena) == FRAME_E_MISPLACED_TAG,
+          "COLLECT_RESULT in COLLECT is rejected");
+    free(arena);
+
+    /* PATH: the same rules as FILE's path; 1..250 of them. */
+    static const char *const bad_paths[] = {"/etc/passwd", "a/../../b", "a//b", "./a", "a/"};
+    for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
+        m = put_field(buf + 8, TAG_PATH, bad_paths[i], (uint32_t)strlen(bad_paths[i]));
+        check(decode_built(buf, m, FRAME_COLLECT, &f, &arena) == FRAME_E_PATH,
+              "PATH '%s' is rejected", bad_paths[i]);
+        free(arena);
+    }
+    m = put_field(buf + 8, TAG_PATH, "", 0);
+    check(decode_built(buf, m, FRAME_COLLECT, &f, &arena) == FRAME_E_PATH,
+          "empty PATH is rejected");
+    free(arena);
+    m = put_field(buf + 8, TAG_PATH, "a\0b", 3);
+    check(decode_built(buf, m, FRAME_COLLECT, &f, &arena) == FRAME_E_PATH,
+          "PATH with a NUL byte is rejected");
+    free(arena);
+    /* The largest COLLECT: 250 paths of 4096 bytes, just under 1 MiB. */
+    m = 0;
+    for (unsigned i = 0; i < FRAME_MAX_FILES; i++) {
+        snprintf(long_path, 8, "%05u", i);
+        long_path[5] = 'p';
+        m += put_field(buf + 8 + m, TAG_PATH, long_path, FRAME_MAX_PATH);
+    }
+    check(m <= FRAME_MAX_PAYLOAD && decode_built(buf, m, FRAME_COLLECT, &f, &arena) == FRAME_OK &&
+              f.npaths == 250 && f.paths[250] == NULL && strncmp(f.paths[249], "00249p", 6) == 0 &&
+              frame_fd_count(&f) == 0,
+          "250 PATHs of 4096 bytes decode (%zu bytes), NULL-terminated", m);
+    free(arena);
+    m += put_field(buf + 8 + m, TAG_PATH, "a", 1);
+    check(decode_built(buf, m, FRAME_COLLECT, &f, &arena) == FRAME_E_TOO_MANY,
+          "251 PATHs are rejected");
+    free(arena);
+
+    /* COLLECT_RESULT: head of 16 bytes, reserved 0, fds = results with errno 0. */
+    m = put_field(buf + 8, TAG_COLLECT_RESULT, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15);
+    check(decode_built(buf, m, FRAME_COLLECTED, &f, &arena) == FRAME_E_FIXED_SIZE,
+          "COLLECT_RESULT of 15 bytes is rejected");
+    free(arena);
+    m = put_head_path(buf + 8, TAG_COLLECT_RESULT, 0, 1, 0x80000000u, 16, "a", 1);
+    check(decode_built(buf, m, FRAME_COLLECTED, &f, &arena) == FRAME_E_RESULT_RESERVED,
+          "COLLECT_RESULT with the top reserved bit set is rejected");
+    free(arena);
+    m = put_head_path(buf + 8, TAG_COLLECT_RESULT, ELOOP, 0, 0, 16, "/etc/passwd", 11);
+    check(decode_built(buf, m, FRAME_COLLECTED, &f, &arena) == FRAME_E_PATH,
+          "COLLECT_RESULT with an absolute path is rejected");
+    free(arena);
+    m = 0;
+    for (unsigned i = 0; i < FRAME_MAX_FILES; i++)
+        m += put_head_path(buf + 8 + m, TAG_COLLECT_RESULT, i % 3 ? 0 : ENOENT, i, 0, 16, "r", 1);
+    check(decode_built(buf, m, FRAME_COLLECTED, &f, &arena) == FRAME_OK && f.nresults == 250 &&
+              f.results[3].err == ENOENT && f.results[4].size == 4 && frame_fd_count(&f) == 166,
+          "250 COLLECT_RESULTs decode; 166 of them ok, so 166 fds (%u)", frame_fd_count(&f));
+    free(arena);
+    m += put_head_path(buf + 8 + m, TAG_COLLECT_RESULT, 0, 0, 0, 16, "r", 1);
+    check(decode_built(buf, m, FRAME_COLLECTED, &f, &arena) == FRAME_E_TOO_MANY,
+          "251 COLLECT_RESULTs are rejected");
+    free(arena);
+    check(decode_built(buf, 0, FRAME_COLLECTED, &f, &arena) == FRAME_OK && f.nresults == 0 &&
+              frame_fd_count(&f) == 0,
+          "COLLECTED without results decodes");
+    free(arena);
+
+    /* The worst arena use per wire byte: every repeated field as short as it may be. */
+    m = 0;
+    for (unsigned i = 0; i < FRAME_MAX_ARGS; i++) {
+        m += put_field(buf + 8 + m, TAG_ARGV, "", 0);
+        m += put_field(buf + 8 + m, TAG_ENV, "", 0);
+    }
+    for (unsigned i = 0; i < FRAME_MAX_FILES; i++)
+        m += put_head_path(buf + 8 + m, TAG_FILE, 0644, 0, 0, 12, "f", 1);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_OK && f.argc == 4096 &&
+              f.envc == 4096 && f.nfiles == 250,
+          "4096 ARGV + 4096 ENV + 250 FILE fit the arena of FRAME_ARENA_SIZE");
+    free(arena);
+    m = 0;
+    for (unsigned i = 0; i < FRAME_MAX_FILES; i++)
+        m += put_field(buf + 8 + m, TAG_PATH, "p", 1);
+    check(decode_built(buf, m, FRAME_COLLECT, &f, &arena) == FRAME_OK && f.npaths == 250,
+          "250 one-byte PATHs fit the arena of FRAME_ARENA_SIZE");
+    free(arena);
+
+    /* The encoder refuses what the decoder would refuse, and fills a 1 MiB COLLECTED. */
+    struct frame_file file = {0600, 1, "a"};
+    frame_init(&f, FRAME_SPAWN);
+    f.argv = spawn_min_argv;
+    f.argc = 1;
+    f.files = &file;
+    f.nfiles = 1;
+    f.present = FRAME_BIT(TAG_ARGV) | FRAME_BIT(TAG_FILE);
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_MODE, "encode: FILE mode 0600");
+    file.mode = 0644;
+    file.path = "../a";
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_PATH, "encode: FILE path ../a");
+    f.nfiles = 251;
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_TOO_MANY, "encode: 251 FILEs");
+    frame_init(&f, FRAME_COLLECT);
+    f.present = FRAME_BIT(TAG_PATH);
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_TOO_MANY, "encode: COLLECT without PATH");
+    char *abs_path[] = {"/x", NULL};
+    f.paths = abs_path;
+    f.npaths = 1;
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_PATH, "encode: absolute PATH");
+    static struct frame_collect_result results[FRAME_MAX_FILES];
+    memset(long_path, 'r', FRAME_MAX_PATH);
+    long_path[FRAME_MAX_PATH] = '\0';
+    for (unsigned i = 0; i < FRAME_MAX_FILES; i++)
+        results[i] = (struct frame_collect_result){i % 2 ? EINVAL : 0, 7, long_path};
+    frame_init(&f, FRAME_COLLECTED);
+    f.results = results;
+    f.nresults = FRAME_MAX_FILES;
+    f.present = FRAME_BIT(TAG_COLLECT_RESULT);
+    ssize_t len = frame_encode(&f, out, sizeof(out));
+    struct frame back;
+    check(len == (ssize_t)(FRAME_HEADER_SIZE + FRAME_MAX_FILES * (6 + 16 + FRAME_MAX_PATH)) &&
+              decode_copy(out, (size_t)len, &back, &arena) == FRAME_OK &&
+              frame_diff(&f, &back) == NULL && frame_fd_count(&back) == 125,
+          "encode: the largest COLLECTED (%zd bytes) decodes back, 125 fds", len);
+    free(arena);
+    results[0].path = "a/./b";
+    check(frame_encode(&f, out, sizeof(out)) == FRAME_E_PATH, "encode: COLLECT_RESULT path a/./b");
+}
+
 /* ---- mutation loop ---- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -564,6 +876,8 @@ int main(int argc, char **argv) {
     if (loaded) {
         test_golden();
         test_edges();
+        test_paths();
+        test_file_edges();
         test_mutations();
     }
     for (int i = 0; i < n_goldens; i++)

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -115,16 +116,46 @@ static int wait_readable(int fd, uint64_t deadline) {
     }
 }
 
-/* 1 frame read, 0 EOF, -1 timeout or error (also a malformed frame). */
-static int recv_frame(int sock, struct rx *rx, int timeout_ms) {
+/*
+ * 1 frame read, 0 EOF, -1 timeout or error (also a malformed frame, a truncated control
+ * message, or fds where none may be). With fds, up to max fds that came with the frame's
+ * first byte are stored there and counted in *nfds (the caller closes them); without, any fd
+ * is closed and makes the frame bad.
+ */
+static int recv_frame_fds(int sock, struct rx *rx, int timeout_ms, int *fds, int max, int *nfds) {
     uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
     size_t want = FRAME_HEADER_SIZE, have = 0;
+    bool stray = false;
+    if (nfds) *nfds = 0;
     while (have < want) {
         if (wait_readable(sock, deadline) <= 0) return -1;
-        ssize_t n = recv(sock, rx->buf + have, want - have, 0);
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(int) * FRAME_MAX_FDS)];
+        } control;
+        struct iovec iov = {rx->buf + have, want - have};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof(control.buf);
+        ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return -1;
-        if (n == 0) return have == 0 ? 0 : -1;
+        if (msg.msg_flags & MSG_CTRUNC) stray = true;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < count; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                if (fds != NULL && have == 0 && *nfds < max) {
+                    fds[(*nfds)++] = fd;
+                } else {
+                    close(fd);
+                    stray = true;
+                }
+            }
+        }
+        if (n == 0) return have == 0 && !stray ? 0 : -1;
         have += (size_t)n;
         if (have == FRAME_HEADER_SIZE && want == FRAME_HEADER_SIZE) {
             uint8_t type;
@@ -133,16 +164,21 @@ static int recv_frame(int sock, struct rx *rx, int timeout_ms) {
             want += plen;
         }
     }
+    if (stray) return -1;
     return frame_decode(rx->buf, have, &rx->f, rx->arena, sizeof(rx->arena)) == FRAME_OK ? 1 : -1;
+}
+
+static int recv_frame(int sock, struct rx *rx, int timeout_ms) {
+    return recv_frame_fds(sock, rx, timeout_ms, NULL, 0, NULL);
 }
 
 static bool send_frame(int sock, const struct frame *f, const int *fds, int nfds) {
     static uint8_t buf[FRAME_HEADER_SIZE + 65536];
     ssize_t len = frame_encode(f, buf, sizeof(buf));
-    if (len < 0) return false;
+    if (len < 0 || nfds > (int)FRAME_MAX_FDS) return false;
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * 3)];
+        char buf[CMSG_SPACE(sizeof(int) * FRAME_MAX_FDS)];
     } control;
     struct iovec iov = {buf, (size_t)len};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -335,13 +371,18 @@ struct spawn_opts {
     bool set_ids; /* send UID and GID */
     uint32_t uid;
     uint32_t gid;
+    const struct frame_file *files; /* FILEs, each with its fd in file_fds */
+    uint32_t nfiles;
+    const int *file_fds;
+    bool set_work_dir_bytes; /* send WORK_DIR_BYTES */
+    uint64_t work_dir_bytes;
 };
 
 struct run_result {
     bool started;
     bool exec_failed;
     bool exited;
-    char step[64];
+    char step[128];
     uint32_t err;
     uint32_t pid;
     uint32_t status;
@@ -414,9 +455,21 @@ static bool run(struct zygote *z, char **argv, const struct spawn_opts *o, struc
         f.seccomp_len = o->bpf_len;
         f.present |= FRAME_BIT(TAG_SECCOMP_BPF);
     }
-    int fds[3] = {in[0], out[1], err[1]};
+    if (o->set_work_dir_bytes) {
+        f.work_dir_bytes = o->work_dir_bytes;
+        f.present |= FRAME_BIT(TAG_WORK_DIR_BYTES);
+    }
+    if (o->nfiles) {
+        f.files = o->files;
+        f.nfiles = o->nfiles;
+        f.present |= FRAME_BIT(TAG_FILE);
+    }
+    int fds[FRAME_MAX_FDS] = {in[0], out[1], err[1]};
+    int nfds = 3 + (int)o->nfiles;
+    for (int i = 3; i < nfds && i < (int)FRAME_MAX_FDS; i++)
+        fds[i] = o->file_fds[i - 3];
     uint64_t t0 = now_ns();
-    bool sent = send_frame(z->sock, &f, fds, 3);
+    bool sent = send_frame(z->sock, &f, fds, nfds);
     close(in[0]);
     close(out[1]);
     close(err[1]);
@@ -853,29 +906,547 @@ static void test_protocol_misuse(struct zygote *z) {
     z->launcher = 0;
 }
 
-static void test_malformed(struct zygote *z, bool with_fds) {
+/* Frames that are malformed by their fds or bytes: each ends the zygote with ERROR EBADMSG. */
+enum malformed {
+    BAD_VERSION,
+    SPAWN_NO_FDS,     /* a well-formed SPAWN without its three fds */
+    SPAWN_FILE_NO_FD, /* SPAWN with a FILE, but only the three stdio fds */
+    SPAWN_EXTRA_FD,   /* SPAWN without FILE, with four fds */
+    COLLECT_WITH_FD,  /* COLLECT carrying an fd */
+    MALFORMED_COUNT,
+};
+
+static void test_malformed(struct zygote *z, enum malformed variant) {
+    static const char *const names[] = {"bad version byte", "SPAWN without fds",
+                                        "SPAWN with a FILE but no fd for it",
+                                        "SPAWN with a fourth fd but no FILE", "COLLECT with an fd"};
     static const uint8_t bad_version[] = {0, 0, 0, 0, 2, 10, 0, 0};
+    static const struct frame_file one_file = {0644, 1, "a"};
     bool sent;
-    if (with_fds) {
-        /* A well-formed SPAWN, but without its three fds. */
-        struct frame f;
-        frame_init(&f, FRAME_SPAWN);
-        f.argv = ARGV("/bin/true");
-        f.argc = 1;
-        f.present = FRAME_BIT(TAG_ARGV);
-        sent = send_frame(z->sock, &f, NULL, 0);
-    } else {
-        sent = send(z->sock, bad_version, sizeof(bad_version), MSG_NOSIGNAL) ==
-               (ssize_t)sizeof(bad_version);
+    struct frame f;
+    frame_init(&f, FRAME_SPAWN);
+    f.argv = ARGV("/bin/true");
+    f.argc = 1;
+    f.present = FRAME_BIT(TAG_ARGV);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int fds[4] = {null, null, null, null};
+    switch (variant) {
+        case BAD_VERSION:
+            sent = send(z->sock, bad_version, sizeof(bad_version), MSG_NOSIGNAL) ==
+                   (ssize_t)sizeof(bad_version);
+            break;
+        case SPAWN_NO_FDS: sent = send_frame(z->sock, &f, NULL, 0); break;
+        case SPAWN_FILE_NO_FD:
+            f.files = &one_file;
+            f.nfiles = 1;
+            f.present |= FRAME_BIT(TAG_FILE);
+            sent = send_frame(z->sock, &f, fds, 3);
+            break;
+        case SPAWN_EXTRA_FD: sent = send_frame(z->sock, &f, fds, 4); break;
+        default: {
+            char *paths[] = {"a", NULL};
+            frame_init(&f, FRAME_COLLECT);
+            f.paths = paths;
+            f.npaths = 1;
+            f.present = FRAME_BIT(TAG_PATH);
+            sent = send_frame(z->sock, &f, fds, 1);
+            break;
+        }
     }
+    close(null);
     int rc = recv_frame(z->sock, &rx_main, TIMEOUT_MS);
     bool error = rc == 1 && rx_main.f.type == FRAME_ERROR && rx_main.f.err == EBADMSG;
+    if (rc == 1 && rx_main.f.type != FRAME_ERROR)
+        diag("got frame type %d instead of ERROR", rx_main.f.type);
     bool eof = recv_frame(z->sock, &rx_main, TIMEOUT_MS) == 0;
     int status = wait_exit(z->launcher, 5000);
     check(sent && error && eof && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2,
-          "%s -> ERROR EBADMSG, EOF, launcher exits 2",
-          with_fds ? "SPAWN without fds" : "bad version byte");
+          "%s -> ERROR EBADMSG, EOF, launcher exits 2", names[variant]);
     z->launcher = 0;
+}
+
+/* ---- files: copy-in (SPAWN with FILE) and copy-out (COLLECT) ---- */
+
+#define MIB (1024u * 1024u)
+
+static int zygote_fd_count(const struct zygote *z) {
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)z->zygote_host_pid);
+    return count_fds(dir);
+}
+
+static bool write_all(int fd, const void *data, size_t len) {
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, (const char *)data + off, len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        off += (size_t)n;
+    }
+    return true;
+}
+
+/* Inline content the daemon's way: a memfd, its file position left at the end. */
+static int memfd_with(const void *data, size_t len) {
+    int fd = memfd_create("forkd-test", MFD_CLOEXEC);
+    if (fd >= 0 && !write_all(fd, data, len)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads a whole file from offset 0 into buf (NUL-terminated); returns its length or -1. */
+static ssize_t pread_all(int fd, char *buf, size_t cap) {
+    size_t len = 0;
+    while (len < cap - 1) {
+        ssize_t n = pread(fd, buf + len, cap - 1 - len, (off_t)len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* One COLLECTED answer, with the fds matched to their results (-1 for the failed ones). */
+struct collected {
+    uint32_t n;
+    uint32_t err[FRAME_MAX_FILES];
+    uint64_t size[FRAME_MAX_FILES];
+    int fd[FRAME_MAX_FILES];
+    int nfds;
+    uint64_t took_ns;
+};
+
+static void close_collected(struct collected *c) {
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->fd[i] >= 0) close(c->fd[i]);
+        c->fd[i] = -1;
+    }
+}
+
+/* COLLECT paths -> COLLECTED: one result per path, in order, one fd per ok result. */
+static bool collect(struct zygote *z, char **paths, struct collected *c) {
+    struct frame f;
+    int fds[FRAME_MAX_FDS];
+    memset(c, 0, sizeof(*c));
+    frame_init(&f, FRAME_COLLECT);
+    for (f.npaths = 0; paths[f.npaths]; f.npaths++) {
+    }
+    f.paths = paths;
+    f.present = FRAME_BIT(TAG_PATH);
+    uint64_t t0 = now_ns();
+    if (!send_frame(z->sock, &f, NULL, 0)) return false;
+    int rc = recv_frame_fds(z->sock, &rx_main, TIMEOUT_MS, fds, FRAME_MAX_FDS, &c->nfds);
+    c->took_ns = now_ns() - t0;
+    bool ok = rc == 1 && rx_main.f.type == FRAME_COLLECTED && rx_main.f.nresults == f.npaths;
+    if (!ok) {
+        diag("COLLECT: rc %d type %d results %u", rc, rc == 1 ? rx_main.f.type : 0,
+             rc == 1 ? rx_main.f.nresults : 0);
+        if (rc == 1 && rx_main.f.type == FRAME_ERROR) diag("ERROR %s", rx_main.f.step);
+    }
+    int next = 0;
+    for (uint32_t i = 0; ok && i < f.npaths; i++) {
+        const struct frame_collect_result *r = &rx_main.f.results[i];
+        ok = strcmp(r->path, paths[i]) == 0;
+        c->err[i] = r->err;
+        c->size[i] = r->size;
+        c->fd[i] = r->err == 0 && next < c->nfds ? fds[next++] : -1;
+        c->n = i + 1;
+    }
+    ok = ok && next == c->nfds;
+    if (!ok) {
+        for (int i = next; i < c->nfds; i++)
+            close(fds[i]);
+        close_collected(c);
+    }
+    return ok;
+}
+
+/* A SPAWN that must fail in copy-in: EXEC_FAILED with this STEP and errno, then RESET. */
+static void expect_copy_in_failure(struct zygote *z, const struct spawn_opts *o, const char *step,
+                                   int err, const char *what) {
+    uint64_t t0 = now_ns();
+    bool ok = run(z, ARGV("/bin/true"), o, &res);
+    uint64_t took = now_ns() - t0;
+    check(ok && res.exec_failed && strcmp(res.step, step) == 0 && res.err == (uint32_t)err &&
+              took < 2000000000u,
+          "%s -> EXEC_FAILED '%s' %s (got '%s' %u, %.1f ms)", what, step, strerror(err), res.step,
+          res.err, took / 1e6);
+    reset(z, NULL);
+}
+
+static void test_copy_in(struct zygote *z) {
+    static const char script[] = "#!/bin/sh\necho run.sh says hi\n";
+    static const char stored[] = "from the store\n";
+    int zfds = zygote_fd_count(z);
+    char store_path[160];
+    snprintf(store_path, sizeof(store_path), "%s/store.txt", z->dir);
+    int store_w = open(store_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool made = store_w >= 0 && write_all(store_w, stored, strlen(stored));
+    if (store_w >= 0) close(store_w);
+    int store_fd = open(store_path, O_RDONLY | O_CLOEXEC);
+    int inline_fd = memfd_with("hello\n", 6);
+    int script_fd = memfd_with(script, strlen(script));
+    check(made && store_fd >= 0 && inline_fd >= 0 && script_fd >= 0,
+          "copy-in sources: two memfds and a regular file");
+
+    const struct frame_file files[] = {
+        {0755, strlen(script), "bin/run.sh"},
+        {0644, 6, "in.txt"},
+        {0644, strlen(stored), "data/deep/er/store.txt"},
+        {0644, 4, "data/part.txt"}, /* the first 4 bytes of the same store file */
+    };
+    const int ffds[] = {script_fd, inline_fd, store_fd, store_fd};
+    struct spawn_opts o = {.files = files,
+                           .nfiles = 4,
+                           .file_fds = ffds,
+                           .set_work_dir_bytes = true,
+                           .work_dir_bytes = 2 * MIB};
+    bool ok = run(z,
+                  ARGV("/bin/sh", "-c",
+                       "./bin/run.sh && cat in.txt data/deep/er/store.txt data/part.txt && echo &&"
+                       " stat -c '%n %a %u:%g' . bin bin/run.sh in.txt data data/deep data/deep/er"
+                       " data/deep/er/store.txt data/part.txt &&"
+                       " echo $(( $(stat -f -c '%b * %S' .) )) && grep ' /work ' /proc/mounts"),
+                  &o, &res);
+    check(ok && exited_with(&res, 0) &&
+              strncmp(res.out, "run.sh says hi\nhello\nfrom the store\nfrom\n", 41) == 0,
+          "copy-in: ./bin/run.sh (0755) runs, cat shows the memfd and store-file contents and "
+          "the first 4 bytes of a longer source ('%.60s')",
+          esc(res.out));
+    check(strstr(res.out,
+                 ". 755 1000:1000\nbin 755 1000:1000\nbin/run.sh 755 1000:1000\n"
+                 "in.txt 644 1000:1000\ndata 755 1000:1000\ndata/deep 755 1000:1000\n"
+                 "data/deep/er 755 1000:1000\ndata/deep/er/store.txt 644 1000:1000\n"
+                 "data/part.txt 644 1000:1000\n") != NULL,
+          "copy-in: nested dirs 0755, files 0644/0755, all owned by 1000:1000");
+    if (!ok || !strstr(res.out, "data/part.txt 644")) diag("output '%s'", esc(res.out));
+    char want[64];
+    snprintf(want, sizeof(want), "\n%u\ntmpfs /work tmpfs rw,nosuid,nodev,", 2 * MIB);
+    check(strstr(res.out, want) != NULL && strstr(res.out, "size=2048k") != NULL,
+          "WORK_DIR_BYTES 2 MiB: /work remounted with 2 MiB, still nosuid,nodev ('%s')",
+          esc(strstr(res.out, "\n2097152") ? strstr(res.out, "\n2097152") : res.out));
+    check(lseek(inline_fd, 0, SEEK_CUR) == 6 && lseek(store_fd, 0, SEEK_CUR) == 0,
+          "copy-in reads at explicit offsets: the sources' file positions are unchanged");
+    reset(z, NULL);
+
+    /* 3 MiB into a 1 MiB /work: ENOSPC; then RESET brings back the default size, empty. */
+    int big = memfd_create("big", MFD_CLOEXEC);
+    check(big >= 0 && ftruncate(big, 3 * MIB) == 0, "3 MiB memfd");
+    const struct frame_file big_file[] = {{0644, 3 * MIB, "big.bin"}};
+    struct spawn_opts too_big = {.files = big_file,
+                                 .nfiles = 1,
+                                 .file_fds = &big,
+                                 .set_work_dir_bytes = true,
+                                 .work_dir_bytes = 1 * MIB};
+    expect_copy_in_failure(z, &too_big, "copy-in big.bin", ENOSPC,
+                           "3 MiB file, WORK_DIR_BYTES 1 MiB");
+    close(big);
+    ok = run(z,
+             ARGV("/bin/sh", "-c",
+                  "echo $(( $(stat -f -c '%b * %S' /work) )); ls -A /work | wc -l;"
+                  " stat -c '%u:%g %a' /work"),
+             NULL, &res);
+    snprintf(want, sizeof(want), "%u\n0\n1000:1000 755\n", 64 * MIB);
+    check(ok && exited_with(&res, 0) && strcmp(res.out, want) == 0,
+          "after RESET: /work is empty, 64 MiB (--work-size default) again, 1000:1000 755 ('%s')",
+          esc(res.out));
+    reset(z, NULL);
+    /* WORK_DIR_BYTES 0 keeps the current size. */
+    struct spawn_opts keep = {.set_work_dir_bytes = true, .work_dir_bytes = 0};
+    ok = run(z, ARGV("/bin/sh", "-c", "echo $(( $(stat -f -c '%b * %S' /work) ))"), &keep, &res);
+    snprintf(want, sizeof(want), "%u\n", 64 * MIB);
+    check(ok && strcmp(res.out, want) == 0, "WORK_DIR_BYTES 0 keeps 64 MiB ('%s')", esc(res.out));
+    reset(z, NULL);
+
+    /* Failures of copy-in, each before any worker exists. */
+    int short_fd = memfd_with("0123456789", 10);
+    const struct frame_file short_file[] = {{0644, 100, "short.txt"}};
+    struct spawn_opts short_src = {.files = short_file, .nfiles = 1, .file_fds = &short_fd};
+    expect_copy_in_failure(z, &short_src, "copy-in short.txt", EIO, "100-byte FILE, 10-byte fd");
+    const struct frame_file twice[] = {{0644, 1, "a.txt"}, {0644, 1, "a.txt"}};
+    const int two_fds[] = {short_fd, short_fd};
+    struct spawn_opts dup_path = {.files = twice, .nfiles = 2, .file_fds = two_fds};
+    expect_copy_in_failure(z, &dup_path, "copy-in a.txt", EEXIST, "the same path twice");
+    const struct frame_file under_file[] = {{0644, 1, "a"}, {0644, 1, "a/b"}};
+    struct spawn_opts through_file = {.files = under_file, .nfiles = 2, .file_fds = two_fds};
+    expect_copy_in_failure(z, &through_file, "copy-in a/b", ENOTDIR, "a file below a file");
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) == 0) {
+        const struct frame_file piped[] = {{0644, 5, "p.txt"}};
+        struct spawn_opts from_pipe = {.files = piped, .nfiles = 1, .file_fds = &p[0]};
+        expect_copy_in_failure(z, &from_pipe, "copy-in p.txt", ESPIPE,
+                               "a pipe as source (write end open: no blocking read)");
+        close(p[0]);
+        close(p[1]);
+    }
+    close(short_fd);
+
+    const struct frame_file huge[] = {{0644, 1, "a"}};
+    struct spawn_opts huge_work = {.files = huge,
+                                   .nfiles = 1,
+                                   .file_fds = &inline_fd,
+                                   .set_work_dir_bytes = true,
+                                   .work_dir_bytes = UINT64_MAX};
+    expect_copy_in_failure(z, &huge_work, "remount /work", EINVAL,
+                           "WORK_DIR_BYTES 2^64-1 (tmpfs would read it as unlimited)");
+
+    /* Another worker uid/gid owns what copy-in makes, /work included; an empty FILE. */
+    const struct frame_file owned[] = {{0644, 6, "d/e/f.txt"}, {0755, 0, "empty"}};
+    const int owned_fds[] = {inline_fd, inline_fd};
+    struct spawn_opts as_2000 = {.files = owned,
+                                 .nfiles = 2,
+                                 .file_fds = owned_fds,
+                                 .set_ids = true,
+                                 .uid = 2000,
+                                 .gid = 2001};
+    ok = run(z,
+             ARGV("/bin/sh", "-c",
+                  "id -u; stat -c '%u:%g' . d d/e d/e/f.txt; stat -c '%s %a %u:%g' empty;"
+                  " touch new"),
+             &as_2000, &res);
+    check(ok && exited_with(&res, 0) &&
+              strcmp(res.out,
+                     "2000\n2000:2001\n2000:2001\n2000:2001\n2000:2001\n0 755 2000:2001\n") == 0,
+          "UID 2000 GID 2001: /work, dirs and files are the worker's, it can write; an empty "
+          "FILE ('%s')",
+          esc(res.out));
+    reset(z, NULL);
+
+    /* 250 FILEs: 253 fds in one SPAWN (the same fd 250 times). */
+    static struct frame_file many[FRAME_MAX_FILES];
+    static char names[FRAME_MAX_FILES][16];
+    static int many_fds[FRAME_MAX_FILES];
+    for (unsigned i = 0; i < FRAME_MAX_FILES; i++) {
+        snprintf(names[i], sizeof(names[i]), "f/%03u", i);
+        many[i] = (struct frame_file){0644, 1, names[i]};
+        many_fds[i] = inline_fd;
+    }
+    struct spawn_opts all = {.files = many, .nfiles = FRAME_MAX_FILES, .file_fds = many_fds};
+    ok =
+        run(z, ARGV("/bin/sh", "-c", "ls f | wc -l; cat f/* | tr -d '\\n' | wc -c; ls f | tail -1"),
+            &all, &res);
+    check(ok && exited_with(&res, 0) && strcmp(res.out, "250\n250\n249\n") == 0,
+          "250 FILEs (253 fds in one message) all copied in ('%s')", esc(res.out));
+    reset(z, NULL);
+
+    close(inline_fd);
+    close(script_fd);
+    close(store_fd);
+    unlink(store_path);
+    int zfds_after = zygote_fd_count(z);
+    check(zfds > 0 && zfds == zfds_after,
+          "copy-in, successes and failures: no fd left in the zygote (%d -> %d)", zfds, zfds_after);
+}
+
+/*
+ * Copy-in through symlinks a previous run left behind (the daemon skipped RESET): every
+ * component is opened O_NOFOLLOW, the file is created O_EXCL, so nothing lands elsewhere.
+ */
+static void test_copy_in_planted(struct zygote *z) {
+    bool ok = run(z, ARGV("/bin/sh", "-c", "ln -s /tmp d && ln -s /tmp/x x && ln -s /tmp dd"), NULL,
+                  &res) &&
+              exited_with(&res, 0);
+    int fd = memfd_with("evil", 4);
+    const struct frame_file via_dir[] = {{0644, 4, "d/evil"}};
+    const struct frame_file via_dir_deep[] = {{0644, 4, "dd/sub/evil"}};
+    const struct frame_file via_link[] = {{0644, 4, "x"}};
+    struct spawn_opts o = {.files = via_dir, .nfiles = 1, .file_fds = &fd};
+    ok = ok && run(z, ARGV("/bin/true"), &o, &res);
+    check(ok && res.exec_failed && strcmp(res.step, "copy-in d/evil") == 0 && res.err == ELOOP,
+          "copy-in below a planted dir symlink -> ELOOP (%s %u)", res.step, res.err);
+    o.files = via_dir_deep;
+    ok = ok && run(z, ARGV("/bin/true"), &o, &res);
+    check(ok && res.exec_failed && res.err == ELOOP, "copy-in two levels below it -> ELOOP (%u)",
+          res.err);
+    o.files = via_link;
+    ok = ok && run(z, ARGV("/bin/true"), &o, &res);
+    check(ok && res.exec_failed && strcmp(res.step, "copy-in x") == 0 && res.err == EEXIST,
+          "copy-in onto a planted file symlink -> EEXIST (%s %u)", res.step, res.err);
+    close(fd);
+    ok = ok && run(z, ARGV("/bin/sh", "-c", "ls -A /tmp | wc -l"), NULL, &res);
+    check(ok && strcmp(res.out, "0\n") == 0, "nothing was written through them into /tmp ('%s')",
+          esc(res.out));
+    reset(z, NULL);
+}
+
+static const char big_pattern[] = "0123456789abcde\n"; /* what `yes 0123456789abcde` prints */
+
+static void test_copy_out(struct zygote *z) {
+    enum { BIG = 300000 };
+    int zfds = zygote_fd_count(z);
+    bool ok = run(z,
+                  ARGV("/bin/sh", "-c",
+                       "mkdir -p out/deep && printf 'nested\\n' > out/deep/r.txt &&"
+                       " yes 0123456789abcde | head -c 300000 > big.bin"),
+                  NULL, &res) &&
+              exited_with(&res, 0);
+    struct collected c;
+    static char buf[BIG + 2];
+    ok = ok && collect(z, ARGV("out/deep/r.txt", "big.bin"), &c);
+    check(ok && c.nfds == 2 && c.err[0] == 0 && c.err[1] == 0 && c.size[0] == 7 && c.size[1] == BIG,
+          "COLLECT out/deep/r.txt big.bin -> 2 results ok, sizes 7 and 300000, 2 fds");
+    bool same = ok && c.fd[0] >= 0 && pread_all(c.fd[0], buf, sizeof(buf)) == 7 &&
+                strcmp(buf, "nested\n") == 0;
+    check(same, "nested file: content 'nested\\n'");
+    same = ok && c.fd[1] >= 0 && pread_all(c.fd[1], buf, sizeof(buf)) == BIG;
+    for (size_t i = 0; same && i < BIG; i++)
+        same = buf[i] == big_pattern[i % 16];
+    check(same, "300 kB file: size and every byte as written");
+    struct stat st;
+    check(ok && c.fd[1] >= 0 && (fcntl(c.fd[1], F_GETFL) & O_ACCMODE) == O_RDONLY &&
+              write(c.fd[1], "x", 1) < 0 && errno == EBADF && fstat(c.fd[1], &st) == 0 &&
+              S_ISREG(st.st_mode),
+          "the fds are read-only regular files");
+    close_collected(&c);
+    ok = ok && collect(z, ARGV("big.bin", "out/deep/r.txt", "big.bin"), &c);
+    check(ok && c.nfds == 3 && c.size[0] == BIG && c.size[1] == 7 && c.size[2] == BIG,
+          "COLLECT again (repeatable, a path twice): 3 fds");
+    close_collected(&c);
+    reset(z, NULL);
+    int zfds_after = zygote_fd_count(z);
+    check(zfds > 0 && zfds == zfds_after, "copy-out: no fd left in the zygote (%d -> %d)", zfds,
+          zfds_after);
+}
+
+/*
+ * What a hostile run leaves in /work for COLLECT: symlinks to host-looking files, to /proc
+ * magic, to directories, a FIFO (an open for reading would block without O_NONBLOCK), a
+ * socket, a directory. Each gets its errno and no fd; only the one regular file comes back.
+ */
+static void test_collect_hostile(struct zygote *z) {
+    int zfds = zygote_fd_count(z);
+    int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (self < 0 || fstat(self, &st) < 0) {
+        check(false, "open /proc/self/exe");
+        return;
+    }
+    const struct frame_file tool[] = {{0755, (uint64_t)st.st_size, "t"}};
+    struct spawn_opts o = {.files = tool, .nfiles = 1, .file_fds = &self};
+    bool ok =
+        run(z,
+            ARGV("/bin/sh", "-c",
+                 "ln -s /etc/passwd pw && ln -s /proc/self/environ env && ln -s /etc d &&"
+                 " mkfifo f && mkdir dir && echo x > ok && ln -s ok okl && mkdir sub &&"
+                 " ln -s ../../../etc sub/up && ./t --bind-socket s && test -S s && test -p f"),
+            &o, &res);
+    close(self);
+    check(ok && exited_with(&res, 0), "the worker plants symlinks, a FIFO, a socket, a dir ('%s')",
+          esc(res.err_out));
+    struct {
+        char *path;
+        uint32_t err;
+    } want[] = {{"pw", ELOOP},        {"env", ELOOP},      {"ok", 0},
+                {"d/passwd", ELOOP},  {"d", ELOOP},        {"f", EINVAL},
+                {"dir", EINVAL},      {"missing", ENOENT}, {"sub/up/passwd", ELOOP},
+                {"okl", ELOOP},       {"s", EINVAL},       {"ok/x", ENOTDIR},
+                {"missing/x", ENOENT}};
+    enum { N = sizeof(want) / sizeof(want[0]) };
+    char *paths[N + 1];
+    for (int i = 0; i < N; i++)
+        paths[i] = want[i].path;
+    paths[N] = NULL;
+    struct collected c;
+    ok = collect(z, paths, &c);
+    check(ok && c.took_ns < 2000000000u, "COLLECT of the plants answers at once (%.1f ms)",
+          c.took_ns / 1e6);
+    for (int i = 0; ok && i < N; i++) {
+        check(c.err[i] == want[i].err && (c.fd[i] >= 0) == (want[i].err == 0),
+              "COLLECT %s -> %s (%u), %s", want[i].path,
+              want[i].err ? strerror((int)want[i].err) : "ok", c.err[i],
+              want[i].err ? "no fd" : "an fd");
+    }
+    char buf[64];
+    check(ok && c.nfds == 1 && c.fd[2] >= 0 && pread_all(c.fd[2], buf, sizeof(buf)) == 2 &&
+              strcmp(buf, "x\n") == 0,
+          "exactly one fd came back, with the run's own 'x\\n' (no host content)");
+    close_collected(&c);
+    reset(z, NULL);
+    int zfds_after = zygote_fd_count(z);
+    check(zfds > 0 && zfds == zfds_after, "hostile COLLECT: no fd left in the zygote (%d -> %d)",
+          zfds, zfds_after);
+}
+
+/* 200 x (SPAWN with 2 FILEs -> COLLECT 2 -> RESET): no fd growth on either side. */
+static void test_file_cycles(struct zygote *z) {
+    char store_path[160];
+    snprintf(store_path, sizeof(store_path), "%s/b.txt", z->dir);
+    int w = open(store_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool made = w >= 0 && write_all(w, "bee\n", 4);
+    if (w >= 0) close(w);
+    int src[2] = {memfd_with("ay\n", 3), open(store_path, O_RDONLY | O_CLOEXEC)};
+    const struct frame_file files[] = {{0644, 3, "in/a.txt"}, {0755, 4, "in/b.txt"}};
+    struct spawn_opts o = {.files = files, .nfiles = 2, .file_fds = src};
+    int fds_before = count_fds("/proc/self/fd");
+    int zfds_before = zygote_fd_count(z);
+    int good = 0;
+    static struct collected c;
+    for (int i = 0; made && i < 200; i++) {
+        char buf[16];
+        c.n = 0;
+        bool ok = run(z, ARGV("/bin/sh", "-c", "cat in/a.txt in/b.txt > out.txt"), &o, &res) &&
+                  exited_with(&res, 0) && collect(z, ARGV("out.txt", "in/b.txt"), &c);
+        ok = ok && c.nfds == 2 && c.size[0] == 7 && pread_all(c.fd[0], buf, sizeof(buf)) == 7 &&
+             strcmp(buf, "ay\nbee\n") == 0 && c.size[1] == 4;
+        if (c.n) close_collected(&c);
+        if (reset(z, NULL) && ok) good++;
+    }
+    close(src[0]);
+    close(src[1]);
+    unlink(store_path);
+    int fds_after = count_fds("/proc/self/fd");
+    int zfds_after = zygote_fd_count(z);
+    check(good == 200, "200 cycles of SPAWN with 2 FILEs -> COLLECT 2 -> RESET (%d good)", good);
+    check(fds_before == fds_after + 2, "no fd growth in the test process (%d -> %d + 2 sources)",
+          fds_before, fds_after);
+    check(zfds_before > 0 && zfds_before == zfds_after, "no fd growth in the zygote (%d -> %d)",
+          zfds_before, zfds_after);
+}
+
+/* COLLECT where the protocol forbids it: ERROR EPROTO, the zygote exits 2. */
+enum collect_misuse { COLLECT_DURING_RUN, COLLECT_AFTER_RESET, COLLECT_AFTER_EXEC_FAILED };
+
+static void test_collect_misuse(enum collect_misuse when) {
+    static const char *const names[] = {"during a run", "after RESET", "after EXEC_FAILED"};
+    struct zygote z;
+    if (!start_zygote(&z, NULL, true)) {
+        check(false, "zygote for COLLECT %s starts", names[when]);
+        stop_zygote(&z);
+        return;
+    }
+    bool ok = true;
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int fds[3] = {null, null, null};
+    char *sleep_argv[] = {"/bin/sleep", "100", NULL};
+    char *true_argv[] = {"/bin/true", NULL};
+    char *missing_argv[] = {"/no/such", NULL};
+    struct frame f;
+    frame_init(&f, FRAME_SPAWN);
+    f.argv = when == COLLECT_DURING_RUN          ? sleep_argv
+             : when == COLLECT_AFTER_EXEC_FAILED ? missing_argv
+                                                 : true_argv;
+    f.argc = when == COLLECT_DURING_RUN ? 2 : 1;
+    f.present = FRAME_BIT(TAG_ARGV);
+    ok = send_frame(z.sock, &f, fds, 3) && recv_frame(z.sock, &rx_main, TIMEOUT_MS) == 1 &&
+         rx_main.f.type == (when == COLLECT_AFTER_EXEC_FAILED ? FRAME_EXEC_FAILED : FRAME_STARTED);
+    close(null);
+    if (ok && when == COLLECT_AFTER_RESET)
+        ok = recv_frame(z.sock, &rx_main, TIMEOUT_MS) == 1 && rx_main.f.type == FRAME_EXITED &&
+             reset(&z, NULL);
+    frame_init(&f, FRAME_COLLECT);
+    f.paths = ARGV("a");
+    f.npaths = 1;
+    f.present = FRAME_BIT(TAG_PATH);
+    ok = ok && send_frame(z.sock, &f, NULL, 0) && recv_frame(z.sock, &rx_main, TIMEOUT_MS) == 1 &&
+         rx_main.f.type == FRAME_ERROR && rx_main.f.err == EPROTO;
+    int status = wait_exit(z.launcher, 5000);
+    check(ok && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2,
+          "COLLECT %s -> ERROR EPROTO, launcher exits 2 (status 0x%x)", names[when], status);
+    z.launcher = 0;
+    stop_zygote(&z);
 }
 
 /* Host pids of every process in the zygote's pid namespace (the zygote included). */
@@ -1071,6 +1642,18 @@ static bool pid_listed(const char *procs_file, pid_t pid) {
     return found;
 }
 
+/* Run inside the sandbox (copied in as a FILE): leaves a Unix socket file at path. */
+static int bind_socket(const char *path) {
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        perror("bind");
+        return 1;
+    }
+    return 0;
+}
+
 /* Run inside the sandbox (copied in through stdin): forks n sleepers, reports what failed. */
 static int fork_sleepers(int n) {
     int forked = 0, refused = 0, err = 0;
@@ -1187,6 +1770,7 @@ static bool can_run(void) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--fork-sleepers") == 0) return fork_sleepers(atoi(argv[2]));
+    if (argc == 3 && strcmp(argv[1], "--bind-socket") == 0) return bind_socket(argv[2]);
     if (argc > 1) zygote_bin = argv[1];
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (!can_run()) return 0;
@@ -1208,6 +1792,11 @@ int main(int argc, char **argv) {
         test_isolation(&z);
         test_seccomp(&z);
         test_reset(&z);
+        test_copy_in(&z);
+        test_copy_in_planted(&z);
+        test_copy_out(&z);
+        test_collect_hostile(&z);
+        test_file_cycles(&z);
         test_cycles(&z);
         test_latency(&z);
         check(ping(&z), "PING -> PONG after everything");
@@ -1227,9 +1816,11 @@ int main(int argc, char **argv) {
     }
     stop_zygote(&z);
 
-    for (int with_fds = 0; with_fds < 2; with_fds++) {
+    for (int when = COLLECT_DURING_RUN; when <= COLLECT_AFTER_EXEC_FAILED; when++)
+        test_collect_misuse((enum collect_misuse)when);
+    for (int variant = 0; variant < MALFORMED_COUNT; variant++) {
         if (start_zygote(&z, NULL, true))
-            test_malformed(&z, with_fds);
+            test_malformed(&z, (enum malformed)variant);
         else
             check(false, "zygote for the malformed-frame test starts");
         stop_zygote(&z);
