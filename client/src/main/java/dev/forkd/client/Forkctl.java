@@ -37,6 +37,7 @@ public final class Forkctl {
           "  run [OPTIONS] -- CMD [ARG...]   run CMD in a sandbox; stdin goes in, outputs come out",
           "  status                          show the daemon's version and pools",
           "  bench [-n N] [-c C] [--interval DUR] [--json] [-- CMD...]   latency of N runs",
+          "  files put FILE | get ID [OUT] | ls | rm ID   the daemon's file cache",
           "",
           "run options:",
           "  --profile NAME     sandbox profile (default: default)",
@@ -48,6 +49,8 @@ public final class Forkctl {
           "  --processes N      most processes",
           "  --output SIZE      most bytes kept per output stream",
           "  --no-stdin         do not read stdin",
+          "  --file LOCAL[:PATH]     copy a local file into the work dir (as PATH)",
+          "  --collect PATH[:LOCAL]  copy PATH out of the work dir after the run (to LOCAL)",
           "  -i, --interactive  stream stdin in and output out as they come (ExecStream)",
           "",
           "exit codes: the command's own; 128+N if killed by signal N; 127 exec failed;",
@@ -116,6 +119,8 @@ public final class Forkctl {
         return runCommand(socketPath, rest, stdin);
       case "bench":
         return bench(socketPath, rest);
+      case "files":
+        return files(socketPath, rest);
       case "status":
         if (rest.length > 0 && (rest[0].equals("--help") || rest[0].equals("-h"))) {
           out.println("usage: forkctl status    show the daemon's version, modes and pools");
@@ -132,6 +137,7 @@ public final class Forkctl {
     Limits.Builder limits = Limits.newBuilder();
     boolean readStdin = true;
     boolean interactive = false;
+    java.util.Map<String, Path> collectTo = new java.util.LinkedHashMap<>();
     int i = 0;
     for (; i < args.length; i++) {
       String a = args[i];
@@ -157,6 +163,27 @@ public final class Forkctl {
         case "--output" -> limits.setMaxOutputBytes(Units.bytes(arg(args, ++i, a)));
         case "--no-stdin", "-n" -> readStdin = false;
         case "--interactive", "-i" -> interactive = true;
+        case "--file" -> {
+          String spec = arg(args, ++i, a);
+          int colon = spec.indexOf(':');
+          Path local = Path.of(colon < 0 ? spec : spec.substring(0, colon));
+          String remote = colon < 0 ? local.getFileName().toString() : spec.substring(colon + 1);
+          req.addFiles(
+              dev.forkd.api.v1.InputFile.newBuilder()
+                  .setPath(remote)
+                  .setContent(ByteString.copyFrom(Files.readAllBytes(local)))
+                  .setExecutable(Files.isExecutable(local)));
+        }
+        case "--collect" -> {
+          String spec = arg(args, ++i, a);
+          int colon = spec.indexOf(':');
+          String remote = colon < 0 ? spec : spec.substring(0, colon);
+          collectTo.put(
+              remote,
+              Path.of(
+                  colon < 0 ? Path.of(spec).getFileName().toString() : spec.substring(colon + 1)));
+          req.addCollect(remote);
+        }
         default -> throw new IllegalArgumentException("unknown run option '" + a + "'");
       }
     }
@@ -184,6 +211,13 @@ public final class Forkctl {
       out.flush();
       err.write(r.getStderr().toByteArray());
       err.flush();
+    }
+    for (dev.forkd.api.v1.OutputFile f : r.getFilesList()) {
+      if (!f.getError().isEmpty()) {
+        err.println("forkctl: not collected: " + f.getPath() + ": " + f.getError());
+      } else if (collectTo.containsKey(f.getPath())) {
+        Files.write(collectTo.get(f.getPath()), f.getContent().toByteArray());
+      }
     }
     switch (r.getStatus()) {
       case STATUS_EXITED:
@@ -215,6 +249,7 @@ public final class Forkctl {
     int concurrency = 1;
     long interval = 0;
     boolean json = false;
+    Path samples = null;
     int i = 0;
     for (; i < args.length; i++) {
       String a = args[i];
@@ -229,7 +264,7 @@ public final class Forkctl {
         case "--help", "-h" -> {
           out.println(
               "usage: forkctl bench [-n RUNS] [--warmup N] [-c CONCURRENCY] [--interval DUR] [--json]"
-                  + " [-- CMD ARG...]\n  runs CMD (default /bin/true) and prints latency percentiles");
+                  + " [--samples FILE] [-- CMD ARG...]\n  runs CMD (default /bin/true) and prints latency percentiles");
           return 0;
         }
         case "-n", "--runs" -> runs = (int) Units.bytes(arg(args, ++i, a));
@@ -237,6 +272,7 @@ public final class Forkctl {
         case "-c", "--concurrency" -> concurrency = (int) Units.bytes(arg(args, ++i, a));
         case "--interval" -> interval = Units.durationNanos(arg(args, ++i, a));
         case "--json" -> json = true;
+        case "--samples" -> samples = Path.of(arg(args, ++i, a));
         default -> throw new IllegalArgumentException("unknown bench option '" + a + "'");
       }
     }
@@ -247,7 +283,10 @@ public final class Forkctl {
         i < args.length ? Arrays.asList(args).subList(i, args.length) : List.of("/bin/true");
     try (ForkdClient client = ForkdClient.unix(socket)) {
       return Bench.run(
-          client, new Bench.Options(runs, warmup, concurrency, interval, json, argv), out, err);
+          client,
+          new Bench.Options(runs, warmup, concurrency, interval, json, argv, samples),
+          out,
+          err);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return EXIT_FORKCTL;
@@ -307,6 +346,51 @@ public final class Forkctl {
       Thread.currentThread().interrupt();
     }
     return s.result();
+  }
+
+  private int files(Path socket, String[] args) throws IOException {
+    String usage =
+        "usage: forkctl files put FILE | get ID [OUT] | ls | rm ID\n"
+            + "  the daemon's content-addressed file cache: ids are sha256:<hex>";
+    if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+      out.println(usage);
+      return args.length == 0 ? EXIT_FORKCTL : 0;
+    }
+    try (ForkdClient client = ForkdClient.unix(socket)) {
+      switch (args[0]) {
+        case "put" -> {
+          Path p = Path.of(arg(args, 1, "put"));
+          try (java.io.InputStream in = Files.newInputStream(p)) {
+            dev.forkd.api.v1.FileRef ref = client.putFile(in, Files.size(p));
+            out.println(ref.getFileId() + " " + ref.getSize());
+          }
+        }
+        case "get" -> {
+          String id = arg(args, 1, "get");
+          if (args.length > 2) {
+            try (java.io.OutputStream o = Files.newOutputStream(Path.of(args[2]))) {
+              client.getFile(id, o);
+            }
+          } else {
+            client.getFile(id, out);
+            out.flush();
+          }
+        }
+        case "ls" -> {
+          for (dev.forkd.api.v1.FileInfo f : client.listFiles()) {
+            out.println(f.getFileId() + " " + f.getSize());
+          }
+        }
+        case "rm" -> {
+          if (!client.deleteFile(arg(args, 1, "rm"))) {
+            err.println("forkctl: no such file: " + args[1]);
+            return 1;
+          }
+        }
+        default -> throw new IllegalArgumentException("files: unknown command '" + args[0] + "'");
+      }
+    }
+    return 0;
   }
 
   private int status(Path socket) {

@@ -2,9 +2,17 @@ package dev.forkd.client;
 
 import dev.forkd.api.v1.AdminGrpc;
 import dev.forkd.api.v1.DaemonStatus;
+import dev.forkd.api.v1.DeleteFileRequest;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
+import dev.forkd.api.v1.FileChunk;
+import dev.forkd.api.v1.FileInfo;
+import dev.forkd.api.v1.FileRef;
+import dev.forkd.api.v1.FileStoreGrpc;
+import dev.forkd.api.v1.GetFileRequest;
 import dev.forkd.api.v1.GetStatusRequest;
+import dev.forkd.api.v1.ListFilesRequest;
+import dev.forkd.api.v1.PutFileRequest;
 import dev.forkd.api.v1.SandboxGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -92,6 +100,101 @@ public final class ForkdClient implements AutoCloseable {
     return new ExecSession(
         SandboxGrpc.newStub(channel).withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS),
         request);
+  }
+
+  /** Uploads content (streamed in 64 KiB chunks) to the daemon's FileStore; returns its ref. */
+  public FileRef putFile(java.io.InputStream content, long size) throws java.io.IOException {
+    java.util.concurrent.CompletableFuture<FileRef> done =
+        new java.util.concurrent.CompletableFuture<>();
+    io.grpc.stub.StreamObserver<PutFileRequest> up =
+        FileStoreGrpc.newStub(channel)
+            .putFile(
+                new io.grpc.stub.StreamObserver<>() {
+                  @Override
+                  public void onNext(FileRef r) {
+                    done.complete(r);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {
+                    done.completeExceptionally(t);
+                  }
+
+                  @Override
+                  public void onCompleted() {}
+                });
+    byte[] buf = new byte[64 * 1024];
+    boolean first = true;
+    try {
+      for (int n = content.read(buf); n >= 0 && !done.isDone(); n = content.read(buf)) {
+        PutFileRequest.Builder r =
+            PutFileRequest.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(buf, 0, n));
+        if (first && size > 0) {
+          r.setSize(size);
+        }
+        first = false;
+        up.onNext(r.build());
+      }
+    } catch (java.io.IOException e) {
+      up.onError(e);
+      throw e;
+    }
+    up.onCompleted();
+    try {
+      return done.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ForkdException(io.grpc.Status.CANCELLED.withDescription("interrupted"));
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw ForkdException.of(e.getCause());
+    }
+  }
+
+  /** Uploads bytes to the FileStore. */
+  public FileRef putFile(byte[] content) {
+    try {
+      return putFile(new java.io.ByteArrayInputStream(content), content.length);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Downloads a stored file into {@code out}; returns its size. */
+  public long getFile(String fileId, java.io.OutputStream out) throws java.io.IOException {
+    long n = 0;
+    try {
+      java.util.Iterator<FileChunk> it =
+          FileStoreGrpc.newBlockingStub(channel)
+              .getFile(GetFileRequest.newBuilder().setFileId(fileId).build());
+      while (it.hasNext()) {
+        FileChunk c = it.next();
+        c.getData().writeTo(out);
+        n += c.getData().size();
+      }
+    } catch (StatusRuntimeException e) {
+      throw ForkdException.of(e);
+    }
+    return n;
+  }
+
+  public java.util.List<FileInfo> listFiles() {
+    try {
+      return FileStoreGrpc.newBlockingStub(channel)
+          .listFiles(ListFilesRequest.getDefaultInstance())
+          .getFilesList();
+    } catch (StatusRuntimeException e) {
+      throw ForkdException.of(e);
+    }
+  }
+
+  public boolean deleteFile(String fileId) {
+    try {
+      return FileStoreGrpc.newBlockingStub(channel)
+          .deleteFile(DeleteFileRequest.newBuilder().setFileId(fileId).build())
+          .getDeleted();
+    } catch (StatusRuntimeException e) {
+      throw ForkdException.of(e);
+    }
   }
 
   public DaemonStatus status() {

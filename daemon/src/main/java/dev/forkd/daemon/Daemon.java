@@ -8,20 +8,31 @@ import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.config.Settings;
 import dev.forkd.daemon.exec.RequestValidator;
 import dev.forkd.daemon.exec.Runner;
+import dev.forkd.daemon.files.FileStore;
 import dev.forkd.daemon.grpc.GrpcServer;
+import dev.forkd.daemon.ops.AccessInterceptor;
+import dev.forkd.daemon.ops.CallObserver;
+import dev.forkd.daemon.ops.HostPort;
+import dev.forkd.daemon.ops.Metrics;
+import dev.forkd.daemon.ops.OpsConfig;
+import dev.forkd.daemon.ops.SocketActivation;
 import dev.forkd.zygote.Zygote;
 import dev.forkd.zygote.ZygoteException;
 import dev.forkd.zygote.ZygoteLauncher;
 import dev.forkd.zygote.ZygotePool;
+import io.grpc.ServerInterceptor;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 
@@ -31,22 +42,39 @@ public final class Daemon {
   private static final Logger log = Logger.getLogger(Daemon.class.getName());
 
   private final Settings settings;
+  private final OpsConfig ops;
+  private final boolean socketInherited;
   private final ZygoteLauncher launcher;
   private final Map<String, ZygotePool> pools;
   private final GrpcServer server;
+  private final Metrics metrics;
+  private final int metricsPort;
+  private final FileStore files;
 
   private final CgroupDriver cgroups;
+  private final AtomicBoolean stopping = new AtomicBoolean();
+  private final CountDownLatch stopped = new CountDownLatch(1);
 
   private Daemon(
       Settings settings,
+      OpsConfig ops,
+      boolean socketInherited,
       ZygoteLauncher launcher,
       Map<String, ZygotePool> pools,
       GrpcServer server,
+      Metrics metrics,
+      int metricsPort,
+      FileStore files,
       CgroupDriver cgroups) {
     this.settings = settings;
+    this.ops = ops;
+    this.socketInherited = socketInherited;
     this.launcher = launcher;
     this.pools = pools;
     this.server = server;
+    this.metrics = metrics;
+    this.metricsPort = metricsPort;
+    this.files = files;
     this.cgroups = cgroups;
   }
 
@@ -54,16 +82,34 @@ public final class Daemon {
     return cgroups.mode();
   }
 
-  /** Starts the pools and the server. */
+  /** Starts the pools and the server on the Unix socket only, every profile open to its peers. */
   public static Daemon start(Settings settings) throws IOException {
+    return start(settings, OpsConfig.none(), null);
+  }
+
+  /**
+   * Starts the pools, the servers and (if configured) the metrics endpoint.
+   *
+   * @param inherited the socket-activated API socket (then bound to {@code settings.socket()}), or
+   *     null to bind {@code settings.socket()} here
+   */
+  public static Daemon start(
+      Settings settings, OpsConfig ops, SocketActivation.InheritedSocket inherited)
+      throws IOException {
     Path socket = settings.socket();
-    prepareSocketPath(socket);
+    if (inherited == null) {
+      prepareSocketPath(socket);
+    }
     Path zygoteDir = socket.resolveSibling("." + socket.getFileName() + ".zygotes");
     CgroupDriver cgroups = chooseCgroups(socket);
     ZygoteLauncher launcher = new ZygoteLauncher(zygoteDir);
     Map<String, ZygotePool> pools = new LinkedHashMap<>();
     GrpcServer server = null;
+    Metrics metrics = new Metrics(VERSION, cgroups.mode());
+    int metricsPort = -1;
+    FileStore files = null;
     try {
+      files = openFileStore(settings.fileStore(), socket);
       AtomicInteger names = new AtomicInteger();
       for (Profile p : settings.profiles().values()) {
         pools.put(
@@ -89,26 +135,96 @@ public final class Daemon {
           settings.profiles().values().stream().allMatch(p -> p.seccompBpf() != null)
               ? "on (libseccomp allowlist)"
               : "off for some profiles (policy 'none')");
+      features.put("api_socket", socket + (inherited != null ? " (socket-activated)" : ""));
+      features.put("tcp_listener", ops.tcp() != null ? ops.tcp().describe() : "off");
+      String metricsUrl = "off";
+      if (ops.metrics() != null) {
+        metricsPort = metrics.serve(ops.metrics());
+        metricsUrl = "http://" + new HostPort(ops.metrics().host(), metricsPort) + "/metrics";
+        log.info("metrics on " + metricsUrl);
+      }
+      features.put("metrics", metricsUrl);
+      features.put(
+          "profile_allowlists",
+          ops.access().allOpen() ? "none (every client that can connect)" : "on");
+      metrics.watchPools(pools.values());
+      // Innermost first: the observer, last, sees every call, refused ones included.
+      List<ServerInterceptor> interceptors = new ArrayList<>();
+      if (!ops.access().allOpen()) {
+        interceptors.add(new AccessInterceptor(ops.access()));
+      }
+      interceptors.add(CallObserver.logging(metrics));
       server =
           GrpcServer.start(
-              socket,
+              new GrpcServer.Listeners(socket, inherited, ops.tcp()),
               settings.maxRequestBytes(),
               new RequestValidator(settings.profiles(), settings.maxRequestBytes()),
-              new Runner(pools, settings.queueTimeout(), cgroups.mode()),
+              new Runner(pools, settings.queueTimeout(), cgroups.mode(), files),
               VERSION,
               cgroups.mode(),
               settings.rootless(),
               pools.values(),
-              features);
+              features,
+              interceptors);
     } catch (IOException | RuntimeException e) {
+      if (server != null) {
+        server.stopAccepting();
+        try {
+          server.awaitThenStop(0);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      metrics.close();
+      if (files != null) {
+        files.close();
+      }
       pools.values().forEach(ZygotePool::destroyAll);
       launcher.close();
       cgroups.close();
       throw e;
     }
     log.info(
-        "forkd " + VERSION + " serving on " + socket + (settings.rootless() ? " (rootless)" : ""));
-    return new Daemon(settings, launcher, pools, server, cgroups);
+        "forkd "
+            + VERSION
+            + " serving on "
+            + socket
+            + (inherited != null ? " (socket-activated)" : "")
+            + (settings.rootless() ? " (rootless)" : "")
+            + (ops.tcp() != null ? " and on " + ops.tcp().describe() : "")
+            + (ops.access().allOpen() ? "" : "; profiles with allowlists check their peers"));
+    return new Daemon(
+        settings,
+        ops,
+        inherited != null,
+        launcher,
+        pools,
+        server,
+        metrics,
+        metricsPort,
+        files,
+        cgroups);
+  }
+
+  /**
+   * The content-addressed file cache, with the defaults {@code FileStoreConfig} documents. Its
+   * spill directory is emptied: what a previous daemon left there is gone with it.
+   */
+  private static FileStore openFileStore(dev.forkd.api.v1.FileStoreConfig f, Path socket)
+      throws IOException {
+    Path disk =
+        f.getDiskDir().isEmpty()
+            ? socket.resolveSibling("." + socket.getFileName() + ".files")
+            : Path.of(f.getDiskDir());
+    return new FileStore(
+        f.getMemoryBytes() == 0 ? 256L << 20 : f.getMemoryBytes(),
+        disk,
+        f.getDiskBytes() == 0 ? 4L << 30 : f.getDiskBytes(),
+        f.getMaxFileBytes() == 0 ? 1L << 30 : f.getMaxFileBytes(),
+        f.hasIdleExpiry()
+            ? java.time.Duration.ofSeconds(
+                f.getIdleExpiry().getSeconds(), f.getIdleExpiry().getNanos())
+            : java.time.Duration.ofHours(1));
   }
 
   /**
@@ -233,26 +349,101 @@ public final class Daemon {
     return settings;
   }
 
+  public OpsConfig ops() {
+    return ops;
+  }
+
+  /** The metrics endpoint's port, or -1 without one. */
+  public int metricsPort() {
+    return metricsPort;
+  }
+
+  /** The TCP listener's port, or -1 without one. */
+  public int tcpPort() {
+    return server.tcpPort();
+  }
+
+  public Metrics metrics() {
+    return metrics;
+  }
+
+  /** Runs in progress now (zygotes leased), over all profiles. */
+  public int runsInFlight() {
+    return pools.values().stream().mapToInt(p -> p.stats().busy()).sum();
+  }
+
+  /** Stops with the configured grace period ({@code shutdown_grace}, default 10 s). */
+  public void shutdown() {
+    shutdown(ops.shutdownGrace().toMillis());
+  }
+
   /**
-   * Stops: no new calls, in-flight runs get {@code graceMillis} to finish, then every zygote is
-   * destroyed.
+   * Stops: no new calls or connections, in-flight runs get {@code graceMillis} to finish, then the
+   * rest are killed and every zygote and cgroup is removed. Waiting requests get UNAVAILABLE. Safe
+   * to call more than once and from several threads: later callers wait for the first.
    */
   public void shutdown(long graceMillis) {
-    server.stopAccepting();
-    pools.values().forEach(ZygotePool::close);
-    try {
-      server.awaitThenStop(graceMillis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    if (!stopping.compareAndSet(false, true)) {
+      awaitStoppedUninterruptibly();
+      return;
     }
-    pools.values().forEach(ZygotePool::destroyAll);
-    launcher.close();
-    awaitZygotesGone();
-    cgroups.close();
     try {
-      Files.deleteIfExists(settings.socket());
-    } catch (IOException e) {
-      log.fine("could not remove the socket: " + e);
+      log.info(
+          "stopping: no new calls; "
+              + runsInFlight()
+              + " runs in flight get up to "
+              + graceMillis
+              + " ms to finish");
+      server.stopAccepting();
+      pools.values().forEach(ZygotePool::close);
+      try {
+        server.awaitThenStop(graceMillis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      metrics.close();
+      pools.values().forEach(ZygotePool::destroyAll);
+      launcher.close();
+      awaitZygotesGone();
+      cgroups.close();
+      files.close();
+      if (!socketInherited) {
+        // An inherited socket belongs to the service manager, which serves it on while we are gone.
+        try {
+          Files.deleteIfExists(settings.socket());
+        } catch (IOException e) {
+          log.fine("could not remove the socket: " + e);
+        }
+      }
+      log.info("stopped: every zygote and cgroup removed");
+    } finally {
+      stopped.countDown();
+    }
+  }
+
+  /** Waits until {@link #shutdown} has finished. */
+  public void awaitStopped() throws InterruptedException {
+    stopped.await();
+  }
+
+  /** Waits until {@link #shutdown} has finished, or the time is up; true if it has. */
+  public boolean awaitStopped(long timeout, java.util.concurrent.TimeUnit unit)
+      throws InterruptedException {
+    return stopped.await(timeout, unit);
+  }
+
+  private void awaitStoppedUninterruptibly() {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        stopped.await();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 

@@ -11,6 +11,8 @@ import java.util.List;
  * @param wallTimeNanos 0 for no wall limit
  * @param rlimits resource limits applied in the worker, in order
  * @param seccompBpf a classic BPF program loaded right before exec, or null
+ * @param workDirBytes size of the run's /work, or 0 for the zygote's default
+ * @param files copied into /work before the command starts; their fds stay the caller's
  */
 public record RunSpec(
     List<String> argv,
@@ -20,15 +22,45 @@ public record RunSpec(
     int uid,
     int gid,
     List<Frame.Rlimit> rlimits,
-    byte[] seccompBpf) {
+    byte[] seccompBpf,
+    long workDirBytes,
+    List<InputFile> files) {
+
+  /** A file to copy in: {@code size} bytes from offset 0 of {@code fd}. */
+  public record InputFile(String path, boolean executable, long size, int fd) {}
 
   public RunSpec {
     argv = List.copyOf(argv);
     env = List.copyOf(env);
     rlimits = List.copyOf(rlimits);
+    files = List.copyOf(files);
     if (argv.isEmpty()) {
       throw new IllegalArgumentException("argv is empty");
     }
+    if (files.size() > dev.forkd.zygote.frame.FrameType.MAX_FILES) {
+      throw new IllegalArgumentException("more than 250 files");
+    }
+  }
+
+  public RunSpec(
+      List<String> argv,
+      List<String> env,
+      String cwd,
+      long wallTimeNanos,
+      int uid,
+      int gid,
+      List<Frame.Rlimit> rlimits,
+      byte[] seccompBpf) {
+    this(argv, env, cwd, wallTimeNanos, uid, gid, rlimits, seccompBpf, 0, List.of());
+  }
+
+  /** The fds to send with SPAWN after the three standard streams. */
+  int[] fileFds() {
+    int[] fds = new int[files.size()];
+    for (int i = 0; i < fds.length; i++) {
+      fds[i] = files.get(i).fd();
+    }
+    return fds;
   }
 
   /** The SPAWN frame for this run. */
@@ -52,6 +84,12 @@ public record RunSpec(
     }
     if (seccompBpf != null) {
       b.bytes(Tag.SECCOMP_BPF, seccompBpf);
+    }
+    if (workDirBytes > 0) {
+      b.u64(Tag.WORK_DIR_BYTES, workDirBytes);
+    }
+    for (InputFile f : files) {
+      b.file(f.executable() ? 0755 : 0644, f.size(), f.path());
     }
     return b.build();
   }

@@ -138,7 +138,13 @@ public final class Zygote {
       long sent = System.nanoTime();
       runs++;
       try {
-        ctl.send(spec.toFrame(), in[0], out[1], err[1]);
+        int[] files = spec.fileFds();
+        int[] fds = new int[3 + files.length];
+        fds[0] = in[0];
+        fds[1] = out[1];
+        fds[2] = err[1];
+        System.arraycopy(files, 0, fds, 3, files.length);
+        ctl.send(spec.toFrame(), fds);
       } catch (IOException e) {
         throw new ZygoteException("zygote " + id + " refused the run: " + e.getMessage(), e);
       }
@@ -325,6 +331,46 @@ public final class Zygote {
         (flags & 2) != 0 || killSent,
         spawnNanos,
         toExec);
+  }
+
+  /** A collected file: an fd open for reading when {@code errno} is 0 (the caller closes it). */
+  public record Collected(String path, int errno, long size, int fd) {}
+
+  /**
+   * After a run has ended and before {@link #reset()}: opens the given files of /work in the zygote
+   * (regular files only, no symlink anywhere on the path) and returns them as fds.
+   */
+  public java.util.List<Collected> collect(java.util.List<String> paths) throws ZygoteException {
+    Frame.Builder b = Frame.builder(FrameType.COLLECT);
+    for (String p : paths) {
+      b.string(Tag.PATH, p);
+    }
+    sendFrame(b.build());
+    Frame f = receive();
+    int[] fds = ctl.takeFds();
+    if (f.type() != FrameType.COLLECTED) {
+      for (int fd : fds) {
+        Posix.closeQuietly(fd);
+      }
+      throw protocol("answered COLLECT with " + f.type());
+    }
+    java.util.List<Frame.CollectResult> results = f.collectResults();
+    boolean ok = results.size() == paths.size();
+    for (int i = 0; ok && i < results.size(); i++) {
+      ok = results.get(i).path().equals(paths.get(i));
+    }
+    if (!ok) {
+      for (int fd : fds) {
+        Posix.closeQuietly(fd);
+      }
+      throw protocol("COLLECTED does not answer the paths asked for");
+    }
+    java.util.List<Collected> out = new java.util.ArrayList<>();
+    int next = 0;
+    for (Frame.CollectResult r : results) {
+      out.add(new Collected(r.path(), r.errno(), r.size(), r.errno() == 0 ? fds[next++] : -1));
+    }
+    return out;
   }
 
   /** Resets the zygote between runs: every process, file and IPC object of the last run gone. */

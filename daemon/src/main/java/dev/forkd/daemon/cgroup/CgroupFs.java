@@ -26,6 +26,27 @@ public interface CgroupFs {
 
   void write(Path file, String value) throws IOException;
 
+  /** Re-reads one file cheaply, many times (counters read on every run). */
+  interface Reader extends java.io.Closeable {
+    String read() throws IOException;
+
+    @Override
+    void close();
+  }
+
+  /** A reader of {@code file}; the default opens the file on each read. */
+  default Reader reader(Path file) {
+    return new Reader() {
+      @Override
+      public String read() throws IOException {
+        return CgroupFs.this.read(file);
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+
   CgroupFs REAL =
       new CgroupFs() {
         @Override
@@ -46,6 +67,42 @@ public interface CgroupFs {
         @Override
         public String read(Path file) throws IOException {
           return Files.readString(file, StandardCharsets.US_ASCII);
+        }
+
+        /**
+         * Keeps the file open and reads it with pread at offset 0: cgroup files regenerate their
+         * content on every read from the start, and this saves an open and a close per read.
+         */
+        @Override
+        public Reader reader(Path file) {
+          return new Reader() {
+            private FileChannel ch;
+            private final ByteBuffer buf = ByteBuffer.allocate(4096);
+
+            @Override
+            public synchronized String read() throws IOException {
+              if (ch == null) {
+                ch = FileChannel.open(file, StandardOpenOption.READ);
+              }
+              buf.clear();
+              int n;
+              // read(dst, position) advances dst itself; the file offset is what came so far.
+              while ((n = ch.read(buf, buf.position())) > 0 && buf.hasRemaining()) {}
+              return new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII);
+            }
+
+            @Override
+            public synchronized void close() {
+              if (ch != null) {
+                try {
+                  ch.close();
+                } catch (IOException e) {
+                  // nothing to do
+                }
+                ch = null;
+              }
+            }
+          };
         }
 
         @Override

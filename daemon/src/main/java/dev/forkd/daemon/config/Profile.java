@@ -20,4 +20,7 @@ public record Profile(
     LimitValues defaults,
     LimitValues maxima,
     PoolConfig pool,
-    byte[] seccompBpf) {}
+    byte[] seccompBpf,
+    int maxInputFiles,
+    int maxCollectFiles,
+    long maxCollectBytes) {}

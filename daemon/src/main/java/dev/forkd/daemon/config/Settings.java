@@ -17,7 +17,8 @@ public record Settings(
     Duration queueTimeout,
     long maxRequestBytes,
     boolean rootless,
-    Map<String, Profile> profiles) {
+    Map<String, Profile> profiles,
+    dev.forkd.api.v1.FileStoreConfig fileStore) {
 
   /** First host id of the default range: just past systemd-nspawn's container range. */
   public static final long DEFAULT_HOST_ID_BASE = 0x70000000L;
@@ -141,9 +142,12 @@ public record Settings(
               defaults,
               maxima,
               pool,
-              seccomp.programFor(p.getName(), p.getSeccompPolicy())));
+              seccomp.programFor(p.getName(), p.getSeccompPolicy()),
+              p.getMaxInputFiles() == 0 ? 250 : Math.min(250, p.getMaxInputFiles()),
+              p.getMaxCollectFiles() == 0 ? 64 : Math.min(250, p.getMaxCollectFiles()),
+              p.getMaxCollectBytes() == 0 ? 64L << 20 : p.getMaxCollectBytes()));
     }
-    return new Settings(socket, queue, maxRequest, rootless, profiles);
+    return new Settings(socket, queue, maxRequest, rootless, profiles, c.getFileStore());
   }
 
   private static void checkHostPath(String field, String path) throws ConfigException {

@@ -24,4 +24,5 @@ public record ExecOutcome(
     long peakMemoryBytes,
     long cpuNanos,
     long queuedNanos,
-    long toExecNanos) {}
+    long toExecNanos,
+    java.util.List<CollectedFile> files) {}

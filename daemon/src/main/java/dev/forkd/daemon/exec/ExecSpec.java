@@ -10,4 +10,15 @@ public record ExecSpec(
     List<String> env,
     String cwd,
     byte[] stdin,
-    LimitValues limits) {}
+    LimitValues limits,
+    List<Input> files,
+    List<String> collect) {
+
+  /** A file to copy in: inline {@code content}, or the stored file {@code fileId}. */
+  public record Input(String path, boolean executable, byte[] content, String fileId) {}
+
+  public ExecSpec {
+    files = List.copyOf(files);
+    collect = List.copyOf(collect);
+  }
+}

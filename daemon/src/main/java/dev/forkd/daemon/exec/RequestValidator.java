@@ -1,10 +1,15 @@
 package dev.forkd.daemon.exec;
 
 import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.InputFile;
 import dev.forkd.api.v1.Limits;
 import dev.forkd.daemon.config.Profile;
+import dev.forkd.daemon.files.PathRules;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Turns an {@link ExecRequest} into an {@link ExecSpec}, or says precisely which field is wrong.
@@ -28,8 +33,7 @@ public final class RequestValidator {
     this.maxStdinBytes = maxStdinBytes;
   }
 
-  public ExecSpec validate(ExecRequest r)
-      throws InvalidRequestException, NotFoundException, UnsupportedRequestException {
+  public ExecSpec validate(ExecRequest r) throws InvalidRequestException, NotFoundException {
     String name = r.getProfile().isEmpty() ? "default" : r.getProfile();
     Profile profile = profiles.get(name);
     if (profile == null) {
@@ -76,21 +80,66 @@ public final class RequestValidator {
       throw new InvalidRequestException(
           "stdin", r.getStdin().size() + " bytes, more than the limit of " + maxStdinBytes);
     }
-    if (r.getFilesCount() > 0) {
-      throw new UnsupportedRequestException("files: copy-in is not implemented yet");
-    }
-    if (r.getCollectCount() > 0) {
-      throw new UnsupportedRequestException("collect: copy-out is not implemented yet");
-    }
     LimitValues limits =
         resolve(r.hasLimits() ? r.getLimits() : Limits.getDefaultInstance(), profile);
+    List<ExecSpec.Input> files = files(r, profile);
+    if (r.getCollectCount() > profile.maxCollectFiles()) {
+      throw new InvalidRequestException(
+          "collect",
+          r.getCollectCount() + " paths, more than the profile's " + profile.maxCollectFiles());
+    }
+    Set<String> seen = new HashSet<>();
+    for (int i = 0; i < r.getCollectCount(); i++) {
+      PathRules.check("collect[" + i + "]", r.getCollect(i));
+      if (!seen.add(r.getCollect(i))) {
+        throw new InvalidRequestException("collect[" + i + "]", "is listed twice");
+      }
+    }
     return new ExecSpec(
         profile,
         List.copyOf(r.getArgvList()),
         List.copyOf(env),
         cwd,
         r.getStdin().toByteArray(),
-        limits);
+        limits,
+        files,
+        r.getCollectList());
+  }
+
+  private static List<ExecSpec.Input> files(ExecRequest r, Profile profile)
+      throws InvalidRequestException {
+    if (r.getFilesCount() > profile.maxInputFiles()) {
+      throw new InvalidRequestException(
+          "files",
+          r.getFilesCount() + " files, more than the profile's " + profile.maxInputFiles());
+    }
+    List<ExecSpec.Input> out = new ArrayList<>();
+    Set<String> paths = new HashSet<>();
+    for (int i = 0; i < r.getFilesCount(); i++) {
+      InputFile f = r.getFiles(i);
+      String field = "files[" + i + "]";
+      String path = PathRules.check(field + ".path", f.getPath());
+      for (String other : paths) {
+        if (other.equals(path) || other.startsWith(path + "/") || path.startsWith(other + "/")) {
+          throw new InvalidRequestException(
+              field + ".path", "'" + path + "' collides with another file's path");
+        }
+      }
+      paths.add(path);
+      switch (f.getSourceCase()) {
+        case CONTENT ->
+            out.add(
+                new ExecSpec.Input(path, f.getExecutable(), f.getContent().toByteArray(), null));
+        case FILE_ID -> {
+          if (f.getFileId().isEmpty()) {
+            throw new InvalidRequestException(field + ".file_id", "must not be empty");
+          }
+          out.add(new ExecSpec.Input(path, f.getExecutable(), null, f.getFileId()));
+        }
+        default -> throw new InvalidRequestException(field, "needs content or file_id");
+      }
+    }
+    return out;
   }
 
   /** Requested value, else the profile's default; above the profile's maximum is an error. */

@@ -3,6 +3,7 @@ package dev.forkd.daemon.exec;
 import dev.forkd.api.v1.Status;
 import dev.forkd.daemon.cgroup.RunUsage;
 import dev.forkd.daemon.cgroup.ZygoteCgroup;
+import dev.forkd.daemon.files.FileStore;
 import dev.forkd.zygote.PoolClosedException;
 import dev.forkd.zygote.PoolExhaustedException;
 import dev.forkd.zygote.RunResult;
@@ -44,6 +45,7 @@ public final class Runner {
   private final Map<String, ZygotePool> pools;
   private final Duration queueTimeout;
   private final boolean cgroups;
+  private final FileStore store;
   private final int cores = Runtime.getRuntime().availableProcessors();
 
   /**
@@ -51,9 +53,23 @@ public final class Runner {
    *     rlimits and usage to the zygote's rusage
    */
   public Runner(Map<String, ZygotePool> pools, Duration queueTimeout, String cgroupMode) {
+    this(pools, queueTimeout, cgroupMode, null);
+  }
+
+  /**
+   * @param store the file store runs take their stored inputs from (null: none)
+   */
+  public Runner(
+      Map<String, ZygotePool> pools, Duration queueTimeout, String cgroupMode, FileStore store) {
     this.pools = pools;
     this.queueTimeout = queueTimeout;
     this.cgroups = !cgroupMode.equals("none");
+    this.store = store;
+  }
+
+  /** The file store runs take stored inputs from, or null. */
+  public FileStore fileStore() {
+    return store;
   }
 
   /**
@@ -67,7 +83,9 @@ public final class Runner {
           PoolClosedException,
           ZygoteException,
           CancelledException,
-          InterruptedException {
+          InterruptedException,
+          InvalidRequestException,
+          NotFoundException {
     exec(
         spec,
         new BufferedStreams(spec.stdin(), spec.limits().maxOutputBytes()),
@@ -91,9 +109,33 @@ public final class Runner {
           PoolClosedException,
           ZygoteException,
           CancelledException,
+          InterruptedException,
+          InvalidRequestException,
+          NotFoundException {
+    Staging staging;
+    try {
+      staging = Staging.of(spec, store);
+    } catch (IOException e) {
+      throw new ZygoteException("cannot stage the run's input files: " + e.getMessage(), e);
+    }
+    try (staging) {
+      run(spec, io, control, arrivalNanos, deliver, toRunSpec(spec, cgroups, staging.inputs()));
+    }
+  }
+
+  private void run(
+      ExecSpec spec,
+      RunStreams io,
+      RunControl control,
+      long arrivalNanos,
+      Consumer<ExecOutcome> deliver,
+      RunSpec runSpec)
+      throws PoolExhaustedException,
+          PoolClosedException,
+          ZygoteException,
+          CancelledException,
           InterruptedException {
     ZygotePool pool = pools.get(spec.profile().name());
-    RunSpec runSpec = toRunSpec(spec, cgroups);
     long deadline = arrivalNanos + queueTimeout.toNanos();
     for (int attempt = 1; ; attempt++) {
       Zygote z = pool.lease(Math.max(0, deadline - System.nanoTime()));
@@ -106,6 +148,7 @@ public final class Runner {
       CpuWatch watch = cg != null ? new CpuWatch(cg, spec.limits().cpuNanos(), cores) : null;
       RunResult result;
       RunUsage usage = null;
+      List<CollectedFile> files = List.of();
       control.attach(z);
       try {
         if (cg != null) {
@@ -114,6 +157,9 @@ public final class Runner {
         result = z.run(runSpec, io, control.flag(), watch);
         if (cg != null) {
           usage = readUsage(cg);
+        }
+        if (!result.execFailed()) {
+          files = Staging.collect(z, spec.collect(), spec.profile().maxCollectBytes());
         }
       } catch (ZygoteException e) {
         pool.discard(z, io.hasStarted());
@@ -128,7 +174,8 @@ public final class Runner {
       }
       try {
         deliver.accept(
-            outcome(spec, result, io, queued, usage, watch != null && watch.fired(), cgroups));
+            outcome(
+                spec, result, io, queued, usage, watch != null && watch.fired(), cgroups, files));
       } finally {
         // The caller has its answer; a failure from here on concerns only the zygote.
         try {
@@ -157,7 +204,7 @@ public final class Runner {
     }
   }
 
-  static RunSpec toRunSpec(ExecSpec spec, boolean cgroups) {
+  static RunSpec toRunSpec(ExecSpec spec, boolean cgroups, List<RunSpec.InputFile> files) {
     LimitValues l = spec.limits();
     List<Frame.Rlimit> rlimits = new ArrayList<>();
     // RLIMIT_CPU is only the backstop (whole seconds): SIGXCPU one second past the limit rounded
@@ -185,7 +232,10 @@ public final class Runner {
         spec.profile().workerUid(),
         spec.profile().workerGid(),
         rlimits,
-        spec.profile().seccompBpf());
+        spec.profile().seccompBpf(),
+        // The zygote's /work has the profile's default size; only another size is sent.
+        l.workDirBytes() != spec.profile().defaults().workDirBytes() ? l.workDirBytes() : 0,
+        files);
   }
 
   static ExecOutcome outcome(
@@ -195,7 +245,8 @@ public final class Runner {
       long queued,
       RunUsage usage,
       boolean cpuWatchFired,
-      boolean cgroups) {
+      boolean cgroups,
+      List<CollectedFile> files) {
     String runId = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
     long toExec = r.execFailed() ? 0 : queued + r.toExecNanos();
     if (r.execFailed()) {
@@ -225,7 +276,8 @@ public final class Runner {
           0,
           0,
           queued,
-          0);
+          0,
+          List.of());
     }
     long user = usage != null ? usage.userNanos() : r.userNanos();
     long system = usage != null ? usage.systemNanos() : r.systemNanos();
@@ -288,6 +340,7 @@ public final class Runner {
         peak,
         cpu,
         queued,
-        toExec);
+        toExec,
+        files);
   }
 }

@@ -3,9 +3,18 @@ package dev.forkd.daemon.grpc;
 import dev.forkd.api.v1.FileStoreGrpc;
 import dev.forkd.daemon.exec.RequestValidator;
 import dev.forkd.daemon.exec.Runner;
+import dev.forkd.daemon.ops.InheritedSocketChannelFactory;
+import dev.forkd.daemon.ops.SocketActivation;
+import dev.forkd.daemon.ops.TcpListener;
+import dev.forkd.daemon.ops.UnixPeerNegotiator;
 import dev.forkd.zygote.ZygotePool;
+import io.grpc.BindableService;
 import io.grpc.Server;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.InternalNettyServerCredentials;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -13,12 +22,19 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -26,7 +42,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-/** The gRPC server on the daemon's Unix socket, with health and reflection. */
+/**
+ * The daemon's gRPC servers, with health and reflection: one on the Unix socket (bound here, or
+ * inherited from the service manager), and optionally one on TCP (TLS, or plain on loopback). Both
+ * serve the same services; Sandbox calls pass the given interceptors.
+ */
 public final class GrpcServer {
   /**
    * grpc-netty sets SO_KEEPALIVE on accepted channels, which Unix sockets do not have; netty then
@@ -38,22 +58,46 @@ public final class GrpcServer {
     NETTY_BOOTSTRAP.setLevel(Level.SEVERE);
   }
 
-  private final Server server;
+  /**
+   * Where to listen.
+   *
+   * @param socket the Unix socket's path (bound here unless {@code inherited} is given)
+   * @param inherited the socket-activated listening socket, or null
+   * @param tcp the TCP listener, or null
+   */
+  public record Listeners(
+      Path socket, SocketActivation.InheritedSocket inherited, TcpListener tcp) {
+    public static Listeners unix(Path socket) {
+      return new Listeners(socket, null, null);
+    }
+  }
+
+  private final List<Server> servers;
+  private final Server tcpServer;
   private final HealthStatusManager health;
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
 
   private GrpcServer(
-      Server server, HealthStatusManager health, EventLoopGroup boss, EventLoopGroup workers) {
-    this.server = server;
+      List<Server> servers,
+      Server tcpServer,
+      HealthStatusManager health,
+      EventLoopGroup boss,
+      EventLoopGroup workers) {
+    this.servers = servers;
+    this.tcpServer = tcpServer;
     this.health = health;
     this.boss = boss;
     this.workers = workers;
   }
 
-  /** Binds {@code socket} (mode 0660) and starts serving. */
+  /**
+   * Starts serving.
+   *
+   * @param sandboxInterceptors wrap the Sandbox service; the last one sees each call first
+   */
   public static GrpcServer start(
-      Path socket,
+      Listeners listeners,
       long maxRequestBytes,
       RequestValidator validator,
       Runner runner,
@@ -61,7 +105,8 @@ public final class GrpcServer {
       String cgroupMode,
       boolean rootless,
       Collection<ZygotePool> pools,
-      Map<String, String> features)
+      Map<String, String> features,
+      List<ServerInterceptor> sandboxInterceptors)
       throws IOException {
     HealthStatusManager health = new HealthStatusManager();
     ExecutorService streamRuns =
@@ -71,47 +116,129 @@ public final class GrpcServer {
               t.setDaemon(true);
               return t;
             });
+    ServerServiceDefinition sandbox =
+        ServerInterceptors.intercept(
+            new SandboxService(validator, runner, streamRuns), sandboxInterceptors);
+    List<BindableService> services =
+        List.of(
+            new AdminService(version, cgroupMode, rootless, pools, features),
+            runner.fileStore() != null
+                ? new FileStoreService(runner.fileStore())
+                : new FileStoreGrpc.FileStoreImplBase() {},
+            health.getHealthService());
     EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     EventLoopGroup workers =
         new MultiThreadIoEventLoopGroup(
             Math.max(1, Runtime.getRuntime().availableProcessors()), EpollIoHandler.newFactory());
-    Server server =
-        NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-            .channelType(EpollServerDomainSocketChannel.class)
-            .bossEventLoopGroup(boss)
-            .workerEventLoopGroup(workers)
-            .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, maxRequestBytes + (1 << 20)))
-            .addService(new SandboxService(validator, runner, streamRuns))
-            .addService(new AdminService(version, cgroupMode, rootless, pools, features))
-            .addService(new FileStoreGrpc.FileStoreImplBase() {})
-            .addService(health.getHealthService())
-            .addService(ProtoReflectionServiceV1.newInstance())
-            .build()
-            .start();
-    Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
+    int maxInbound = (int) Math.min(Integer.MAX_VALUE, maxRequestBytes + (1 << 20));
+    List<Server> servers = new ArrayList<>();
+    Server tcpServer = null;
+    try {
+      Path socket = listeners.socket();
+      NettyServerBuilder unix =
+          NettyServerBuilder.forAddress(
+              new DomainSocketAddress(socket.toString()),
+              InternalNettyServerCredentials.create(new UnixPeerNegotiator()));
+      if (listeners.inherited() != null) {
+        unix.channelFactory(new InheritedSocketChannelFactory(listeners.inherited().fd()));
+      } else {
+        unix.channelType(EpollServerDomainSocketChannel.class);
+      }
+      servers.add(common(unix, boss, workers, maxInbound, sandbox, services).build().start());
+      if (listeners.inherited() == null) {
+        // The service manager sets an inherited socket's mode (SocketMode=).
+        Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
+      }
+      TcpListener tcp = listeners.tcp();
+      if (tcp != null) {
+        NettyServerBuilder b =
+            NettyServerBuilder.forAddress(
+                    new InetSocketAddress(
+                        InetAddress.getByName(tcp.address().host()), tcp.address().port()))
+                .channelType(EpollServerSocketChannel.class);
+        SslContext ssl = tcp.sslContext();
+        if (ssl != null) {
+          b.sslContext(ssl);
+        }
+        tcpServer = common(b, boss, workers, maxInbound, sandbox, services).build().start();
+        servers.add(tcpServer);
+      }
+    } catch (IOException | RuntimeException e) {
+      for (Server s : servers) {
+        s.shutdownNow();
+      }
+      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      streamRuns.shutdownNow();
+      throw e;
+    }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus("forkd.v1.Sandbox", ServingStatus.SERVING);
     health.setStatus("forkd.v1.Admin", ServingStatus.SERVING);
-    return new GrpcServer(server, health, boss, workers);
+    return new GrpcServer(List.copyOf(servers), tcpServer, health, boss, workers);
   }
 
-  /** Stops accepting calls; in-flight calls go on. */
+  private static NettyServerBuilder common(
+      NettyServerBuilder b,
+      EventLoopGroup boss,
+      EventLoopGroup workers,
+      int maxInbound,
+      ServerServiceDefinition sandbox,
+      List<BindableService> services) {
+    b.bossEventLoopGroup(boss)
+        .workerEventLoopGroup(workers)
+        .maxInboundMessageSize(maxInbound)
+        .addService(sandbox)
+        .addService(ProtoReflectionServiceV1.newInstance());
+    for (BindableService s : services) {
+      b.addService(s);
+    }
+    return b;
+  }
+
+  /** The TCP listener's port (the real one when 0 was asked for), or -1 without TCP. */
+  public int tcpPort() {
+    if (tcpServer == null) {
+      return -1;
+    }
+    for (SocketAddress a : tcpServer.getListenSockets()) {
+      if (a instanceof InetSocketAddress i) {
+        return i.getPort();
+      }
+    }
+    return -1;
+  }
+
+  /** Stops accepting calls (and connections); in-flight calls go on. */
   public void stopAccepting() {
     health.enterTerminalState();
-    server.shutdown();
+    for (Server s : servers) {
+      s.shutdown();
+    }
   }
 
-  /** Waits for in-flight calls, then cancels what is left. */
+  /** Waits up to {@code millis} for in-flight calls, then cancels what is left. */
   public void awaitThenStop(long millis) throws InterruptedException {
-    if (!server.awaitTermination(millis, TimeUnit.MILLISECONDS)) {
-      server.shutdownNow();
-      server.awaitTermination(2, TimeUnit.SECONDS);
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    boolean done = true;
+    for (Server s : servers) {
+      done &= s.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    }
+    if (!done) {
+      for (Server s : servers) {
+        s.shutdownNow();
+      }
+      for (Server s : servers) {
+        s.awaitTermination(2, TimeUnit.SECONDS);
+      }
     }
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
   }
 
   public void awaitTermination() throws InterruptedException {
-    server.awaitTermination();
+    for (Server s : servers) {
+      s.awaitTermination();
+    }
   }
 }

@@ -6,6 +6,7 @@ import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.ExecStreamRequest;
 import dev.forkd.api.v1.ExecStreamResponse;
+import dev.forkd.api.v1.OutputFile;
 import dev.forkd.api.v1.SandboxGrpc;
 import dev.forkd.api.v1.Timing;
 import dev.forkd.api.v1.Usage;
@@ -81,6 +82,17 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
         .setStderrTruncated(o.stderrTruncated())
         .setMessage(o.message())
         .setRunId(o.runId())
+        .addAllFiles(
+            o.files().stream()
+                .map(
+                    f ->
+                        OutputFile.newBuilder()
+                            .setPath(f.path())
+                            .setContent(ByteString.copyFrom(f.content()))
+                            .setSize(f.size())
+                            .setError(f.error())
+                            .build())
+                .toList())
         .setTiming(
             Timing.newBuilder()
                 .setQueued(duration(o.queuedNanos()))

@@ -108,10 +108,22 @@ class RequestValidatorTest {
   }
 
   @Test
-  void filesAreNotSupportedYet() {
-    assertThrows(
-        UnsupportedRequestException.class,
-        () -> v.validate(req("x").addFiles(InputFile.newBuilder().setPath("a")).build()));
+  void filesAndCollectAreChecked() {
+    assertEquals(
+        "files[0]: needs content or file_id",
+        invalid(req("x").addFiles(InputFile.newBuilder().setPath("a"))));
+    assertEquals(
+        "files[0].path: '../a' is not normalised (empty, '.' or '..' component)",
+        invalid(
+            req("x")
+                .addFiles(
+                    InputFile.newBuilder()
+                        .setPath("../a")
+                        .setContent(com.google.protobuf.ByteString.copyFromUtf8("x")))));
+    assertEquals("collect[1]: is listed twice", invalid(req("x").addCollect("o").addCollect("o")));
+    assertEquals(
+        "collect[0]: '/etc/passwd' is absolute; paths are relative to the work dir",
+        invalid(req("x").addCollect("/etc/passwd")));
   }
 
   @Test

@@ -15,6 +15,12 @@ public final class Frame {
   /** One field: a tag and its raw little-endian value. */
   public record Field(Tag tag, byte[] value) {}
 
+  /** One file of a SPAWN frame: its content comes from the fd sent for it. */
+  public record FileEntry(int mode, long size, String path) {}
+
+  /** One answer of a COLLECTED frame; {@code errno} 0 means an fd came with it. */
+  public record CollectResult(int errno, long size, String path) {}
+
   /** One resource limit of a SPAWN frame; {@code -1} (2^64-1 unsigned) is RLIM_INFINITY. */
   public record Rlimit(int resource, long soft, long hard) {}
 
@@ -95,6 +101,36 @@ public final class Frame {
     return out;
   }
 
+  public List<FileEntry> files() {
+    List<FileEntry> out = new ArrayList<>();
+    for (Field f : fields) {
+      if (f.tag == Tag.FILE) {
+        ByteBuffer b = le(f.value);
+        out.add(
+            new FileEntry(
+                b.getInt(),
+                b.getLong(),
+                new String(f.value, 12, f.value.length - 12, StandardCharsets.UTF_8)));
+      }
+    }
+    return out;
+  }
+
+  public List<CollectResult> collectResults() {
+    List<CollectResult> out = new ArrayList<>();
+    for (Field f : fields) {
+      if (f.tag == Tag.COLLECT_RESULT) {
+        ByteBuffer b = le(f.value);
+        out.add(
+            new CollectResult(
+                b.getInt(),
+                b.getLong(),
+                new String(f.value, 16, f.value.length - 16, StandardCharsets.UTF_8)));
+      }
+    }
+    return out;
+  }
+
   @Override
   public String toString() {
     StringBuilder sb = new StringBuilder(type.name());
@@ -131,6 +167,18 @@ public final class Frame {
 
     public Builder bytes(Tag tag, byte[] value) {
       return add(tag, value.clone());
+    }
+
+    public Builder file(int mode, long size, String path) {
+      byte[] p = path.getBytes(StandardCharsets.UTF_8);
+      return add(Tag.FILE, le(new byte[12 + p.length]).putInt(mode).putLong(size).put(p).array());
+    }
+
+    public Builder collectResult(int errno, long size, String path) {
+      byte[] p = path.getBytes(StandardCharsets.UTF_8);
+      return add(
+          Tag.COLLECT_RESULT,
+          le(new byte[16 + p.length]).putInt(errno).putLong(size).putInt(0).put(p).array());
     }
 
     public Builder rlimit(int resource, long soft, long hard) {

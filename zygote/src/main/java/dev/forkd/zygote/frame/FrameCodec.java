@@ -149,9 +149,64 @@ public final class FrameCodec {
           }
         }
         return null;
+      case FILE:
+        if (length < 13) {
+          return tag + " too short: " + length + " bytes";
+        }
+        int mode = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getInt();
+        if (mode != 0644 && mode != 0755) {
+          return tag + " mode " + Integer.toOctalString(mode) + " is not 0644 or 0755";
+        }
+        return checkPath(tag, value, 12, length);
+      case PATH:
+        return checkPath(tag, value, 0, length);
+      case COLLECT_RESULT:
+        if (length < 17) {
+          return tag + " too short: " + length + " bytes";
+        }
+        if (ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getInt(12) != 0) {
+          return tag + " reserved bits set";
+        }
+        return checkPath(tag, value, 16, length);
       default:
         throw new AssertionError(tag.kind);
     }
+  }
+
+  /** The longest path, and the most components, a file field may name. */
+  public static final int MAX_PATH_BYTES = 4096;
+
+  public static final int MAX_PATH_COMPONENTS = 64;
+
+  /**
+   * Returns what is wrong with the relative path in {@code value[from..to)}, or null: it must be
+   * relative and normalised (no empty, "." or ".." component), NUL-free, at most 4096 bytes and 64
+   * components.
+   */
+  static String checkPath(Tag tag, byte[] value, int from, int to) {
+    int n = to - from;
+    if (n < 1 || n > MAX_PATH_BYTES) {
+      return tag + " path of " + n + " bytes (1.." + MAX_PATH_BYTES + ")";
+    }
+    int components = 0;
+    int start = from;
+    for (int i = from; i <= to; i++) {
+      if (i == to || value[i] == '/') {
+        int len = i - start;
+        if (len == 0
+            || (len == 1 && value[start] == '.')
+            || (len == 2 && value[start] == '.' && value[start + 1] == '.')) {
+          return tag + " path has an empty, '.' or '..' component";
+        }
+        if (++components > MAX_PATH_COMPONENTS) {
+          return tag + " path has more than " + MAX_PATH_COMPONENTS + " components";
+        }
+        start = i + 1;
+      } else if (value[i] == 0) {
+        return tag + " path contains a NUL byte";
+      }
+    }
+    return null;
   }
 
   /** Returns what is wrong with the field counts of a frame, or null. */

@@ -18,7 +18,9 @@ public enum FrameType {
           .optional(Tag.UID)
           .optional(Tag.GID)
           .repeated(Tag.RLIMIT, 64)
-          .optional(Tag.SECCOMP_BPF)),
+          .optional(Tag.SECCOMP_BPF)
+          .optional(Tag.WORK_DIR_BYTES)
+          .repeated(Tag.FILE, 250)),
   STARTED(3, true, rules().required(Tag.PID).required(Tag.SPAWN_NS)),
   EXEC_FAILED(4, true, rules().required(Tag.STEP).required(Tag.ERRNO).optional(Tag.MESSAGE)),
   KILL(5, false, rules()),
@@ -37,7 +39,12 @@ public enum FrameType {
   ERROR(9, true, rules().required(Tag.STEP).required(Tag.ERRNO).optional(Tag.MESSAGE)),
   PING(10, false, rules()),
   PONG(11, true, rules()),
-  SIGNAL(12, false, rules().required(Tag.SIGNAL_NUMBER));
+  SIGNAL(12, false, rules().required(Tag.SIGNAL_NUMBER)),
+  COLLECT(13, false, rules().repeatedAtLeastOne(Tag.PATH, 250)),
+  COLLECTED(14, true, rules().repeated(Tag.COLLECT_RESULT, 250));
+
+  /** Most files one SPAWN copies in, or one COLLECT asks for. */
+  public static final int MAX_FILES = 250;
 
   /** How often a tag may occur in a frame: {@code min..max} times. */
   record Rule(int min, int max) {}

@@ -23,7 +23,11 @@ public enum Tag {
   SPAWN_NS(19, Kind.U64),
   MESSAGE(20, Kind.STRING),
   SECCOMP_BPF(21, Kind.BPF),
-  SIGNAL_NUMBER(22, Kind.U32);
+  SIGNAL_NUMBER(22, Kind.U32),
+  WORK_DIR_BYTES(23, Kind.U64),
+  FILE(24, Kind.FILE),
+  PATH(25, Kind.PATH),
+  COLLECT_RESULT(26, Kind.COLLECT_RESULT);
 
   /** How a value is laid out on the wire. */
   enum Kind {
@@ -36,7 +40,13 @@ public enum Tag {
     /** u32 resource, u64 soft, u64 hard. */
     RLIMIT,
     /** 1..4096 classic BPF instructions of 8 bytes. */
-    BPF
+    BPF,
+    /** u32 mode (0644 or 0755), u64 size, then a relative path. */
+    FILE,
+    /** A relative path. */
+    PATH,
+    /** u32 errno, u64 size, u32 reserved = 0, then a relative path. */
+    COLLECT_RESULT
   }
 
   static final int MAX_STRING = 65535;

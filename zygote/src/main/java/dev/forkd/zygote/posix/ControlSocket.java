@@ -21,8 +21,11 @@ public final class ControlSocket implements Closeable {
   private static final int MSGHDR = 56;
   private static final int CMSG_HDR = 16;
 
-  /** Room for the three fds of SPAWN, and a few more so that surplus fds are seen (and closed). */
-  private static final int CMSG_SPACE = CMSG_HDR + 8 * 4;
+  /** The kernel's limit of fds in one SCM_RIGHTS message (SCM_MAX_FD). */
+  public static final int MAX_FDS = 253;
+
+  /** Room for the most fds one message can carry. */
+  private static final int CMSG_SPACE = CMSG_HDR + ((MAX_FDS * 4 + 7) & ~7);
 
   private final LibC c = Posix.libc();
   private volatile int fd;
@@ -31,6 +34,9 @@ public final class ControlSocket implements Closeable {
   private final Pointer control = Posix.allocate(CMSG_SPACE);
   private final Pointer header = Posix.allocate(FrameCodec.HEADER_BYTES);
   private Pointer buffer = Posix.allocate(4096);
+
+  /** Fds that came with the last frame received (only COLLECTED may carry any). */
+  private int[] receivedFds = new int[0];
 
   public ControlSocket(int fd) {
     this.fd = fd;
@@ -53,6 +59,9 @@ public final class ControlSocket implements Closeable {
 
   /** Sends a frame; {@code fds} (may be empty) go with its first byte as SCM_RIGHTS. */
   public void send(Frame frame, int... fds) throws IOException {
+    if (fds.length > MAX_FDS) {
+      throw new IllegalArgumentException(fds.length + " fds in one frame, at most " + MAX_FDS);
+    }
     byte[] bytes = FrameCodec.encode(frame);
     Pointer buf = buffer(bytes.length);
     buf.put(0, bytes, 0, bytes.length);
@@ -95,19 +104,51 @@ public final class ControlSocket implements Closeable {
    * @throws MalformedFrameException when the frame breaks the protocol, carries fds, or ends early
    */
   public Frame receive() throws IOException, MalformedFrameException {
-    readHeader();
-    byte[] hb = new byte[FrameCodec.HEADER_BYTES];
-    header.get(0, hb, 0, hb.length);
-    int length = FrameCodec.payloadLength(ByteBuffer.wrap(hb));
-    FrameType type = FrameType.byNumber(Byte.toUnsignedInt(hb[5]));
-    if (!type.fromZygote()) {
-      throw new MalformedFrameException("zygote sent a daemon frame: " + type);
+    closeAll(takeFds());
+    try {
+      readHeader();
+      byte[] hb = new byte[FrameCodec.HEADER_BYTES];
+      header.get(0, hb, 0, hb.length);
+      int length = FrameCodec.payloadLength(ByteBuffer.wrap(hb));
+      FrameType type = FrameType.byNumber(Byte.toUnsignedInt(hb[5]));
+      if (!type.fromZygote()) {
+        throw new MalformedFrameException("zygote sent a daemon frame: " + type);
+      }
+      Pointer buf = buffer(length);
+      readFully(buf, length);
+      byte[] payload = new byte[length];
+      buf.get(0, payload, 0, length);
+      Frame f = FrameCodec.decodePayload(type, ByteBuffer.wrap(payload));
+      int expected = 0;
+      if (type == FrameType.COLLECTED) {
+        for (Frame.CollectResult r : f.collectResults()) {
+          if (r.errno() == 0) {
+            expected++;
+          }
+        }
+      }
+      if (receivedFds.length != expected) {
+        throw new MalformedFrameException(
+            type + " came with " + receivedFds.length + " fds, expected " + expected);
+      }
+      return f;
+    } catch (IOException | MalformedFrameException | RuntimeException e) {
+      closeAll(takeFds());
+      throw e;
     }
-    Pointer buf = buffer(length);
-    readFully(buf, length);
-    byte[] payload = new byte[length];
-    buf.get(0, payload, 0, length);
-    return FrameCodec.decodePayload(type, ByteBuffer.wrap(payload));
+  }
+
+  /** Takes the fds that came with the last frame (the caller closes them). */
+  public int[] takeFds() {
+    int[] fds = receivedFds;
+    receivedFds = new int[0];
+    return fds;
+  }
+
+  private static void closeAll(int[] fds) {
+    for (int fd : fds) {
+      Posix.closeQuietly(fd);
+    }
   }
 
   /** Reads the 8-byte header with recvmsg, so that any fds sent along are seen and refused. */
@@ -129,9 +170,18 @@ public final class ControlSocket implements Closeable {
         }
         throw Posix.error("recvmsg");
       }
-      if (msg.getLong(40) > 0 || (msg.getInt(48) & Posix.MSG_CTRUNC) != 0) {
-        closeReceivedFds();
-        throw new MalformedFrameException("zygote sent file descriptors");
+      if ((msg.getInt(48) & Posix.MSG_CTRUNC) != 0) {
+        closeAll(fdsIn(control));
+        throw new MalformedFrameException("truncated control message from the zygote");
+      }
+      if (msg.getLong(40) > 0) {
+        int[] fds = fdsIn(control);
+        if (got > 0 || receivedFds.length > 0) {
+          // Fds must come with a frame's first byte, once.
+          closeAll(fds);
+          throw new MalformedFrameException("fds inside a frame header");
+        }
+        receivedFds = fds;
       }
       if (n == 0) {
         if (got == 0) {
@@ -143,16 +193,21 @@ public final class ControlSocket implements Closeable {
     }
   }
 
-  private void closeReceivedFds() {
+  /** The fds of an SCM_RIGHTS control message (empty for anything else). */
+  private static int[] fdsIn(Pointer control) {
     long len = control.getLong(0);
-    if (control.getInt(8) == Posix.SOL_SOCKET
-        && control.getInt(12) == Posix.SCM_RIGHTS
-        && len >= CMSG_HDR
-        && len <= CMSG_SPACE) {
-      for (int off = CMSG_HDR; off + 4 <= len; off += 4) {
-        Posix.closeQuietly(control.getInt(off));
-      }
+    if (control.getInt(8) != Posix.SOL_SOCKET
+        || control.getInt(12) != Posix.SCM_RIGHTS
+        || len < CMSG_HDR
+        || len > CMSG_SPACE) {
+      return new int[0];
     }
+    int n = (int) (len - CMSG_HDR) / 4;
+    int[] fds = new int[n];
+    for (int i = 0; i < n; i++) {
+      fds[i] = control.getInt(CMSG_HDR + 4 * i);
+    }
+    return fds;
   }
 
   private void readFully(Pointer buf, int length) throws IOException, MalformedFrameException {

@@ -58,6 +58,12 @@ public interface LibC {
   @SaveError
   int unlink(String path);
 
+  @SaveError
+  int memfd_create(String name, int flags);
+
+  @SaveError
+  int open(String path, int flags, int mode);
+
   int geteuid();
 
   int getegid();

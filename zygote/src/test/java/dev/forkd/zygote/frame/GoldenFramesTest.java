@@ -98,6 +98,26 @@ class GoldenFramesTest {
     m.put("ping", Frame.builder(FrameType.PING).build());
     m.put("pong", Frame.builder(FrameType.PONG).build());
     m.put("signal", Frame.builder(FrameType.SIGNAL).u32(Tag.SIGNAL_NUMBER, 2).build());
+    m.put(
+        "spawn_files",
+        Frame.builder(FrameType.SPAWN)
+            .string(Tag.ARGV, "/bin/sh")
+            .u64(Tag.WORK_DIR_BYTES, 10485760)
+            .file(0755, 42, "bin/run.sh")
+            .file(0644, 0, "data/in.txt")
+            .build());
+    m.put(
+        "collect",
+        Frame.builder(FrameType.COLLECT)
+            .string(Tag.PATH, "out/result.txt")
+            .string(Tag.PATH, "missing")
+            .build());
+    m.put(
+        "collected",
+        Frame.builder(FrameType.COLLECTED)
+            .collectResult(0, 300000, "out/result.txt")
+            .collectResult(2, 0, "missing")
+            .build());
     return m;
   }
 
@@ -151,6 +171,14 @@ class GoldenFramesTest {
     assertEquals("/work", spawn.string(Tag.CWD));
     assertEquals(2_000_000_000L, spawn.u64(Tag.WALL_TIME_NS));
     assertEquals(new Frame.Rlimit(3, 8388608, -1L), spawn.rlimits().get(2));
+    Frame files = FrameCodec.decode(golden().get("spawn_files"));
+    assertEquals(
+        List.of(
+            new Frame.FileEntry(0755, 42, "bin/run.sh"),
+            new Frame.FileEntry(0644, 0, "data/in.txt")),
+        files.files());
+    Frame collected = FrameCodec.decode(golden().get("collected"));
+    assertEquals(new Frame.CollectResult(2, 0, "missing"), collected.collectResults().get(1));
     Frame exited = FrameCodec.decode(golden().get("exited"));
     assertEquals(0x100, exited.u32(Tag.WAIT_STATUS));
     assertFalse(exited.has(Tag.PID));

@@ -1,0 +1,81 @@
+package dev.forkd.daemon.ops;
+
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.ExecStreamRequest;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.util.Optional;
+
+/**
+ * Checks the profile of each Sandbox call against {@link AccessPolicy} before the service sees the
+ * request: {@code Exec}'s message, {@code ExecStream}'s first ({@code start}) message. A refused
+ * call ends with PERMISSION_DENIED and nothing of it reaches the service.
+ */
+public final class AccessInterceptor implements ServerInterceptor {
+  private final AccessPolicy policy;
+
+  public AccessInterceptor(AccessPolicy policy) {
+    this.policy = policy;
+  }
+
+  /** The profile a request names ("default" when it names none), or null if it names no run. */
+  static String profileOf(Object message) {
+    ExecRequest r = null;
+    if (message instanceof ExecRequest e) {
+      r = e;
+    } else if (message instanceof ExecStreamRequest s && s.hasStart()) {
+      r = s.getStart();
+    }
+    if (r == null) {
+      return null;
+    }
+    return r.getProfile().isEmpty() ? "default" : r.getProfile();
+  }
+
+  @Override
+  public <Q, A> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+    Peer peer = PeerAttributes.of(call.getAttributes());
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(
+        next.startCall(call, headers)) {
+      private boolean checked;
+      private boolean denied;
+
+      @Override
+      public void onMessage(Q message) {
+        if (denied) {
+          return;
+        }
+        if (!checked) {
+          checked = true;
+          String profile = profileOf(message);
+          Optional<String> why = profile == null ? Optional.empty() : policy.deny(profile, peer);
+          if (why.isPresent()) {
+            denied = true;
+            call.close(Status.PERMISSION_DENIED.withDescription(why.get()), new Metadata());
+            return;
+          }
+        }
+        super.onMessage(message);
+      }
+
+      @Override
+      public void onHalfClose() {
+        if (!denied) {
+          super.onHalfClose();
+        }
+      }
+
+      @Override
+      public void onReady() {
+        if (!denied) {
+          super.onReady();
+        }
+      }
+    };
+  }
+}

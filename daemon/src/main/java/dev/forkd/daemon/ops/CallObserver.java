@@ -1,0 +1,163 @@
+package dev.forkd.daemon.ops;
+
+import com.google.protobuf.Duration;
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.ExecResult;
+import dev.forkd.api.v1.ExecStreamRequest;
+import dev.forkd.api.v1.ExecStreamResponse;
+import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * Watches every Sandbox call from outside the service: the request (profile and argv[0] only), the
+ * {@link ExecResult} sent ({@code Exec}'s response, {@code ExecStream}'s last response) and the
+ * status the call closes with. When the call ends it hands one {@link RunRecord} to the run log and
+ * the metrics. Sits outermost, so it also sees calls that {@link AccessInterceptor} refuses.
+ */
+public final class CallObserver implements ServerInterceptor {
+  private final Consumer<RunRecord> sink;
+
+  /**
+   * @param sink receives one record per ended call, on the thread that ended it
+   */
+  public CallObserver(Consumer<RunRecord> sink) {
+    this.sink = sink;
+  }
+
+  /** Logs each record and counts it in {@code metrics}. */
+  public static CallObserver logging(Metrics metrics) {
+    return new CallObserver(
+        r -> {
+          metrics.record(r);
+          RunLog.log(r);
+        });
+  }
+
+  @Override
+  public <Q, A> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+    Watch w =
+        new Watch(
+            call.getMethodDescriptor().getBareMethodName(),
+            PeerAttributes.of(call.getAttributes()),
+            System.nanoTime());
+    ServerCall<Q, A> watched =
+        new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+          @Override
+          public void sendMessage(A message) {
+            w.response(message);
+            super.sendMessage(message);
+          }
+
+          @Override
+          public void close(Status status, Metadata trailers) {
+            try {
+              super.close(status, trailers);
+            } finally {
+              w.end(status.getCode().name());
+            }
+          }
+        };
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(
+        next.startCall(watched, headers)) {
+      @Override
+      public void onMessage(Q message) {
+        w.request(message);
+        super.onMessage(message);
+      }
+
+      @Override
+      public void onCancel() {
+        try {
+          super.onCancel();
+        } finally {
+          w.end(Status.Code.CANCELLED.name());
+        }
+      }
+    };
+  }
+
+  /** What one call has shown so far. Fields are written by gRPC's serialized call events. */
+  private final class Watch {
+    private final String method;
+    private final Peer peer;
+    private final long start;
+    private final AtomicBoolean ended = new AtomicBoolean();
+    private volatile String profile;
+    private volatile String argv0;
+    private volatile ExecResult result;
+    private volatile long resultNanos;
+
+    Watch(String method, Peer peer, long start) {
+      this.method = method;
+      this.peer = peer;
+      this.start = start;
+    }
+
+    void request(Object message) {
+      ExecRequest r = null;
+      if (message instanceof ExecRequest e) {
+        r = e;
+      } else if (message instanceof ExecStreamRequest s && s.hasStart()) {
+        r = s.getStart();
+      }
+      if (r != null && profile == null) {
+        profile = r.getProfile().isEmpty() ? "default" : r.getProfile();
+        argv0 = r.getArgvCount() > 0 ? r.getArgv(0) : "";
+      }
+    }
+
+    void response(Object message) {
+      ExecResult r = null;
+      if (message instanceof ExecResult e) {
+        r = e;
+      } else if (message instanceof ExecStreamResponse s && s.hasResult()) {
+        r = s.getResult();
+      }
+      if (r != null) {
+        resultNanos = System.nanoTime();
+        result = r;
+      }
+    }
+
+    void end(String code) {
+      if (!ended.compareAndSet(false, true)) {
+        return;
+      }
+      ExecResult r = result;
+      long end = r != null ? resultNanos : System.nanoTime();
+      RunRecord rec =
+          r == null
+              ? new RunRecord(
+                  method, peer, profile, argv0, null, null, 0, 0, code, 0, 0, 0, 0, 0, end - start)
+              : new RunRecord(
+                  method,
+                  peer,
+                  profile,
+                  argv0,
+                  r.getRunId(),
+                  r.getStatus().name().replaceFirst("^STATUS_", ""),
+                  r.getExitCode(),
+                  r.getSignal(),
+                  code,
+                  nanos(r.getTiming().getQueued()),
+                  nanos(r.getTiming().getToExec()),
+                  nanos(r.getUsage().getWallTime()),
+                  nanos(r.getUsage().getCpuTime()),
+                  r.getUsage().getPeakMemoryBytes(),
+                  end - start);
+      sink.accept(rec);
+    }
+  }
+
+  static long nanos(Duration d) {
+    return d.getSeconds() * 1_000_000_000L + d.getNanos();
+  }
+}

@@ -1,0 +1,182 @@
+package dev.forkd.daemon.ops;
+
+import dev.forkd.zygote.ZygotePool;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.core.metrics.Info;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.Unit;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.util.Collection;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The daemon's Prometheus metrics, all named {@code forkd_*}, in a registry of its own (so that
+ * several daemons in one JVM, as in tests, do not collide). Runs and rejections are counted as
+ * calls end ({@link CallObserver}); pool state is read from {@link ZygotePool#stats()} at each
+ * scrape.
+ */
+public final class Metrics implements AutoCloseable {
+  /** Seconds: 100 µs to 10 min, dense around the millisecond where our runs start. */
+  static final double[] LATENCY_BUCKETS = {
+    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600
+  };
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final Counter runs;
+  private final Counter rejected;
+  private final Histogram queued;
+  private final Histogram toExec;
+  private final Histogram total;
+  private HTTPServer http;
+
+  public Metrics(String version, String cgroupMode) {
+    runs =
+        Counter.builder()
+            .name("forkd_runs_total")
+            .help("Runs that ended with a result, by profile and result status")
+            .labelNames("profile", "status")
+            .register(registry);
+    rejected =
+        Counter.builder()
+            .name("forkd_requests_rejected_total")
+            .help("Sandbox calls that ended without a result, by method and gRPC status code")
+            .labelNames("method", "code")
+            .register(registry);
+    queued = latency("forkd_run_queued_seconds", "Time a run waited for a free zygote");
+    toExec =
+        latency(
+            "forkd_run_to_exec_seconds",
+            "Time from a request's arrival until its command was executing (spawn latency)");
+    total =
+        latency(
+            "forkd_run_total_seconds", "Time from a request's arrival until its result was sent");
+    Info.builder()
+        .name("forkd_build_info")
+        .help("The daemon's version and cgroup mode")
+        .labelNames("version", "cgroup_mode")
+        .register(registry)
+        .setLabelValues(version, cgroupMode);
+  }
+
+  private Histogram latency(String name, String help) {
+    return Histogram.builder()
+        .name(name)
+        .help(help)
+        .unit(Unit.SECONDS)
+        .labelNames("profile")
+        .classicOnly()
+        .classicUpperBounds(LATENCY_BUCKETS)
+        .register(registry);
+  }
+
+  /** Pool gauges and zygote counters, read from the pools at each scrape. */
+  public void watchPools(Collection<ZygotePool> pools) {
+    List<ZygotePool> ps = List.copyOf(pools);
+    GaugeWithCallback.builder()
+        .name("forkd_pool_zygotes")
+        .help(
+            "Zygotes per profile and state: ready (idle), busy (running or being reset), starting")
+        .labelNames("profile", "state")
+        .callback(
+            cb -> {
+              for (ZygotePool p : ps) {
+                ZygotePool.Stats s = p.stats();
+                cb.call(s.ready(), s.name(), "ready");
+                cb.call(s.busy(), s.name(), "busy");
+                cb.call(s.starting(), s.name(), "starting");
+              }
+            })
+        .register(registry);
+    poolGauge(ps, "forkd_pool_max_zygotes", "The most zygotes a profile may have", s -> s.max());
+    poolGauge(
+        ps, "forkd_pool_waiting_requests", "Requests waiting for a zygote now", s -> s.waiting());
+    poolCounter(
+        ps, "forkd_zygote_runs_total", "Runs served by the profile's zygotes", s -> s.runs());
+    poolCounter(
+        ps,
+        "forkd_zygote_crashes_total",
+        "Zygotes that died or broke the protocol",
+        s -> s.crashes());
+    poolCounter(
+        ps,
+        "forkd_zygote_recycled_total",
+        "Zygotes retired after their run budget or a failed reset",
+        s -> s.recycled());
+  }
+
+  private void poolGauge(
+      List<ZygotePool> ps, String name, String help, ToDoubleFunction<ZygotePool.Stats> f) {
+    GaugeWithCallback.builder()
+        .name(name)
+        .help(help)
+        .labelNames("profile")
+        .callback(
+            cb -> {
+              for (ZygotePool p : ps) {
+                ZygotePool.Stats s = p.stats();
+                cb.call(f.applyAsDouble(s), s.name());
+              }
+            })
+        .register(registry);
+  }
+
+  private void poolCounter(
+      List<ZygotePool> ps, String name, String help, ToDoubleFunction<ZygotePool.Stats> f) {
+    CounterWithCallback.builder()
+        .name(name)
+        .help(help)
+        .labelNames("profile")
+        .callback(
+            cb -> {
+              for (ZygotePool p : ps) {
+                ZygotePool.Stats s = p.stats();
+                cb.call(f.applyAsDouble(s), s.name());
+              }
+            })
+        .register(registry);
+  }
+
+  /** Counts one ended Sandbox call. */
+  public void record(RunRecord r) {
+    if (r.hasResult()) {
+      String profile = r.profile() == null ? "" : r.profile();
+      runs.labelValues(profile, r.status().toLowerCase(Locale.ROOT)).inc();
+      queued.labelValues(profile).observe(r.queuedNanos() / 1e9);
+      toExec.labelValues(profile).observe(r.toExecNanos() / 1e9);
+      total.labelValues(profile).observe(r.totalNanos() / 1e9);
+    } else if (!r.code().equals("OK")) {
+      rejected.labelValues(r.method(), r.code()).inc();
+    }
+  }
+
+  public PrometheusRegistry registry() {
+    return registry;
+  }
+
+  /** Serves {@code /metrics} on {@code address}; returns the port (useful with port 0). */
+  public synchronized int serve(HostPort address) throws IOException {
+    http =
+        HTTPServer.builder()
+            .inetAddress(InetAddress.getByName(address.host()))
+            .port(address.port())
+            .registry(registry)
+            .buildAndStart();
+    return http.getPort();
+  }
+
+  @Override
+  public synchronized void close() {
+    if (http != null) {
+      http.close();
+      http = null;
+    }
+  }
+}

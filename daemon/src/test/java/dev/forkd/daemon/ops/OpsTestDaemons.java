@@ -1,0 +1,135 @@
+package dev.forkd.daemon.ops;
+
+import dev.forkd.api.v1.DaemonConfig;
+import dev.forkd.daemon.Daemon;
+import dev.forkd.daemon.config.ConfigLoader;
+import dev.forkd.daemon.config.SeccompSetup;
+import dev.forkd.daemon.config.Settings;
+import dev.forkd.zygote.posix.Posix;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/** Starts real daemons with operational settings, in this JVM or as a process. */
+public final class OpsTestDaemons {
+  private OpsTestDaemons() {}
+
+  public static Path zygoteBinary() {
+    Path p = Path.of(System.getProperty("forkd.zygote.binary", "../native/build/forkd-zygote"));
+    if (!Files.isExecutable(p)) {
+      throw new IllegalStateException("zygote binary not built: " + p);
+    }
+    return p.toAbsolutePath();
+  }
+
+  /** The default configuration plus {@code extraConfig} (protobuf text). */
+  public static DaemonConfig config(String extraConfig) throws Exception {
+    return extraConfig.isEmpty()
+        ? ConfigLoader.defaults()
+        : ConfigLoader.parse(ConfigLoader.defaultText() + "\n" + extraConfig, "test");
+  }
+
+  /** A daemon in this JVM serving {@code dir}/forkd.sock, ready zygotes awaited. */
+  public static Daemon start(
+      Path dir,
+      int zygotes,
+      String extraConfig,
+      OpsConfig.Flags flags,
+      SocketActivation.InheritedSocket inherited)
+      throws Exception {
+    return start(dir, zygotes, config(extraConfig), flags, inherited);
+  }
+
+  /** A daemon in this JVM with configuration {@code c}, ready zygotes awaited. */
+  public static Daemon start(
+      Path dir,
+      int zygotes,
+      DaemonConfig c,
+      OpsConfig.Flags flags,
+      SocketActivation.InheritedSocket inherited)
+      throws Exception {
+    Path socket = inherited != null ? inherited.path() : dir.resolve("forkd.sock");
+    Settings s =
+        Settings.resolve(
+            c,
+            new Settings.Host(Posix.libc().geteuid(), Posix.libc().getegid(), 2, zygoteBinary()),
+            socket,
+            zygotes,
+            SeccompSetup.of(c));
+    Daemon d = Daemon.start(s, OpsConfig.resolve(c, flags), inherited);
+    long end = System.nanoTime() + 30_000_000_000L;
+    while (!d.pools().values().stream().allMatch(p -> p.stats().ready() >= p.config().minReady())) {
+      if (System.nanoTime() > end) {
+        d.shutdown(0);
+        throw new IllegalStateException("zygotes did not become ready");
+      }
+      Thread.sleep(20);
+    }
+    return d;
+  }
+
+  /** The default config plus a copy of the default profile named {@code name}, changed. */
+  public static DaemonConfig withProfile(
+      DaemonConfig c,
+      String name,
+      java.util.function.UnaryOperator<dev.forkd.api.v1.Profile.Builder> f) {
+    return c.toBuilder()
+        .addProfiles(f.apply(c.getProfiles(0).toBuilder().setName(name)).build())
+        .build();
+  }
+
+  /** GETs {@code url}; the body. */
+  public static String httpGet(String url) throws Exception {
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    java.net.http.HttpResponse<String> r =
+        http.send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != 200) {
+      throw new IllegalStateException(url + ": HTTP " + r.statusCode());
+    }
+    return r.body();
+  }
+
+  /** The value of one sample line {@code name{labels} value} in Prometheus text, or -1. */
+  public static double sample(String metrics, String nameAndLabels) {
+    for (String line : metrics.split("\n")) {
+      if (line.startsWith(nameAndLabels + " ")) {
+        return Double.parseDouble(line.substring(nameAndLabels.length() + 1).trim());
+      }
+    }
+    return -1;
+  }
+
+  /** The command line of {@code forkd} run from this test's class path. */
+  public static List<String> command(String... args) {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    return Stream.concat(
+            Stream.of(
+                java,
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.forkd.daemon.Main",
+                "--zygote-binary",
+                zygoteBinary().toString()),
+            Stream.of(args))
+        .collect(Collectors.toList());
+  }
+
+  /** The directory of an executable on PATH, or null. */
+  public static Path onPath(String name) {
+    String path = System.getenv("PATH");
+    if (path == null) {
+      return null;
+    }
+    for (String dir : path.split(":")) {
+      Path p = Path.of(dir.isEmpty() ? "." : dir, name);
+      if (Files.isExecutable(p)) {
+        return p;
+      }
+    }
+    return null;
+  }
+}
