@@ -26,7 +26,9 @@ final class Bench {
       long intervalNanos,
       boolean json,
       List<String> argv,
-      java.nio.file.Path samples) {}
+      java.nio.file.Path samples,
+      String profile,
+      List<dev.forkd.api.v1.InputFile> files) {}
 
   /** Latency samples in nanoseconds. */
   static final class Samples {
@@ -57,7 +59,12 @@ final class Bench {
 
   static int run(ForkdClient client, Options o, PrintStream out, PrintStream err)
       throws InterruptedException {
-    ExecRequest req = ExecRequest.newBuilder().addAllArgv(o.argv()).build();
+    ExecRequest req =
+        ExecRequest.newBuilder()
+            .addAllArgv(o.argv())
+            .setProfile(o.profile())
+            .addAllFiles(o.files())
+            .build();
     for (int i = 0; i < o.warmup(); i++) {
       client.exec(req);
     }

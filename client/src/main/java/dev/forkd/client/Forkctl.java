@@ -31,7 +31,8 @@ public final class Forkctl {
   private static final String USAGE =
       String.join(
           "\n",
-          "usage: forkctl [--socket PATH] COMMAND ...",
+          "usage: forkctl [--socket PATH | --target HOST:PORT [--tls-ca F [--tls-cert F --tls-key F]"
+              + " | --insecure]] COMMAND ...",
           "",
           "commands:",
           "  run [OPTIONS] -- CMD [ARG...]   run CMD in a sandbox; stdin goes in, outputs come out",
@@ -61,6 +62,40 @@ public final class Forkctl {
 
   private final PrintStream out;
   private final PrintStream err;
+  private String target;
+  private Path tlsCa;
+  private Path tlsCert;
+  private Path tlsKey;
+  private boolean insecure;
+
+  /** A client for the daemon named on the command line: a Unix socket, or --target over TCP. */
+  private ForkdClient connect(Path socket) {
+    if (target == null) {
+      return ForkdClient.unix(socket);
+    }
+    int colon = target.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("--target: '" + target + "' is not HOST:PORT");
+    }
+    String host = target.substring(0, colon);
+    int port;
+    try {
+      port = Integer.parseInt(target.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--target: '" + target + "' has no port number");
+    }
+    if (insecure) {
+      return ForkdClient.insecure(host, port);
+    }
+    if (tlsCa == null) {
+      throw new IllegalArgumentException(
+          "--target needs --tls-ca FILE (or --insecure on loopback)");
+    }
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+    }
+    return ForkdClient.tls(host, port, tlsCa, tlsCert, tlsKey);
+  }
 
   Forkctl(PrintStream out, PrintStream err) {
     this.out = out;
@@ -101,6 +136,16 @@ public final class Forkctl {
     for (; i < args.length; i++) {
       if (args[i].equals("--socket")) {
         socket = arg(args, ++i, "--socket");
+      } else if (args[i].equals("--target")) {
+        target = arg(args, ++i, "--target");
+      } else if (args[i].equals("--tls-ca")) {
+        tlsCa = Path.of(arg(args, ++i, "--tls-ca"));
+      } else if (args[i].equals("--tls-cert")) {
+        tlsCert = Path.of(arg(args, ++i, "--tls-cert"));
+      } else if (args[i].equals("--tls-key")) {
+        tlsKey = Path.of(arg(args, ++i, "--tls-key"));
+      } else if (args[i].equals("--insecure")) {
+        insecure = true;
       } else if (args[i].equals("--help") || args[i].equals("-h")) {
         out.println(USAGE);
         return 0;
@@ -197,14 +242,14 @@ public final class Forkctl {
     }
     ExecResult r;
     if (interactive) {
-      try (ForkdClient client = ForkdClient.unix(socket)) {
+      try (ForkdClient client = connect(socket)) {
         r = interactive(client, req.build(), readStdin ? stdin : null);
       }
     } else {
       if (readStdin && !stdinIsTerminal()) {
         req.setStdin(ByteString.readFrom(stdin));
       }
-      try (ForkdClient client = ForkdClient.unix(socket)) {
+      try (ForkdClient client = connect(socket)) {
         r = client.exec(req.build());
       }
       out.write(r.getStdout().toByteArray());
@@ -243,13 +288,15 @@ public final class Forkctl {
     }
   }
 
-  private int bench(Path socket, String[] args) {
+  private int bench(Path socket, String[] args) throws IOException {
     int runs = 1000;
     int warmup = 200;
     int concurrency = 1;
     long interval = 0;
     boolean json = false;
     Path samples = null;
+    String profile = "";
+    List<dev.forkd.api.v1.InputFile> files = new java.util.ArrayList<>();
     int i = 0;
     for (; i < args.length; i++) {
       String a = args[i];
@@ -264,7 +311,8 @@ public final class Forkctl {
         case "--help", "-h" -> {
           out.println(
               "usage: forkctl bench [-n RUNS] [--warmup N] [-c CONCURRENCY] [--interval DUR] [--json]"
-                  + " [--samples FILE] [-- CMD ARG...]\n  runs CMD (default /bin/true) and prints latency percentiles");
+                  + " [--samples FILE] [--profile P] [--file LOCAL[:PATH]] [--file-id ID:PATH]"
+                  + " [-- CMD ARG...]\n  runs CMD (default /bin/true) and prints latency percentiles");
           return 0;
         }
         case "-n", "--runs" -> runs = (int) Units.bytes(arg(args, ++i, a));
@@ -273,6 +321,29 @@ public final class Forkctl {
         case "--interval" -> interval = Units.durationNanos(arg(args, ++i, a));
         case "--json" -> json = true;
         case "--samples" -> samples = Path.of(arg(args, ++i, a));
+        case "--profile" -> profile = arg(args, ++i, a);
+        case "--file" -> {
+          String spec = arg(args, ++i, a);
+          int colon = spec.indexOf(':');
+          Path local = Path.of(colon < 0 ? spec : spec.substring(0, colon));
+          files.add(
+              dev.forkd.api.v1.InputFile.newBuilder()
+                  .setPath(colon < 0 ? local.getFileName().toString() : spec.substring(colon + 1))
+                  .setContent(ByteString.copyFrom(Files.readAllBytes(local)))
+                  .build());
+        }
+        case "--file-id" -> {
+          String spec = arg(args, ++i, a);
+          int colon = spec.lastIndexOf(':');
+          if (colon <= "sha256:".length()) {
+            throw new IllegalArgumentException("--file-id: '" + spec + "' is not ID:PATH");
+          }
+          files.add(
+              dev.forkd.api.v1.InputFile.newBuilder()
+                  .setFileId(spec.substring(0, colon))
+                  .setPath(spec.substring(colon + 1))
+                  .build());
+        }
         default -> throw new IllegalArgumentException("unknown bench option '" + a + "'");
       }
     }
@@ -281,10 +352,11 @@ public final class Forkctl {
     }
     List<String> argv =
         i < args.length ? Arrays.asList(args).subList(i, args.length) : List.of("/bin/true");
-    try (ForkdClient client = ForkdClient.unix(socket)) {
+    try (ForkdClient client = connect(socket)) {
       return Bench.run(
           client,
-          new Bench.Options(runs, warmup, concurrency, interval, json, argv, samples),
+          new Bench.Options(
+              runs, warmup, concurrency, interval, json, argv, samples, profile, files),
           out,
           err);
     } catch (InterruptedException e) {
@@ -356,7 +428,7 @@ public final class Forkctl {
       out.println(usage);
       return args.length == 0 ? EXIT_FORKCTL : 0;
     }
-    try (ForkdClient client = ForkdClient.unix(socket)) {
+    try (ForkdClient client = connect(socket)) {
       switch (args[0]) {
         case "put" -> {
           Path p = Path.of(arg(args, 1, "put"));
@@ -395,7 +467,7 @@ public final class Forkctl {
 
   private int status(Path socket) {
     DaemonStatus s;
-    try (ForkdClient client = ForkdClient.unix(socket)) {
+    try (ForkdClient client = connect(socket)) {
       s = client.status();
     }
     out.printf(

@@ -68,6 +68,45 @@ public final class ForkdClient implements AutoCloseable {
     return new ForkdClient(ch, group);
   }
 
+  /**
+   * Connects to a daemon's TCP listener over TLS: {@code trustCa} (PEM) verifies the server; {@code
+   * clientCert} and {@code clientKey} (PEM, may be null) are presented for mutual TLS.
+   */
+  public static ForkdClient tls(
+      String host, int port, Path trustCa, Path clientCert, Path clientKey) {
+    try {
+      io.netty.handler.ssl.SslContextBuilder ssl =
+          io.grpc.netty.GrpcSslContexts.forClient().trustManager(trustCa.toFile());
+      if (clientCert != null) {
+        ssl.keyManager(clientCert.toFile(), clientKey.toFile());
+      }
+      EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+      ManagedChannel ch =
+          NettyChannelBuilder.forAddress(host, port)
+              .eventLoopGroup(group)
+              .channelType(io.netty.channel.epoll.EpollSocketChannel.class)
+              .sslContext(ssl.build())
+              .maxInboundMessageSize(MAX_INBOUND)
+              .build();
+      return new ForkdClient(ch, group);
+    } catch (javax.net.ssl.SSLException e) {
+      throw new IllegalArgumentException("TLS set-up failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Connects to a plain TCP listener (the daemon allows one only on loopback). */
+  public static ForkdClient insecure(String host, int port) {
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    ManagedChannel ch =
+        NettyChannelBuilder.forAddress(host, port)
+            .eventLoopGroup(group)
+            .channelType(io.netty.channel.epoll.EpollSocketChannel.class)
+            .usePlaintext()
+            .maxInboundMessageSize(MAX_INBOUND)
+            .build();
+    return new ForkdClient(ch, group);
+  }
+
   public ManagedChannel channel() {
     return channel;
   }
@@ -79,6 +118,36 @@ public final class ForkdClient implements AutoCloseable {
     } catch (StatusRuntimeException e) {
       throw ForkdException.of(e);
     }
+  }
+
+  /** Runs one command without blocking; the future fails with a {@link ForkdException}. */
+  public java.util.concurrent.CompletableFuture<ExecResult> execAsync(ExecRequest request) {
+    java.util.concurrent.CompletableFuture<ExecResult> f =
+        new java.util.concurrent.CompletableFuture<>();
+    SandboxGrpc.newStub(channel)
+        .exec(
+            request,
+            new io.grpc.stub.StreamObserver<>() {
+              @Override
+              public void onNext(ExecResult r) {
+                f.complete(r);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                f.completeExceptionally(ForkdException.of(t));
+              }
+
+              @Override
+              public void onCompleted() {
+                if (!f.isDone()) {
+                  f.completeExceptionally(
+                      new ForkdException(
+                          io.grpc.Status.INTERNAL.withDescription("no result in the response")));
+                }
+              }
+            });
+    return f;
   }
 
   /** Runs one command with a deadline for the whole call. */

@@ -1,0 +1,103 @@
+package dev.forkd.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.client.Forkctl;
+import dev.forkd.client.ForkdClient;
+import dev.forkd.client.ForkdException;
+import dev.forkd.daemon.Daemon;
+import dev.forkd.daemon.ops.OpsConfig;
+import dev.forkd.daemon.ops.OpsTestDaemons;
+import dev.forkd.daemon.ops.TestCerts;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The Java client and forkctl over TCP: mutual TLS, plain loopback, asynchronous exec. */
+class ClientTcpTest {
+  @TempDir Path dir;
+
+  static ExecRequest echo(String word) {
+    return ExecRequest.newBuilder().addArgv("echo").addArgv(word).build();
+  }
+
+  @Test
+  void tlsClientWithACertificateAndForkctlTarget() throws Exception {
+    TestCerts certs = new TestCerts(dir);
+    certs.issue("localhost", "ip:127.0.0.1,dns:localhost", true);
+    certs.issue("client", null, false);
+    Daemon d =
+        OpsTestDaemons.start(
+            dir,
+            1,
+            "",
+            new OpsConfig.Flags(
+                null,
+                "127.0.0.1:0",
+                certs.pem("localhost").toString(),
+                certs.key("localhost").toString(),
+                certs.ca().toString(),
+                false,
+                null,
+                null),
+            null);
+    try (ForkdClient c =
+        ForkdClient.tls(
+            "127.0.0.1", d.tcpPort(), certs.ca(), certs.pem("client"), certs.key("client"))) {
+      assertEquals("tls\n", c.exec(echo("tls")).getStdout().toStringUtf8());
+      CompletableFuture<dev.forkd.api.v1.ExecResult> later = c.execAsync(echo("async"));
+      assertEquals("async\n", later.get(30, TimeUnit.SECONDS).getStdout().toStringUtf8());
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      int code =
+          Forkctl.runForTest(
+              new String[] {
+                "--target",
+                "127.0.0.1:" + d.tcpPort(),
+                "--tls-ca",
+                certs.ca().toString(),
+                "--tls-cert",
+                certs.pem("client").toString(),
+                "--tls-key",
+                certs.key("client").toString(),
+                "run",
+                "--",
+                "echo",
+                "via-forkctl"
+              },
+              new ByteArrayInputStream(new byte[0]),
+              new PrintStream(out, true),
+              new PrintStream(new ByteArrayOutputStream(), true));
+      assertEquals(0, code);
+      assertEquals("via-forkctl\n", out.toString(StandardCharsets.UTF_8));
+    } finally {
+      d.shutdown(0);
+    }
+  }
+
+  @Test
+  void asyncErrorsAreTyped() throws Exception {
+    Daemon d = OpsTestDaemons.start(dir, 1, "", OpsConfig.Flags.NONE, null);
+    try (ForkdClient c = ForkdClient.unix(dir.resolve("forkd.sock"))) {
+      CompletableFuture<dev.forkd.api.v1.ExecResult> f =
+          c.execAsync(ExecRequest.newBuilder().build());
+      try {
+        f.get(30, TimeUnit.SECONDS);
+        throw new AssertionError("no error");
+      } catch (java.util.concurrent.ExecutionException e) {
+        ForkdException fe = (ForkdException) e.getCause();
+        assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, fe.code());
+        assertTrue(fe.description().startsWith("argv"), fe.description());
+      }
+    } finally {
+      d.shutdown(0);
+    }
+  }
+}
