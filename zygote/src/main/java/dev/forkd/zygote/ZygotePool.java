@@ -233,7 +233,8 @@ public final class ZygotePool implements Closeable {
       return new Stats(
           name,
           ready.size(),
-          leased.size(),
+          // Busy: serving a run, or being reset after one.
+          leased.size() + resetting,
           starting,
           config.maxZygotes(),
           runs,
