@@ -208,17 +208,7 @@ public final class Forkctl {
         case "--output" -> limits.setMaxOutputBytes(Units.bytes(arg(args, ++i, a)));
         case "--no-stdin", "-n" -> readStdin = false;
         case "--interactive", "-i" -> interactive = true;
-        case "--file" -> {
-          String spec = arg(args, ++i, a);
-          int colon = spec.indexOf(':');
-          Path local = Path.of(colon < 0 ? spec : spec.substring(0, colon));
-          String remote = colon < 0 ? local.getFileName().toString() : spec.substring(colon + 1);
-          req.addFiles(
-              dev.forkd.api.v1.InputFile.newBuilder()
-                  .setPath(remote)
-                  .setContent(ByteString.copyFrom(Files.readAllBytes(local)))
-                  .setExecutable(Files.isExecutable(local)));
-        }
+        case "--file" -> req.addFiles(localFile(arg(args, ++i, a)));
         case "--collect" -> {
           String spec = arg(args, ++i, a);
           int colon = spec.indexOf(':');
@@ -322,16 +312,7 @@ public final class Forkctl {
         case "--json" -> json = true;
         case "--samples" -> samples = Path.of(arg(args, ++i, a));
         case "--profile" -> profile = arg(args, ++i, a);
-        case "--file" -> {
-          String spec = arg(args, ++i, a);
-          int colon = spec.indexOf(':');
-          Path local = Path.of(colon < 0 ? spec : spec.substring(0, colon));
-          files.add(
-              dev.forkd.api.v1.InputFile.newBuilder()
-                  .setPath(colon < 0 ? local.getFileName().toString() : spec.substring(colon + 1))
-                  .setContent(ByteString.copyFrom(Files.readAllBytes(local)))
-                  .build());
-        }
+        case "--file" -> files.add(localFile(arg(args, ++i, a)));
         case "--file-id" -> {
           String spec = arg(args, ++i, a);
           int colon = spec.lastIndexOf(':');
@@ -516,6 +497,17 @@ public final class Forkctl {
       return Path.of(xdg, "forkd", "forkd.sock");
     }
     return root;
+  }
+
+  /** {@code LOCAL[:PATH]}: a local file copied into the work dir as PATH (default its name). */
+  private static dev.forkd.api.v1.InputFile localFile(String spec) throws IOException {
+    int colon = spec.indexOf(':');
+    Path local = Path.of(colon < 0 ? spec : spec.substring(0, colon));
+    return dev.forkd.api.v1.InputFile.newBuilder()
+        .setPath(colon < 0 ? local.getFileName().toString() : spec.substring(colon + 1))
+        .setContent(ByteString.copyFrom(Files.readAllBytes(local)))
+        .setExecutable(Files.isExecutable(local))
+        .build();
   }
 
   /** True if fd 0 is a terminal: then there is no piped input to send. */

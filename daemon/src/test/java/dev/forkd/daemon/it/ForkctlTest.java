@@ -105,4 +105,34 @@ class ForkctlTest {
     assertEquals(125, p.code());
     assertTrue(p.err().contains("NOT_FOUND"), p.err());
   }
+
+  @Test
+  void filesCopyInCollectAndTheStore() throws Exception {
+    java.nio.file.Path src = dir.resolve("prog.sh");
+    java.nio.file.Files.writeString(src, "#!/bin/sh\necho from-file > out.txt\n");
+    src.toFile().setExecutable(true);
+    java.nio.file.Path got = dir.resolve("got.txt");
+    Outcome o =
+        forkctl(
+            "",
+            "run",
+            "--file",
+            src + ":bin/prog.sh",
+            "--collect",
+            "out.txt:" + got,
+            "--",
+            "sh",
+            "-c",
+            "./bin/prog.sh");
+    assertEquals(0, o.code(), o.err());
+    assertEquals("from-file\n", java.nio.file.Files.readString(got));
+    Outcome put = forkctl("", "files", "put", src.toString());
+    assertEquals(0, put.code(), put.err());
+    String id = put.out().split(" ")[0];
+    assertTrue(id.startsWith("sha256:"), put.out());
+    assertTrue(forkctl("", "files", "ls").out().contains(id));
+    assertEquals(java.nio.file.Files.readString(src), forkctl("", "files", "get", id).out());
+    assertEquals(0, forkctl("", "files", "rm", id).code());
+    assertEquals(1, forkctl("", "files", "rm", id).code());
+  }
 }
