@@ -148,6 +148,7 @@ public final class Daemon {
           "profile_allowlists",
           ops.access().allOpen() ? "none (every client that can connect)" : "on");
       metrics.watchPools(pools.values());
+      metrics.watchCgroupErrors(cgroups::errors);
       // Innermost first: the observer, last, sees every call, refused ones included.
       List<ServerInterceptor> interceptors = new ArrayList<>();
       if (!ops.access().allOpen()) {

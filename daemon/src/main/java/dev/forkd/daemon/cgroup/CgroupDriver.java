@@ -20,6 +20,11 @@ public interface CgroupDriver {
   /** Creates the cgroup(s) of a new zygote, or null in mode "none". */
   ZygoteCgroup create(String name) throws IOException;
 
+  /** Cgroup operations that failed so far (creating groups, writing limits, reading counters). */
+  default long errors() {
+    return 0;
+  }
+
   /** Removes this instance's base directory (its zygotes' groups must be gone). */
   void close();
 }

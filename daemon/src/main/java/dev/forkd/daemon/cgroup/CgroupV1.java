@@ -17,6 +17,8 @@ public final class CgroupV1 implements CgroupDriver {
   static final String[] CONTROLLERS = {"memory", "pids", "cpuacct"};
 
   private final CgroupFs fs;
+  private final java.util.concurrent.atomic.AtomicLong errors =
+      new java.util.concurrent.atomic.AtomicLong();
 
   /** Per controller: this instance's base directory. */
   private final Map<String, Path> bases;
@@ -49,7 +51,26 @@ public final class CgroupV1 implements CgroupDriver {
   }
 
   @Override
+  public long errors() {
+    return errors.get();
+  }
+
+  /** Counts a failed cgroup operation and passes its exception on. */
+  private IOException counted(IOException e) {
+    errors.incrementAndGet();
+    return e;
+  }
+
+  @Override
   public ZygoteCgroup create(String name) throws IOException {
+    try {
+      return createGroup(name);
+    } catch (IOException e) {
+      throw counted(e);
+    }
+  }
+
+  private ZygoteCgroup createGroup(String name) throws IOException {
     List<Path> made = new ArrayList<>();
     try {
       for (String c : CONTROLLERS) {
@@ -125,6 +146,14 @@ public final class CgroupV1 implements CgroupDriver {
 
     @Override
     public void rearm() throws IOException {
+      try {
+        doRearm();
+      } catch (IOException e) {
+        throw counted(e);
+      }
+    }
+
+    private void doRearm() throws IOException {
       fs.write(memory.resolve("memory.max_usage_in_bytes"), "0");
       if (memsw) {
         fs.write(memory.resolve("memory.memsw.max_usage_in_bytes"), "0");
@@ -138,6 +167,14 @@ public final class CgroupV1 implements CgroupDriver {
 
     @Override
     public void applyLimits(LimitValues l) throws IOException {
+      try {
+        doApplyLimits(l);
+      } catch (IOException e) {
+        throw counted(e);
+      }
+    }
+
+    private void doApplyLimits(LimitValues l) throws IOException {
       if (l.memoryBytes() != memoryLimit) {
         // memsw (memory + swap) must never be below the memory limit: raise it first when
         // raising, lower it last when lowering (a new group starts unlimited, so its first limit
@@ -167,6 +204,14 @@ public final class CgroupV1 implements CgroupDriver {
 
     @Override
     public RunUsage usage() throws IOException {
+      try {
+        return doUsage();
+      } catch (IOException e) {
+        throw counted(e);
+      }
+    }
+
+    private RunUsage doUsage() throws IOException {
       // Four reads, each of a file kept open: this is on the request path. The total comes from
       // cpuacct.usage (nanoseconds from the scheduler); the user/system split from usage_all is
       // tick-based, so only the total is precise.

@@ -14,6 +14,8 @@ public final class CgroupV2 implements CgroupDriver {
   static final String CONTROLLERS = "+memory +pids +cpu";
 
   private final CgroupFs fs;
+  private final java.util.concurrent.atomic.AtomicLong errors =
+      new java.util.concurrent.atomic.AtomicLong();
   private final Path own;
   private final Path base;
   private final long selfPid;
@@ -56,7 +58,26 @@ public final class CgroupV2 implements CgroupDriver {
   }
 
   @Override
+  public long errors() {
+    return errors.get();
+  }
+
+  /** Counts a failed cgroup operation and passes its exception on. */
+  private IOException counted(IOException e) {
+    errors.incrementAndGet();
+    return e;
+  }
+
+  @Override
   public ZygoteCgroup create(String name) throws IOException {
+    try {
+      return createGroup(name);
+    } catch (IOException e) {
+      throw counted(e);
+    }
+  }
+
+  private ZygoteCgroup createGroup(String name) throws IOException {
     Path dir = base.resolve(name);
     fs.mkdir(dir);
     try {
@@ -98,6 +119,14 @@ public final class CgroupV2 implements CgroupDriver {
 
     @Override
     public void rearm() throws IOException {
+      try {
+        doRearm();
+      } catch (IOException e) {
+        throw counted(e);
+      }
+    }
+
+    private void doRearm() throws IOException {
       if (peakResettable) {
         try {
           // Writing memory.peak resets it (Linux 6.12+); older kernels refuse, and the peak is
@@ -116,6 +145,14 @@ public final class CgroupV2 implements CgroupDriver {
 
     @Override
     public void applyLimits(LimitValues l) throws IOException {
+      try {
+        doApplyLimits(l);
+      } catch (IOException e) {
+        throw counted(e);
+      }
+    }
+
+    private void doApplyLimits(LimitValues l) throws IOException {
       if (l.memoryBytes() != memoryLimit) {
         fs.write(dir.resolve("memory.max"), Long.toString(l.memoryBytes()));
         memoryLimit = l.memoryBytes();
@@ -134,6 +171,14 @@ public final class CgroupV2 implements CgroupDriver {
 
     @Override
     public RunUsage usage() throws IOException {
+      try {
+        return doUsage();
+      } catch (IOException e) {
+        throw counted(e);
+      }
+    }
+
+    private RunUsage doUsage() throws IOException {
       String stat = fs.read(dir.resolve("cpu.stat"));
       long peak =
           fs.exists(dir.resolve("memory.peak"))

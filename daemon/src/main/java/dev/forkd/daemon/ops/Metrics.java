@@ -144,6 +144,15 @@ public final class Metrics implements AutoCloseable {
         .register(registry);
   }
 
+  /** Exports the cgroup driver's failed operations as {@code forkd_cgroup_errors_total}. */
+  public void watchCgroupErrors(java.util.function.LongSupplier errors) {
+    CounterWithCallback.builder()
+        .name("forkd_cgroup_errors")
+        .help("Cgroup operations that failed (creating groups, writing limits, reading counters)")
+        .callback(cb -> cb.call(errors.getAsLong()))
+        .register(registry);
+  }
+
   /** Counts one ended Sandbox call. */
   public void record(RunRecord r) {
     if (r.hasResult()) {

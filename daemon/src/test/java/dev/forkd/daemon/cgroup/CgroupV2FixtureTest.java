@@ -86,6 +86,18 @@ class CgroupV2FixtureTest {
   }
 
   @Test
+  void failedOperationsAreCounted() throws Exception {
+    CgroupDriver d = driver();
+    d.start();
+    ZygoteCgroup z = d.create("z3");
+    assertEquals(0, d.errors());
+    Files.delete(z.dirs().get(0).resolve("memory.max"));
+    org.junit.jupiter.api.Assertions.assertThrows(
+        java.io.IOException.class, () -> z.applyLimits(LIMITS));
+    assertEquals(1, d.errors());
+  }
+
+  @Test
   void removeWaitsUntilTheGroupIsEmpty() throws Exception {
     CgroupDriver d = driver();
     d.start();

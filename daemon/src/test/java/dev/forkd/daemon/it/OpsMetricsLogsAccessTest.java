@@ -143,6 +143,7 @@ class OpsMetricsLogsAccessTest {
     assertTrue(r instanceof ExecResult, String.valueOf(r));
     String after = metrics();
     assertEquals(runs + 2, OpsTestDaemons.sample(after, runsKey("default", "exited")), after);
+    assertEquals(0, OpsTestDaemons.sample(after, "forkd_cgroup_errors_total"), after);
     assertEquals(
         toExec + 2,
         OpsTestDaemons.sample(after, "forkd_run_to_exec_seconds_count{profile=\"default\"}"));
