@@ -55,19 +55,9 @@ public final class CgroupV1 implements CgroupDriver {
     return errors.get();
   }
 
-  /** Counts a failed cgroup operation and passes its exception on. */
-  private IOException counted(IOException e) {
-    errors.incrementAndGet();
-    return e;
-  }
-
   @Override
   public ZygoteCgroup create(String name) throws IOException {
-    try {
-      return createGroup(name);
-    } catch (IOException e) {
-      throw counted(e);
-    }
+    return CountedCgroup.create(errors, () -> createGroup(name));
   }
 
   private ZygoteCgroup createGroup(String name) throws IOException {
@@ -146,14 +136,6 @@ public final class CgroupV1 implements CgroupDriver {
 
     @Override
     public void rearm() throws IOException {
-      try {
-        doRearm();
-      } catch (IOException e) {
-        throw counted(e);
-      }
-    }
-
-    private void doRearm() throws IOException {
       fs.write(memory.resolve("memory.max_usage_in_bytes"), "0");
       if (memsw) {
         fs.write(memory.resolve("memory.memsw.max_usage_in_bytes"), "0");
@@ -167,14 +149,6 @@ public final class CgroupV1 implements CgroupDriver {
 
     @Override
     public void applyLimits(LimitValues l) throws IOException {
-      try {
-        doApplyLimits(l);
-      } catch (IOException e) {
-        throw counted(e);
-      }
-    }
-
-    private void doApplyLimits(LimitValues l) throws IOException {
       if (l.memoryBytes() != memoryLimit) {
         // memsw (memory + swap) must never be below the memory limit: raise it first when
         // raising, lower it last when lowering (a new group starts unlimited, so its first limit
@@ -204,14 +178,6 @@ public final class CgroupV1 implements CgroupDriver {
 
     @Override
     public RunUsage usage() throws IOException {
-      try {
-        return doUsage();
-      } catch (IOException e) {
-        throw counted(e);
-      }
-    }
-
-    private RunUsage doUsage() throws IOException {
       // Four reads, each of a file kept open: this is on the request path. The total comes from
       // cpuacct.usage (nanoseconds from the scheduler); the user/system split from usage_all is
       // tick-based, so only the total is precise.

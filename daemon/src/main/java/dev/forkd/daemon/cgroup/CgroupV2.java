@@ -62,19 +62,9 @@ public final class CgroupV2 implements CgroupDriver {
     return errors.get();
   }
 
-  /** Counts a failed cgroup operation and passes its exception on. */
-  private IOException counted(IOException e) {
-    errors.incrementAndGet();
-    return e;
-  }
-
   @Override
   public ZygoteCgroup create(String name) throws IOException {
-    try {
-      return createGroup(name);
-    } catch (IOException e) {
-      throw counted(e);
-    }
+    return CountedCgroup.create(errors, () -> createGroup(name));
   }
 
   private ZygoteCgroup createGroup(String name) throws IOException {
@@ -119,14 +109,6 @@ public final class CgroupV2 implements CgroupDriver {
 
     @Override
     public void rearm() throws IOException {
-      try {
-        doRearm();
-      } catch (IOException e) {
-        throw counted(e);
-      }
-    }
-
-    private void doRearm() throws IOException {
       if (peakResettable) {
         try {
           // Writing memory.peak resets it (Linux 6.12+); older kernels refuse, and the peak is
@@ -145,14 +127,6 @@ public final class CgroupV2 implements CgroupDriver {
 
     @Override
     public void applyLimits(LimitValues l) throws IOException {
-      try {
-        doApplyLimits(l);
-      } catch (IOException e) {
-        throw counted(e);
-      }
-    }
-
-    private void doApplyLimits(LimitValues l) throws IOException {
       if (l.memoryBytes() != memoryLimit) {
         fs.write(dir.resolve("memory.max"), Long.toString(l.memoryBytes()));
         memoryLimit = l.memoryBytes();
@@ -171,14 +145,6 @@ public final class CgroupV2 implements CgroupDriver {
 
     @Override
     public RunUsage usage() throws IOException {
-      try {
-        return doUsage();
-      } catch (IOException e) {
-        throw counted(e);
-      }
-    }
-
-    private RunUsage doUsage() throws IOException {
       String stat = fs.read(dir.resolve("cpu.stat"));
       long peak =
           fs.exists(dir.resolve("memory.peak"))
