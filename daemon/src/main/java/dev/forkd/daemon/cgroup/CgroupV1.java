@@ -163,8 +163,7 @@ public final class CgroupV1 implements CgroupDriver {
         }
         memoryLimit = l.memoryBytes();
       }
-      // The zygote itself is in the group: one more than the run's processes.
-      long p = l.maxProcesses() + 1;
+      long p = Cgroups.pidsMax(l);
       if (p != pidsLimit) {
         fs.write(pids.resolve("pids.max"), Long.toString(p));
         pidsLimit = p;

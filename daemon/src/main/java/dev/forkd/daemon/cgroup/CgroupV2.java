@@ -131,7 +131,7 @@ public final class CgroupV2 implements CgroupDriver {
         fs.write(dir.resolve("memory.max"), Long.toString(l.memoryBytes()));
         memoryLimit = l.memoryBytes();
       }
-      long p = l.maxProcesses() + 1;
+      long p = Cgroups.pidsMax(l);
       if (p != pidsLimit) {
         fs.write(dir.resolve("pids.max"), Long.toString(p));
         pidsLimit = p;

@@ -4,6 +4,11 @@ package dev.forkd.daemon.cgroup;
 final class Cgroups {
   private Cgroups() {}
 
+  /** The pids limit of a run's group: the zygote itself lives there, one more than the run. */
+  static long pidsMax(dev.forkd.daemon.exec.LimitValues l) {
+    return l.maxProcesses() + 1;
+  }
+
   /** The value of {@code key} in a "key value" per line file (cpu.stat, memory.events...), or 0. */
   static long keyed(String content, String key) {
     for (String line : content.split("\n")) {
