@@ -3,7 +3,10 @@
  * run of the same zygote (`look`). Nothing may survive a run: files in every writable place,
  * SysV and POSIX IPC objects, keys, and processes, including a daemon (setsid and a double
  * fork) that holds sockets and keeps writing a file, and a "hopper" that changes its pid all
- * the time to slip past the zygote's kill.
+ * the time to slip past the zygote's kill. The scratch mounts are emptied in place between
+ * runs, so the planted trees are made to be awkward to remove: locked directories, a FIFO, a
+ * symlink, a hard link, a tree deeper than the zygote empties in place; /work itself gets
+ * another mode, an extended attribute and an old mtime.
  *
  * Usage: leak RUNNER_PID_NS RUNNER_MNT_NS plant
  *        leak RUNNER_PID_NS RUNNER_MNT_NS look
@@ -13,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
 #include <mqueue.h>
@@ -33,6 +37,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +56,11 @@
 #define HOPPER_COMM   "forkd-plant-hop"
 #define DAEMON_ALIVE  "/tmp/forkd-plant-daemon-alive"
 #define HOPPER_ALIVE  "/tmp/forkd-plant-hopper-alive"
+#define TREE          "/work/forkd-tree"
+#define LOCKED        "/work/forkd-locked"
+#define DEEP          "/tmp/forkd-deep"
+#define DEEP_LEVELS   48 /* past the depth the zygote empties in place (32) */
+#define WORK_XATTR    "user.forkd-plant"
 
 static const char *const planted_files[] = {"/tmp/forkd-plant", "/work/forkd-plant",
                                             "/dev/shm/forkd-plant"};
@@ -83,6 +93,45 @@ static int plant_files(void) {
         close(fd);
     }
     return 0;
+}
+
+/* Directories in directories, files at each level, and the odd kinds of entry. */
+static int plant_tree(void) {
+    char path[256];
+    strcpy(path, TREE);
+    for (int level = 0; level < 6; level++) {
+        if (mkdir(path, 0755) < 0) return -1;
+        for (int i = 0; i < 40; i++) {
+            char file[300];
+            snprintf(file, sizeof(file), "%s/f%02d", path, i);
+            touch(file);
+        }
+        strcat(path, "/d");
+    }
+    /* A locked directory: no one but root may list or change it. */
+    if (mkdir(LOCKED, 0755) < 0 || mkdir(LOCKED "/inner", 0755) < 0) return -1;
+    touch(LOCKED "/inner/file");
+    if (chmod(LOCKED "/inner", 0) < 0 || chmod(LOCKED, 0) < 0) return -1;
+    if (mkfifo("/tmp/forkd-fifo", 0666) < 0 || symlink("/etc/passwd", "/tmp/forkd-link") < 0)
+        return -1;
+    return link(planted_files[1], "/work/forkd-hard");
+}
+
+/* A chain of directories deeper than the zygote empties in place: the mount is replaced. */
+static int plant_deep_tree(void) {
+    if (mkdir(DEEP, 0755) < 0 || chdir(DEEP) < 0) return -1;
+    for (int level = 0; level < DEEP_LEVELS; level++) {
+        if (mkdir("d", 0755) < 0 || chdir("d") < 0) return -1;
+    }
+    touch("bottom");
+    return chdir("/");
+}
+
+/* /work's own mode, times and extended attributes, which its owner (us) may change. */
+static int plant_work_root(void) {
+    struct timespec old[2] = {{1, 0}, {1, 0}};
+    if (chmod("/work", 0777) < 0 || utimensat(AT_FDCWD, "/work", old, 0) < 0) return -1;
+    return setxattr("/work", WORK_XATTR, "planted", 7, 0);
 }
 
 static int plant_posix_shm(void) {
@@ -240,6 +289,59 @@ static void c_file_devshm(struct outcome *o) {
     expect_gone(o, planted_files[2]);
 }
 
+/* Entries of dir other than "." and "..", and other than the file `except` (may be NULL). */
+static void expect_empty(struct outcome *o, const char *dir, const struct stat *except) {
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        escaped(o, "opendir %s: %s", dir, errname(errno));
+        return;
+    }
+    int left = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        struct stat st;
+        if (except != NULL && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            st.st_dev == except->st_dev && st.st_ino == except->st_ino)
+            continue;
+        escaped(o, "%s/%s survived the run", dir, e->d_name);
+        left++;
+    }
+    closedir(d);
+    if (left == 0) note(o, "%s empty", dir);
+}
+
+static void c_tree(struct outcome *o) {
+    expect_gone(o, TREE);
+    expect_gone(o, LOCKED);
+    expect_gone(o, DEEP);
+    expect_gone(o, "/tmp/forkd-fifo");
+    expect_gone(o, "/tmp/forkd-link");
+    expect_gone(o, "/work/forkd-hard");
+    /* Nothing at all is left; in /tmp only this program itself may be (the test copies it). */
+    struct stat self;
+    if (stat("/proc/self/exe", &self) < 0) memset(&self, 0, sizeof(self));
+    expect_empty(o, "/work", &self);
+    expect_empty(o, "/tmp", &self);
+    expect_empty(o, "/dev/shm", NULL);
+}
+
+static void c_work_root(struct outcome *o) {
+    struct stat st;
+    if (stat("/work", &st) < 0) {
+        escaped(o, "stat /work: %s", errname(errno));
+        return;
+    }
+    if ((st.st_mode & 07777) != 0755)
+        escaped(o, "/work has mode %04o, not 0755", (unsigned)(st.st_mode & 07777));
+    if (st.st_uid != getuid()) escaped(o, "/work is owned by %u, not by us", (unsigned)st.st_uid);
+    if (st.st_mtime < 1000000000) escaped(o, "/work kept the planted mtime %ld", (long)st.st_mtime);
+    char names[256];
+    ssize_t n = listxattr("/work", names, sizeof(names));
+    if (n > 0) escaped(o, "/work kept extended attributes ('%.*s')", (int)n, names);
+    note(o, "/work mode %04o, owner %u, no attributes", (unsigned)(st.st_mode & 07777),
+         (unsigned)st.st_uid);
+}
+
 static void c_posix_shm(struct outcome *o) {
     int fd = shm_open(SHM_NAME, O_RDONLY, 0);
     if (fd >= 0) {
@@ -364,6 +466,9 @@ int main(int argc, char **argv) {
     say("NS %s", ns);
     if (strcmp(argv[3], "plant") == 0) {
         plant("files", plant_files);
+        plant("tree", plant_tree);
+        plant("deep-tree", plant_deep_tree);
+        plant("work-root", plant_work_root);
         plant("posix-shm", plant_posix_shm);
         plant("sysv-ipc", plant_sysv);
         plant("posix-mq", plant_mqueue);
@@ -380,6 +485,8 @@ int main(int argc, char **argv) {
     run_check("leak-file-tmp", c_file_tmp);
     run_check("leak-file-work", c_file_work);
     run_check("leak-file-devshm", c_file_devshm);
+    run_check("leak-tree", c_tree);
+    run_check("leak-work-root", c_work_root);
     run_check("leak-posix-shm", c_posix_shm);
     run_check("leak-sysv-shm", c_sysv_shm);
     run_check("leak-sysv-sem", c_sysv_sem);

@@ -12,13 +12,14 @@
  *    nosuid, nodev, recursively) and the few /dev nodes; the old root is detached after
  *    pivot_root, so the zygote binary and the daemon's socket are not reachable;
  *  - the root itself, /dev and /proc/sys are read-only; /tmp, /work and /dev/shm are
- *    size-limited nosuid,nodev tmpfs mounts, replaced on every reset;
+ *    size-limited nosuid,nodev tmpfs mounts, emptied (or replaced) on every reset;
  *  - /proc is our pid namespace's, with the host kernel's files masked (build_proc).
  */
 #define _GNU_SOURCE
 #include "rootfs.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -377,14 +379,114 @@ int rootfs_build(const struct forkd_config *cfg) {
     return pivot();
 }
 
-int rootfs_reset(const struct forkd_config *cfg) {
-    static const char *const targets[] = {"/tmp", "/work", "/dev/shm"};
-    for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
-        if (umount2(targets[i], MNT_DETACH) < 0) return log_fail("umount %s", targets[i]);
+/* Past these, emptying a scratch mount in place gives way to a fresh mount. */
+#define EMPTY_MAX_DEPTH   32
+#define EMPTY_MAX_ENTRIES 20000
+
+/*
+ * Removes everything below the open directory dfd. Returns 0 when it is empty, 1 when the tree
+ * is too big or too deep to be worth it, -1 on an error (errno set); the caller then replaces
+ * the mount. Entries are read from the start again after each batch is removed, so that no
+ * directory offset has to survive the removals.
+ */
+static int empty_dir(int dfd, int depth, long *budget) {
+    char buf[1024] __attribute__((aligned(8)));
+    for (;;) {
+        if (lseek(dfd, 0, SEEK_SET) < 0) return -1;
+        long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+        if (n < 0) return -1;
+        bool removed = false;
+        for (long off = 0; off < n;) {
+            struct dirent64 *d = (struct dirent64 *)(buf + off);
+            off += d->d_reclen;
+            const char *name = d->d_name;
+            if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+            if (--*budget < 0) return 1;
+            if (unlinkat(dfd, name, 0) == 0) {
+                removed = true;
+                continue;
+            }
+            if (errno != EISDIR) return -1;
+            if (depth >= EMPTY_MAX_DEPTH) return 1;
+            int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0) return -1;
+            int rc = empty_dir(sub, depth + 1, budget);
+            close(sub);
+            if (rc != 0) return rc;
+            if (unlinkat(dfd, name, AT_REMOVEDIR) < 0) return -1;
+            removed = true;
+        }
+        if (!removed) return 0; /* only "." and ".." were left */
     }
-    if (mount_scratch("/tmp", "1777", cfg->tmp_size, false) < 0 ||
-        mount_scratch("/work", "0755", cfg->work_size, true) < 0 ||
-        mount_scratch("/dev/shm", "1777", cfg->shm_size, false) < 0)
-        return -1;
+}
+
+/* Removes every extended attribute (user.*, POSIX ACLs, ...) of the open file fd. */
+static int drop_xattrs(int fd) {
+    char names[1024];
+    ssize_t len = flistxattr(fd, names, sizeof(names));
+    if (len < 0) return errno == ENOTSUP ? 0 : -1;
+    for (ssize_t off = 0; off < len; off += (ssize_t)strlen(names + off) + 1) {
+        if (fremovexattr(fd, names + off) < 0 && errno != ENODATA) return -1;
+    }
+    /* More names than fit: they were removed in batches; look again. */
+    return len == (ssize_t)sizeof(names) ? drop_xattrs(fd) : 0;
+}
+
+/*
+ * Makes the scratch mount at path as a fresh one would be: empty, its root with the given mode,
+ * owner, no extended attributes and current times, and (for /work) of the given size. Returns
+ * 0, or 1/-1 as empty_dir when the mount has to be replaced instead.
+ */
+static int renew_in_place(const char *path, mode_t mode, bool own_by_worker, uint64_t size,
+                          bool resize) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    long budget = EMPTY_MAX_ENTRIES;
+    int rc = empty_dir(fd, 0, &budget);
+    if (rc == 0) {
+        uid_t uid = own_by_worker ? SANDBOX_UID : 0;
+        gid_t gid = own_by_worker ? SANDBOX_GID : 0;
+        /* EINVAL: uid 1000 is not mapped (rootless, one-id map); as in mount_scratch. */
+        if ((fchown(fd, uid, gid) < 0 && !(own_by_worker && errno == EINVAL)) ||
+            fchmod(fd, mode) < 0 || drop_xattrs(fd) < 0 || futimens(fd, NULL) < 0)
+            rc = -1;
+    }
+    close(fd);
+    if (rc == 0 && resize) {
+        char opts[64];
+        snprintf(opts, sizeof(opts), "size=%llu,mode=%o", (unsigned long long)size, mode);
+        if (mount("tmpfs", path, "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, opts) < 0) rc = -1;
+    }
+    return rc;
+}
+
+/*
+ * The scratch mounts are emptied in place rather than replaced: every umount ends in
+ * synchronize_rcu_expedited(), which interrupts every CPU of the host (one IPI each, ~0.3 ms
+ * of work per mount on a small VM) while the next run, on another zygote, is starting. A mount
+ * that is too big or too deep to empty cheaply, or that fails to, is replaced as before. What
+ * an emptied mount still shows a later run: tmpfs inode numbers keep counting, as pids in the
+ * zygote's pid namespace do; neither carries any content.
+ */
+int rootfs_reset(const struct forkd_config *cfg, bool work_resized) {
+    static const struct {
+        const char *path;
+        mode_t mode;
+        bool own_by_worker;
+    } scratch[] = {{"/tmp", 01777, false}, {"/work", 0755, true}, {"/dev/shm", 01777, false}};
+    for (size_t i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++) {
+        const char *path = scratch[i].path;
+        bool work = strcmp(path, "/work") == 0;
+        uint64_t size = work ? cfg->work_size : strcmp(path, "/tmp") == 0 ? cfg->tmp_size
+                                                                         : cfg->shm_size;
+        int rc = renew_in_place(path, scratch[i].mode, scratch[i].own_by_worker, size,
+                                work && work_resized);
+        if (rc == 0) continue;
+        if (rc < 0) log_fail("empty %s in place; replacing it", path);
+        char mode[8];
+        snprintf(mode, sizeof(mode), "%o", scratch[i].mode);
+        if (umount2(path, MNT_DETACH) < 0) return log_fail("umount %s", path);
+        if (mount_scratch(path, mode, size, scratch[i].own_by_worker) < 0) return -1;
+    }
     return 0;
 }

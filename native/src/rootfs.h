@@ -13,7 +13,10 @@
  */
 int rootfs_build(const struct forkd_config *cfg);
 
-/* Run by the zygote on RESET, after the run's processes are gone: fresh /tmp, /work, /dev/shm. */
-int rootfs_reset(const struct forkd_config *cfg);
+/*
+ * Run by the zygote on RESET, after the run's processes are gone: /tmp, /work and /dev/shm as
+ * fresh (emptied in place, or replaced); work_resized: a run changed the size of /work.
+ */
+int rootfs_reset(const struct forkd_config *cfg, bool work_resized);
 
 #endif

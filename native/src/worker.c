@@ -7,8 +7,11 @@
  * the zygote resumes only once the worker has exec'd or exited. The child shares the zygote's
  * memory until then, hence its rules: no malloc, no stdio, no locks, raw syscall() for the
  * set*id calls (glibc's wrappers signal "all threads" of the process), everything it reads
- * prepared by the parent. A failing step writes {step, errno} to a close-on-exec pipe and
- * exits 127; EOF on that pipe means execve succeeded.
+ * prepared by the parent. A failing step stores {step, errno} in the shared context and exits
+ * 127 (glibc's posix_spawn reports its errors the same way); nothing stored when the zygote
+ * resumes means execve succeeded. A close-on-exec status pipe would do too, but the zygote
+ * would then wake twice per spawn: once when the exec releases the memory, again when it closes
+ * the pipe, which the new program does only after the zygote had to wait for it.
  */
 #define _GNU_SOURCE
 #include "worker.h"
@@ -41,9 +44,7 @@
 
 enum worker_step {
     STEP_NONE,
-    STEP_PIPE,
     STEP_CLONE,
-    STEP_STATUS,
     STEP_SIGACTION,
     STEP_SETSID,
     STEP_DUP2,
@@ -66,9 +67,7 @@ enum worker_step {
 
 static const char *const step_names[STEP_COUNT] = {
     [STEP_NONE] = "none",
-    [STEP_PIPE] = "pipe2",
     [STEP_CLONE] = "clone",
-    [STEP_STATUS] = "read status pipe",
     [STEP_SIGACTION] = "sigaction",
     [STEP_SETSID] = "setsid",
     [STEP_DUP2] = "dup2",
@@ -93,17 +92,13 @@ const char *worker_step_name(int step) {
     return step_names[step];
 }
 
-/* What goes through the status pipe when a step fails. */
-struct status_record {
-    int32_t step;
-    int32_t err;
-};
-
 /* The child's whole view: on the zygote's stack, valid while the zygote waits in clone(). */
 struct child_ctx {
     const struct worker_spec *spec;
-    int status_fd;
     struct sock_fprog filter;
+    /* Written by a failing child, read by the zygote once clone() returned. */
+    volatile int32_t failed_step;
+    volatile int32_t failed_errno;
 };
 
 static char *stack_base;
@@ -120,10 +115,9 @@ int worker_init(void) {
 }
 
 /* Worker: reports the failed step and its errno, then exits. Never returns. */
-static noreturn void child_fail(const struct child_ctx *c, int step) {
-    struct status_record rec = {step, errno};
-    ssize_t n = write(c->status_fd, &rec, sizeof(rec));
-    (void)n; /* nothing else to do: the zygote then sees EOF and a 127 exit */
+static noreturn void child_fail(struct child_ctx *c, int step) {
+    c->failed_errno = errno;
+    c->failed_step = step;
     _exit(127);
 }
 
@@ -131,7 +125,7 @@ static noreturn void child_fail(const struct child_ctx *c, int step) {
  * Worker: execs argv[0], searching spec->path when it has no '/' (like execvpe, but without
  * allocating and without the ENOEXEC shell fallback). Only returns by failing.
  */
-static noreturn void exec_target(const struct child_ctx *c) {
+static noreturn void exec_target(struct child_ctx *c) {
     const struct worker_spec *s = c->spec;
     const char *file = s->argv[0];
     if (file[0] == '\0') {
@@ -179,7 +173,7 @@ static noreturn void exec_target(const struct child_ctx *c) {
  * each step checked; reading it is reading the security model. Never returns.
  */
 static int worker_child(void *arg) {
-    const struct child_ctx *c = arg;
+    struct child_ctx *c = arg;
     const struct worker_spec *s = c->spec;
 
     /* Signal dispositions back to default (SIG_IGN would survive exec). */
@@ -238,7 +232,7 @@ static int worker_child(void *arg) {
     if (syscall(SYS_capset, &cap_header, cap_data) < 0) child_fail(c, STEP_CAPSET);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(c, STEP_NO_NEW_PRIVS);
 
-    /* Every fd but 0, 1, 2 closes on exec; the status pipe must stay open until then. */
+    /* Every fd but 0, 1, 2 closes on exec. */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
         if (errno != ENOSYS && errno != EINVAL) child_fail(c, STEP_CLOEXEC);
         for (int fd = 3; fd <= s->max_fd; fd++) {
@@ -249,21 +243,15 @@ static int worker_child(void *arg) {
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail(c, STEP_SIGPROCMASK);
-    /* Seccomp last: the filter must only allow execve (and write/exit to report a failure). */
+    /* Seccomp last: the filter must only allow execve (and exit, to report a failure). */
     if (s->seccomp_bpf != NULL && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &c->filter, 0, 0) < 0)
         child_fail(c, STEP_SECCOMP);
     exec_target(c);
 }
 
 pid_t worker_start(const struct worker_spec *spec, struct worker_result *res) {
-    int status[2];
     memset(res, 0, sizeof(*res));
-    if (pipe2(status, O_CLOEXEC) < 0) {
-        res->step = STEP_PIPE;
-        res->err = errno;
-        return -1;
-    }
-    struct child_ctx ctx = {spec, status[1], {0, NULL}};
+    struct child_ctx ctx = {spec, {0, NULL}, STEP_NONE, 0};
     if (spec->seccomp_bpf != NULL) {
         ctx.filter.len = (unsigned short)(spec->seccomp_len / sizeof(struct sock_filter));
         ctx.filter.filter = (struct sock_filter *)spec->seccomp_bpf;
@@ -277,28 +265,17 @@ pid_t worker_start(const struct worker_spec *spec, struct worker_result *res) {
         clone(worker_child, stack_base + WORKER_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &ctx);
     int clone_err = errno;
     sigprocmask(SIG_SETMASK, &saved, NULL);
-    close(status[1]);
     if (pid < 0) {
-        close(status[0]);
         res->step = STEP_CLONE;
         res->err = clone_err;
         return -1;
     }
-    /* CLONE_VFORK: the child has exec'd or exited by now, so the pipe holds its final word. */
-    struct status_record rec;
-    ssize_t n;
-    do {
-        n = read(status[0], &rec, sizeof(rec));
-    } while (n < 0 && errno == EINTR);
-    close(status[0]);
-    if (n == 0) {
+    /* CLONE_VFORK: the child has exec'd or exited by now, so ctx holds its final word. */
+    if (ctx.failed_step == STEP_NONE) {
         res->exec_ok = true;
-    } else if (n == (ssize_t)sizeof(rec) && rec.step > STEP_NONE && rec.step < STEP_COUNT) {
-        res->step = rec.step;
-        res->err = rec.err;
     } else {
-        res->step = STEP_STATUS;
-        res->err = n < 0 ? errno : EPROTO;
+        res->step = ctx.failed_step;
+        res->err = ctx.failed_errno;
     }
     return pid;
 }

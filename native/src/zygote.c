@@ -2,8 +2,8 @@
  * The zygote: pid 1 of the sandbox's pid namespace, in fresh user, mount, net, ipc, uts and
  * cgroup namespaces. It builds the sandbox root once, then serves runs one at a time over
  * the control socket (native/PROTOCOL.md): SPAWN -> copy-in, worker; EXITED once every process
- * of the run is dead and reaped; COLLECT -> copy-out; RESET -> fresh scratch mounts and IPC
- * namespace.
+ * of the run is dead and reaped; COLLECT -> copy-out; RESET -> scratch mounts as fresh and no IPC
+ * object left.
  *
  * Set-up order: handshake with the launcher (uid/gid maps, --cgroup moves), then at once its
  * own cgroup namespace (rooted at the cgroups it was put in), no nested user namespaces, the
@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "zygote.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -28,11 +29,17 @@
 #include <stdnoreturn.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,6 +70,7 @@ static struct {
     bool setgroups_allowed;
     uint64_t work_size; /* of the /work tmpfs now: --work-size, or the run's WORK_DIR_BYTES */
     bool collectable;   /* EXITED was sent and no RESET or SPAWN came since: COLLECT is legal */
+    int mq_dir;         /* root of our IPC namespace's mqueue fs (a detached mount), or -1 */
     /* The active run, if any. */
     bool active;
     pid_t worker;
@@ -462,18 +470,69 @@ static void on_collect(const struct frame *f) {
     close_fds(fds, (int)nfds);
 }
 
-/* Zygote main loop: RESET -> RESET_DONE; any failure ends the zygote (it cannot be reused). */
-static void on_reset(void) {
-    kill_and_reap_all();
-    z.collectable = false;
-    /* A fresh /work of --work-size: a run's WORK_DIR_BYTES does not outlive it. */
-    if (rootfs_reset(z.cfg) < 0) die_with_error(EXIT_SETUP_FAILED);
-    z.work_size = z.cfg->work_size;
-    /* A new IPC namespace: every SysV and POSIX IPC object of the past runs is dropped. */
+/*
+ * Opens the root of our IPC namespace's POSIX message queue file system as a detached mount:
+ * no path of the sandbox shows it, and listing it tells whether a run left a queue. -1 when
+ * the kernel cannot (no fsopen or no mqueue): every reset then renews the IPC namespace.
+ */
+static int open_mq_dir(void) {
+    int fs = (int)syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC);
+    if (fs < 0) return -1;
+    int dir = -1;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0) {
+        int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+        if (mnt >= 0) {
+            dir = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            close(mnt);
+        }
+    }
+    close(fs);
+    return dir;
+}
+
+/* True unless we know that no SysV IPC object and no POSIX message queue exists now. */
+static bool ipc_in_use(void) {
+    struct shm_info shm;
+    struct seminfo sem;
+    struct msginfo msg;
+    if (shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&shm) < 0 || shm.used_ids != 0) return true;
+    if (semctl(0, 0, SEM_INFO, &sem) < 0 || sem.semusz != 0) return true;
+    if (msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&msg) < 0 || msg.msgpool != 0) return true;
+    if (z.mq_dir < 0 || lseek(z.mq_dir, 0, SEEK_SET) < 0) return true;
+    char buf[512] __attribute__((aligned(8)));
+    long n = syscall(SYS_getdents64, z.mq_dir, buf, sizeof(buf));
+    if (n < 0) return true;
+    for (long off = 0; off < n;) {
+        struct dirent64 *d = (struct dirent64 *)(buf + off);
+        off += d->d_reclen;
+        if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0) return true;
+    }
+    return false;
+}
+
+/*
+ * A new IPC namespace drops every SysV and POSIX IPC object of the past runs. Only when a run
+ * left one: the old namespace's teardown unmounts its mqueue fs, and that umount costs an
+ * expedited RCU grace period (an IPI to every CPU).
+ */
+static void renew_ipc(void) {
+    if (!ipc_in_use()) return;
     if (unshare(CLONE_NEWIPC) < 0) {
         log_fail("unshare(CLONE_NEWIPC)");
         die_with_error(EXIT_SETUP_FAILED);
     }
+    if (z.mq_dir >= 0) close(z.mq_dir);
+    z.mq_dir = open_mq_dir();
+}
+
+/* Zygote main loop: RESET -> RESET_DONE; any failure ends the zygote (it cannot be reused). */
+static void on_reset(void) {
+    kill_and_reap_all();
+    z.collectable = false;
+    /* /work as fresh, of --work-size: a run's WORK_DIR_BYTES does not outlive it. */
+    if (rootfs_reset(z.cfg, z.work_size != z.cfg->work_size) < 0) die_with_error(EXIT_SETUP_FAILED);
+    z.work_size = z.cfg->work_size;
+    renew_ipc();
     struct frame f;
     frame_init(&f, FRAME_RESET_DONE);
     send_frame(&f);
@@ -671,6 +730,7 @@ int zygote_main(void *arg) {
     hide_command_line(a->argv, a->argc);
     if (loopback_up() < 0 || setup_stdio() < 0 || setup_events() < 0 || worker_init() < 0)
         die_with_error(EXIT_SETUP_FAILED);
+    z.mq_dir = open_mq_dir();
 
     struct frame hello;
     frame_init(&hello, FRAME_HELLO);

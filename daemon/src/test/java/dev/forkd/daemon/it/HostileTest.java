@@ -153,6 +153,8 @@ class HostileTest {
           "leak-file-tmp",
           "leak-file-work",
           "leak-file-devshm",
+          "leak-tree",
+          "leak-work-root",
           "leak-posix-shm",
           "leak-sysv-shm",
           "leak-sysv-sem",
@@ -392,7 +394,17 @@ class HostileTest {
     assertEquals(0, plant.getExitCode(), planted.transcript());
     // The key only plants without seccomp; everything else must have been left behind.
     for (String what :
-        List.of("files", "posix-shm", "sysv-ipc", "posix-mq", "sleeper", "daemon", "hopper")) {
+        List.of(
+            "files",
+            "tree",
+            "deep-tree",
+            "work-root",
+            "posix-shm",
+            "sysv-ipc",
+            "posix-mq",
+            "sleeper",
+            "daemon",
+            "hopper")) {
       assertTrue(out(plant).contains("PLANTED " + what + "\n"), what + planted.transcript());
     }
     assertTrue(plantMs < 5000, "the planting run took " + plantMs + " ms to end");
