@@ -18,48 +18,67 @@ import io.grpc.Context;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 
 /** Thin gRPC face of {@link Runner}: protobuf in, protobuf or a status out. */
 final class SandboxService extends SandboxGrpc.SandboxImplBase {
   private final RequestValidator validator;
   private final Runner runner;
-  private final ExecutorService streamRuns;
+  private final ExecutorService runs;
 
   /**
-   * @param streamRuns runs the ExecStream runs, one thread each (they block on their sandbox)
+   * @param runs runs the runs, one thread each (they block on their sandbox)
    */
-  SandboxService(RequestValidator validator, Runner runner, ExecutorService streamRuns) {
+  SandboxService(RequestValidator validator, Runner runner, ExecutorService runs) {
     this.validator = validator;
     this.runner = runner;
-    this.streamRuns = streamRuns;
+    this.runs = runs;
   }
 
   @Override
   public StreamObserver<ExecStreamRequest> execStream(StreamObserver<ExecStreamResponse> observer) {
     return new ExecStreamCall(
-        (ServerCallStreamObserver<ExecStreamResponse>) observer, validator, runner, streamRuns);
+        (ServerCallStreamObserver<ExecStreamResponse>) observer, validator, runner, runs);
   }
 
+  /** Called on the transport's event loop (see GrpcServer): hands the run to a run thread. */
   @Override
   public void exec(ExecRequest request, StreamObserver<ExecResult> observer) {
     long arrival = System.nanoTime();
+    ServerCallStreamObserver<ExecResult> call = (ServerCallStreamObserver<ExecResult>) observer;
     RunControl control = new RunControl();
+    Context context = Context.current();
     // Client cancel or deadline: kill the run at once.
-    Context.current().addListener(ctx -> control.cancel(), Runnable::run);
+    context.addListener(ctx -> control.cancel(), Runnable::run);
+    try {
+      runs.execute(context.wrap(() -> run(request, call, control, arrival)));
+    } catch (RejectedExecutionException e) {
+      call.onError(
+          io.grpc.Status.UNAVAILABLE
+              .withDescription("the daemon is shutting down")
+              .asRuntimeException());
+    }
+  }
+
+  private void run(
+      ExecRequest request,
+      ServerCallStreamObserver<ExecResult> call,
+      RunControl control,
+      long arrival) {
     try {
       runner.exec(
           validator.validate(request),
           control,
           arrival,
           outcome -> {
-            if (!((ServerCallStreamObserver<ExecResult>) observer).isCancelled()) {
-              observer.onNext(toProto(outcome));
-              observer.onCompleted();
+            if (!call.isCancelled()) {
+              call.onNext(toProto(outcome));
+              call.onCompleted();
             }
           });
     } catch (Exception e) {
-      if (!((ServerCallStreamObserver<ExecResult>) observer).isCancelled()) {
-        observer.onError(StatusMapping.of(e).asRuntimeException());
+      if (!call.isCancelled()) {
+        call.onError(StatusMapping.of(e).asRuntimeException());
       }
     }
   }
