@@ -71,6 +71,7 @@ static struct {
     uint64_t work_size; /* of the /work tmpfs now: --work-size, or the run's WORK_DIR_BYTES */
     bool collectable;   /* EXITED was sent and no RESET or SPAWN came since: COLLECT is legal */
     int mq_dir;         /* root of our IPC namespace's mqueue fs (a detached mount), or -1 */
+    int out_fd, err_fd; /* our copies of the active run's stdout and stderr, or -1 */
     /* The active run, if any. */
     bool active;
     pid_t worker;
@@ -303,6 +304,13 @@ static void arm_timer(uint64_t ns) {
     }
 }
 
+/* Zygote: closes our copies of the run's stdout and stderr (see on_spawn). */
+static void close_output(void) {
+    if (z.out_fd >= 0) close(z.out_fd);
+    if (z.err_fd >= 0) close(z.err_fd);
+    z.out_fd = z.err_fd = -1;
+}
+
 /* Zygote main loop: the worker is gone; kill the rest of the run, reap it, send EXITED. */
 static void finish_run(void) {
     kill_and_reap_all();
@@ -324,6 +332,7 @@ static void finish_run(void) {
                 FRAME_BIT(TAG_STIME_NS) | FRAME_BIT(TAG_MAXRSS_KB) | FRAME_BIT(TAG_FLAGS);
     z.active = false;
     z.collectable = true; /* every process of the run is dead: /work cannot change any more */
+    close_output();
     send_frame(&f);
 }
 
@@ -428,9 +437,17 @@ static void on_spawn(const struct frame *f, int *fds) {
     z.worker_reaped = false;
     struct worker_result res;
     pid_t pid = worker_start(&spec, &res);
-    /* Our copies of the run's stdio go at once: the daemon sees EOF when the run is gone. */
-    close_fds(stdio, 3);
+    /*
+     * Our copy of stdin goes at once (a command that closes its stdin must make the daemon's
+     * writes fail). Our copies of stdout and stderr stay open until EXITED is sent: the daemon
+     * then sees EOF only together with EXITED, and is woken once at the end of a run, not twice
+     * (EOF when the command exits, EXITED a moment later).
+     */
+    close(stdio[0]);
+    z.out_fd = stdio[1];
+    z.err_fd = stdio[2];
     if (!res.exec_ok) {
+        close_output();
         /* The worker already exited (CLONE_VFORK); reap it and anything else first. */
         if (pid > 0) {
             int status;
@@ -731,6 +748,7 @@ int zygote_main(void *arg) {
     if (loopback_up() < 0 || setup_stdio() < 0 || setup_events() < 0 || worker_init() < 0)
         die_with_error(EXIT_SETUP_FAILED);
     z.mq_dir = open_mq_dir();
+    z.out_fd = z.err_fd = -1;
 
     struct frame hello;
     frame_init(&hello, FRAME_HELLO);
