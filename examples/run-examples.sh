@@ -22,7 +22,7 @@ DAEMON_PID=""
 leftovers() { # pids of processes whose command line names $TMP/ (zygotes of our daemon)
   local p c
   for p in /proc/[0-9]*; do
-    c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    c=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue # a process may be gone already
     [[ "$c" == *"$TMP/"* ]] && printf '%s ' "${p#/proc/}"
   done
 }
