@@ -5,6 +5,9 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
 import java.util.Map;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Formatter;
@@ -67,6 +70,8 @@ public final class LogSetup {
 
   /** {@code 2024-05-01 12:00:00.123 INFO forkd: message}, or {@code <6>message} for journald. */
   static final class TextFormatter extends Formatter {
+    private static final DateTimeFormatter TIME =
+        DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS");
     private final boolean journal;
 
     TextFormatter(boolean journal) {
@@ -90,9 +95,15 @@ public final class LogSetup {
             + thrown.replace("\n", " ").stripTrailing()
             + "\n";
       }
-      return String.format(
-          "%1$tF %1$tT.%1$tL %2$s forkd: %3$s%4$s%n",
-          r.getMillis(), r.getLevel().getLocalizedName(), msg, thrown);
+      // One line per run: a cached formatter, not String.format's per-call date conversion.
+      return TIME.format(
+              LocalDateTime.ofInstant(Instant.ofEpochMilli(r.getMillis()), ZoneId.systemDefault()))
+          + " "
+          + r.getLevel().getLocalizedName()
+          + " forkd: "
+          + msg
+          + thrown
+          + System.lineSeparator();
     }
   }
 
