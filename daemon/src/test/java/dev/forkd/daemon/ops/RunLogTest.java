@@ -97,4 +97,19 @@ class RunLogTest {
     assertEquals("<4>careful\n", new LogSetup.TextFormatter(true).format(rec));
     assertTrue(new LogSetup.TextFormatter(false).format(rec).endsWith(" WARNING forkd: careful\n"));
   }
+
+  @Test
+  void textLinesStartWithTheLocalTimeToTheMillisecond() {
+    LogRecord rec = new LogRecord(Level.INFO, "hello");
+    rec.setInstant(java.time.Instant.parse("2026-03-04T05:06:07.089Z"));
+    String expected =
+        java.time.LocalDateTime.ofInstant(rec.getInstant(), java.time.ZoneId.systemDefault())
+                .format(java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS"))
+            + " INFO forkd: hello"
+            + System.lineSeparator();
+    String line = new LogSetup.TextFormatter(false).format(rec);
+    assertEquals(expected, line);
+    assertTrue(
+        line.matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.089 INFO forkd: hello\\R"), line);
+  }
 }
