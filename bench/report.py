@@ -339,9 +339,10 @@ def peer_matrix(res, target, markdown):
 
 
 def sweep(res):
+    """Sequential /bin/true per pool size: the interleaved sweep ("sweep"), or separate runs."""
     out = []
     for z in (1, 4, 16, 64):
-        e = res.find("forkd", "seq", TRUE, zygotes=z)
+        e = res.find("forkd", "sweep", TRUE, zygotes=z) or res.find("forkd", "seq", TRUE, zygotes=z)
         out.append((z, e))
     return out
 
@@ -452,7 +453,7 @@ def write_plot(res, plot_dir, png):
                 continue
             name = e["system"] + ("" if e["system"] in PEERS + ["host"] else " " + e["mode"])
             color = 'lc rgb "%s"' % COLORS.get(name, "#777777")
-            if e["system"] == "forkd" and e.get("zygotes") != 16:
+            if e["system"] == "forkd" and (e.get("zygotes") != 16 or e["mode"] == "sweep"):
                 continue
             if e["system"] == "forkd" and not (e.get("samples") and os.path.exists(e["samples"])):
                 t = e["result"]["total_ms"]
@@ -595,7 +596,7 @@ def cmd_report(results, meta_path, idle_path, bench_dir, plot_dir):
             z, r["runs"] if r else "-", ms(pct(e, "p50")), ms(pct(e, "p90")), ms(pct(e, "p99")),
             (e or {}).get("error") or ""))
     md.append("")
-    md.append("## Idle cost (64 zygotes, before any run)")
+    md.append("## Idle cost (64 zygotes, after the daemon's warm-up)")
     md.append("")
     if idle and idle.get("zygote", {}).get("rss_kib"):
         md.append("| process | RSS KiB (avg / max) | PSS KiB (avg) | USS KiB (avg) |")
@@ -626,9 +627,11 @@ def cmd_report(results, meta_path, idle_path, bench_dir, plot_dir):
   namespaces sharing the runs. No daemon, no RPC, no cgroup, no reset.
 - **forkd**: the daemon (`dev.forkd.daemon.Main --zygotes N`, default profile) on a Unix socket,
   measured with `forkctl bench --json` (the Java client; warm-up runs first): sequential, `--interval 50ms`,
-  `-c 16`, all with 16 zygotes; sequential with 1, 4 and 64 zygotes. Idle cost: `/proc/PID/smaps_rollup`
-  of the daemon JVM, each launcher (child of the JVM named forkd-zygote) and its zygote, 3 s after
-  the pool was ready. forkctl reports percentiles only, so the plot shows forkd as p50/p90/p99/max points.
+  `-c 16`, all with 16 zygotes. Pool sizes: four daemons at once with 1, 4, 16 and 64 zygotes, one
+  client alternating its sequential calls between them (`forkctl bench --also`), so that all four
+  see the same minutes of this noisy machine. Every daemon is driven for a while before it is
+  measured (its JIT). Idle cost: `/proc/PID/smaps_rollup` of the daemon JVM, each launcher (child
+  of the JVM named forkd-zygote) and its zygote, 3 s after the 64-zygote daemon's warm-up. forkctl reports percentiles only, so the plot shows forkd as p50/p90/p99/max points.
 - **peers** (`bench/spawnloop.c`: `posix_spawn` + `waitpid`, no shell): `bwrap --unshare-all` with `/usr`
   bound read-only, `/proc`, `/dev`, `/tmp`; `crun run` of a bundle from `crun spec` (no terminal,
   read-only empty root, `/usr` bound in; crun's default namespaces, no user namespace); `firejail

@@ -57,7 +57,33 @@ final class Bench {
     }
   }
 
+  /** What one daemon's share of the runs showed. */
+  private static final class Stats {
+    final Samples total = new Samples();
+    final Samples toExec = new Samples();
+    final Samples rpc = new Samples();
+    final AtomicInteger failures = new AtomicInteger();
+    String firstError;
+
+    synchronized void fail(String text) {
+      failures.incrementAndGet();
+      if (firstError == null) {
+        firstError = text;
+      }
+    }
+  }
+
   static int run(ForkdClient client, Options o, PrintStream out, PrintStream err)
+      throws InterruptedException {
+    return run(List.of(client), o, out, err);
+  }
+
+  /**
+   * With several daemons, call i goes to daemon (i + i / k) % k of k (the order turns each round):
+   * all of them see the same machine at the same moments, so a comparison between them is not made
+   * of the noise between minutes. One result (line, or JSON object) per daemon, in order.
+   */
+  static int run(List<ForkdClient> clients, Options o, PrintStream out, PrintStream err)
       throws InterruptedException {
     ExecRequest req =
         ExecRequest.newBuilder()
@@ -65,20 +91,22 @@ final class Bench {
             .setProfile(o.profile())
             .addAllFiles(o.files())
             .build();
-    for (int i = 0; i < o.warmup(); i++) {
-      client.exec(req);
+    int k = clients.size();
+    for (int i = 0; i < o.warmup() * k; i++) {
+      clients.get(i % k).exec(req);
     }
-    Samples total = new Samples();
-    Samples toExec = new Samples();
-    Samples rpc = new Samples();
-    for (int i = 0; i < Math.min(200, Math.max(20, o.runs() / 5)); i++) {
-      long t0 = System.nanoTime();
-      client.status();
-      rpc.add(System.nanoTime() - t0);
+    List<Stats> stats = new ArrayList<>();
+    for (ForkdClient c : clients) {
+      Stats st = new Stats();
+      for (int i = 0; i < Math.min(200, Math.max(20, o.runs() / 5)); i++) {
+        long t0 = System.nanoTime();
+        c.status();
+        st.rpc.add(System.nanoTime() - t0);
+      }
+      stats.add(st);
     }
+    int calls = o.runs() * k;
     AtomicInteger next = new AtomicInteger();
-    AtomicInteger failures = new AtomicInteger();
-    String[] errorText = new String[1];
     long start = System.nanoTime();
     ExecutorService pool = Executors.newFixedThreadPool(o.concurrency());
     List<Future<?>> workers = new ArrayList<>();
@@ -89,7 +117,7 @@ final class Bench {
               () -> {
                 while (true) {
                   int i = next.getAndIncrement();
-                  if (i >= o.runs()) {
+                  if (i >= calls) {
                     return null;
                   }
                   if (o.intervalNanos() > 0) {
@@ -99,33 +127,25 @@ final class Bench {
                       TimeUnit.NANOSECONDS.sleep(wait);
                     }
                   }
+                  int c = (i + i / k) % k;
+                  Stats st = stats.get(c);
                   long t0 = System.nanoTime();
                   try {
-                    ExecResult r = client.exec(req);
-                    total.add(System.nanoTime() - t0);
-                    toExec.add(
+                    ExecResult r = clients.get(c).exec(req);
+                    st.total.add(System.nanoTime() - t0);
+                    st.toExec.add(
                         r.getTiming().getToExec().getSeconds() * 1_000_000_000L
                             + r.getTiming().getToExec().getNanos());
                     if (r.getStatus() != Status.STATUS_EXITED || r.getExitCode() != 0) {
-                      failures.incrementAndGet();
-                      synchronized (errorText) {
-                        if (errorText[0] == null) {
-                          errorText[0] = r.getStatus() + " " + r.getMessage();
-                        }
-                      }
+                      st.fail(r.getStatus() + " " + r.getMessage());
                     }
                   } catch (ForkdException e) {
-                    failures.incrementAndGet();
-                    synchronized (errorText) {
-                      if (errorText[0] == null) {
-                        errorText[0] = e.getMessage();
-                      }
-                    }
+                    st.fail(e.getMessage());
                   }
                   if (tty && i % 50 == 0) {
-                    int done = Math.min(o.runs(), i + 1);
+                    int done = Math.min(calls, i + 1);
                     int width = 40;
-                    int fill = (int) ((long) done * width / o.runs());
+                    int fill = (int) ((long) done * width / calls);
                     err.print(
                         "\r["
                             + "#".repeat(fill)
@@ -133,7 +153,7 @@ final class Bench {
                             + "] "
                             + done
                             + "/"
-                            + o.runs());
+                            + calls);
                     err.flush();
                   }
                 }
@@ -151,20 +171,42 @@ final class Bench {
       err.print("\r" + " ".repeat(60) + "\r");
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    long[] t = total.sorted();
-    if (o.samples() != null) {
+    int failed = 0;
+    for (int c = 0; c < k; c++) {
+      java.nio.file.Path samples =
+          o.samples() == null || c == 0
+              ? o.samples()
+              : o.samples().resolveSibling(o.samples().getFileName() + "." + c);
+      if (k > 1 && !o.json()) {
+        out.println("daemon " + (c + 1) + " of " + k + ":");
+      }
+      report(stats.get(c), o, seconds, samples, out, err);
+      failed += stats.get(c).failures.get();
+    }
+    return failed == 0 ? 0 : 1;
+  }
+
+  private static void report(
+      Stats st,
+      Options o,
+      double seconds,
+      java.nio.file.Path samples,
+      PrintStream out,
+      PrintStream err) {
+    long[] t = st.total.sorted();
+    if (samples != null) {
       StringBuilder sb = new StringBuilder();
       for (long x : t) {
         sb.append(String.format(Locale.ROOT, "%.4f%n", x / 1e6));
       }
       try {
-        java.nio.file.Files.writeString(o.samples(), sb);
+        java.nio.file.Files.writeString(samples, sb);
       } catch (java.io.IOException e) {
         err.println("forkctl: cannot write samples: " + e.getMessage());
       }
     }
-    long[] x = toExec.sorted();
-    long[] g = rpc.sorted();
+    long[] x = st.toExec.sorted();
+    long[] g = st.rpc.sorted();
     double throughput = t.length / seconds;
     if (o.json()) {
       out.printf(
@@ -173,7 +215,7 @@ final class Bench {
               + "\"throughput_per_s\":%.1f,\"total_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
               + "\"to_exec_ms\":{\"p50\":%.3f,\"p99\":%.3f},\"rpc_ms\":{\"p50\":%.3f,\"p99\":%.3f}}%n",
           t.length,
-          failures.get(),
+          st.failures.get(),
           o.concurrency(),
           o.intervalNanos() / 1e6,
           seconds,
@@ -186,40 +228,39 @@ final class Bench {
           Samples.percentileMillis(x, 99),
           Samples.percentileMillis(g, 50),
           Samples.percentileMillis(g, 99));
-    } else {
-      out.printf(
-          Locale.ROOT,
-          "%d runs of %s, concurrency %d%s: %.1f runs/s, %d failed%n",
-          t.length,
-          String.join(" ", o.argv()),
-          o.concurrency(),
-          o.intervalNanos() > 0
-              ? String.format(Locale.ROOT, ", one every %.1f ms", o.intervalNanos() / 1e6)
-              : "",
-          throughput,
-          failures.get());
-      out.printf(
-          Locale.ROOT,
-          "  Exec, client view   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms%n",
-          Samples.percentileMillis(t, 50),
-          Samples.percentileMillis(t, 90),
-          Samples.percentileMillis(t, 99),
-          Samples.percentileMillis(t, 100));
-      out.printf(
-          Locale.ROOT,
-          "  daemon: to exec     p50 %.3f ms  p99 %.3f ms%n",
-          Samples.percentileMillis(x, 50),
-          Samples.percentileMillis(x, 99));
-      out.printf(
-          Locale.ROOT,
-          "  empty RPC (status)  p50 %.3f ms  p99 %.3f ms%n",
-          Samples.percentileMillis(g, 50),
-          Samples.percentileMillis(g, 99));
-      if (errorText[0] != null) {
-        out.println("  first failure: " + errorText[0]);
-      }
+      return;
     }
-    return failures.get() == 0 ? 0 : 1;
+    out.printf(
+        Locale.ROOT,
+        "%d runs of %s, concurrency %d%s: %.1f runs/s, %d failed%n",
+        t.length,
+        String.join(" ", o.argv()),
+        o.concurrency(),
+        o.intervalNanos() > 0
+            ? String.format(Locale.ROOT, ", one every %.1f ms", o.intervalNanos() / 1e6)
+            : "",
+        throughput,
+        st.failures.get());
+    out.printf(
+        Locale.ROOT,
+        "  Exec, client view   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms%n",
+        Samples.percentileMillis(t, 50),
+        Samples.percentileMillis(t, 90),
+        Samples.percentileMillis(t, 99),
+        Samples.percentileMillis(t, 100));
+    out.printf(
+        Locale.ROOT,
+        "  daemon: to exec     p50 %.3f ms  p99 %.3f ms%n",
+        Samples.percentileMillis(x, 50),
+        Samples.percentileMillis(x, 99));
+    out.printf(
+        Locale.ROOT,
+        "  empty RPC (status)  p50 %.3f ms  p99 %.3f ms%n",
+        Samples.percentileMillis(g, 50),
+        Samples.percentileMillis(g, 99));
+    if (st.firstError != null) {
+      out.println("  first failure: " + st.firstError);
+    }
   }
 
   private Bench() {}

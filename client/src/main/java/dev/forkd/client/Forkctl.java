@@ -287,6 +287,7 @@ public final class Forkctl {
     Path samples = null;
     String profile = "";
     List<dev.forkd.api.v1.InputFile> files = new java.util.ArrayList<>();
+    List<Path> also = new java.util.ArrayList<>();
     int i = 0;
     for (; i < args.length; i++) {
       String a = args[i];
@@ -302,7 +303,9 @@ public final class Forkctl {
           out.println(
               "usage: forkctl bench [-n RUNS] [--warmup N] [-c CONCURRENCY] [--interval DUR] [--json]"
                   + " [--samples FILE] [--profile P] [--file LOCAL[:PATH]] [--file-id ID:PATH]"
-                  + " [-- CMD ARG...]\n  runs CMD (default /bin/true) and prints latency percentiles");
+                  + " [--also SOCKET]... [-- CMD ARG...]\n  runs CMD (default /bin/true) and prints"
+                  + " latency percentiles; with --also, the calls alternate between the daemons and"
+                  + " each gets its own result (samples of the n-th --also in FILE.n)");
           return 0;
         }
         case "-n", "--runs" -> runs = (int) Units.bytes(arg(args, ++i, a));
@@ -312,6 +315,7 @@ public final class Forkctl {
         case "--json" -> json = true;
         case "--samples" -> samples = Path.of(arg(args, ++i, a));
         case "--profile" -> profile = arg(args, ++i, a);
+        case "--also" -> also.add(Path.of(arg(args, ++i, a)));
         case "--file" -> files.add(localFile(arg(args, ++i, a)));
         case "--file-id" -> {
           String spec = arg(args, ++i, a);
@@ -333,9 +337,14 @@ public final class Forkctl {
     }
     List<String> argv =
         i < args.length ? Arrays.asList(args).subList(i, args.length) : List.of("/bin/true");
-    try (ForkdClient client = connect(socket)) {
+    List<ForkdClient> clients = new java.util.ArrayList<>();
+    try {
+      clients.add(connect(socket));
+      for (Path p : also) {
+        clients.add(ForkdClient.unix(p));
+      }
       return Bench.run(
-          client,
+          clients,
           new Bench.Options(
               runs, warmup, concurrency, interval, json, argv, samples, profile, files),
           out,
@@ -343,6 +352,10 @@ public final class Forkctl {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return EXIT_FORKCTL;
+    } finally {
+      for (ForkdClient c : clients) {
+        c.close();
+      }
     }
   }
 

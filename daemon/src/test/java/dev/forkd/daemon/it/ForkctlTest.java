@@ -135,4 +135,34 @@ class ForkctlTest {
     assertEquals(0, forkctl("", "files", "rm", id).code());
     assertEquals(1, forkctl("", "files", "rm", id).code());
   }
+
+  @Test
+  void benchAlternatesBetweenDaemonsAndReportsEachOnItsOwn(@TempDir Path other) throws Exception {
+    try (TestDaemon second = TestDaemon.start(other, 1, "").awaitReady()) {
+      Path samples = dir.resolve("samples");
+      Outcome o =
+          forkctl(
+              "",
+              "bench",
+              "-n",
+              "6",
+              "--warmup",
+              "1",
+              "--json",
+              "--samples",
+              samples.toString(),
+              "--also",
+              second.socket.toString(),
+              "--",
+              "/bin/true");
+      assertEquals(0, o.code(), o.err());
+      java.util.List<String> lines = o.out().lines().toList();
+      assertEquals(2, lines.size(), o.out());
+      for (String line : lines) {
+        assertTrue(line.startsWith("{\"runs\":6,\"failures\":0,"), line);
+      }
+      assertEquals(6, java.nio.file.Files.readAllLines(samples).size());
+      assertEquals(6, java.nio.file.Files.readAllLines(Path.of(samples + ".1")).size());
+    }
+  }
 }
