@@ -30,8 +30,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
-#include <sys/msg.h>
 #include <sys/mount.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sem.h>
