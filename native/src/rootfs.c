@@ -18,8 +18,8 @@
 #define _GNU_SOURCE
 #include "rootfs.h"
 
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -434,11 +434,10 @@ static int drop_xattrs(int fd) {
 
 /*
  * Makes the scratch mount at path as a fresh one would be: empty, its root with the given mode,
- * owner, no extended attributes and current times, and (for /work) of the given size. Returns
- * 0, or 1/-1 as empty_dir when the mount has to be replaced instead.
+ * owner, no extended attributes and current times. Returns 0, or 1/-1 as empty_dir when the
+ * mount has to be replaced instead.
  */
-static int renew_in_place(const char *path, mode_t mode, bool own_by_worker, uint64_t size,
-                          bool resize) {
+static int renew_in_place(const char *path, mode_t mode, bool own_by_worker) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return -1;
     long budget = EMPTY_MAX_ENTRIES;
@@ -452,11 +451,6 @@ static int renew_in_place(const char *path, mode_t mode, bool own_by_worker, uin
             rc = -1;
     }
     close(fd);
-    if (rc == 0 && resize) {
-        char opts[64];
-        snprintf(opts, sizeof(opts), "size=%llu,mode=%o", (unsigned long long)size, mode);
-        if (mount("tmpfs", path, "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, opts) < 0) rc = -1;
-    }
     return rc;
 }
 
@@ -464,29 +458,34 @@ static int renew_in_place(const char *path, mode_t mode, bool own_by_worker, uin
  * The scratch mounts are emptied in place rather than replaced: every umount ends in
  * synchronize_rcu_expedited(), which interrupts every CPU of the host (one IPI each, ~0.3 ms
  * of work per mount on a small VM) while the next run, on another zygote, is starting. A mount
- * that is too big or too deep to empty cheaply, or that fails to, is replaced as before. What
- * an emptied mount still shows a later run: tmpfs inode numbers keep counting, as pids in the
- * zygote's pid namespace do; neither carries any content.
+ * that is too big or too deep to empty cheaply, or that fails to, is replaced as before, and so
+ * is a /work whose size the run changed. What an emptied mount still shows a later run: tmpfs
+ * inode numbers keep counting, as pids in the zygote's pid namespace do; neither carries any
+ * content.
  */
 int rootfs_reset(const struct forkd_config *cfg, bool work_resized) {
-    static const struct {
+    const struct {
         const char *path;
-        mode_t mode;
+        const char *mode;
         bool own_by_worker;
-    } scratch[] = {{"/tmp", 01777, false}, {"/work", 0755, true}, {"/dev/shm", 01777, false}};
+        uint64_t size;
+        bool replace;
+    } scratch[] = {
+        {"/tmp", "1777", false, cfg->tmp_size, false},
+        {"/work", "0755", true, cfg->work_size, work_resized},
+        {"/dev/shm", "1777", false, cfg->shm_size, false},
+    };
     for (size_t i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++) {
         const char *path = scratch[i].path;
-        bool work = strcmp(path, "/work") == 0;
-        uint64_t size = work ? cfg->work_size : strcmp(path, "/tmp") == 0 ? cfg->tmp_size
-                                                                         : cfg->shm_size;
-        int rc = renew_in_place(path, scratch[i].mode, scratch[i].own_by_worker, size,
-                                work && work_resized);
-        if (rc == 0) continue;
-        if (rc < 0) log_fail("empty %s in place; replacing it", path);
-        char mode[8];
-        snprintf(mode, sizeof(mode), "%o", scratch[i].mode);
+        if (!scratch[i].replace) {
+            int rc = renew_in_place(path, (mode_t)strtoul(scratch[i].mode, NULL, 8),
+                                    scratch[i].own_by_worker);
+            if (rc == 0) continue;
+            if (rc < 0) log_fail("empty %s in place; replacing it", path);
+        }
         if (umount2(path, MNT_DETACH) < 0) return log_fail("umount %s", path);
-        if (mount_scratch(path, mode, size, scratch[i].own_by_worker) < 0) return -1;
+        if (mount_scratch(path, scratch[i].mode, scratch[i].size, scratch[i].own_by_worker) < 0)
+            return -1;
     }
     return 0;
 }
