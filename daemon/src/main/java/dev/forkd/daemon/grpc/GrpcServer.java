@@ -117,20 +117,8 @@ public final class GrpcServer {
       List<ServerInterceptor> sandboxInterceptors)
       throws IOException {
     HealthStatusManager health = new HealthStatusManager();
-    ExecutorService runs =
-        Executors.newCachedThreadPool(
-            r -> {
-              Thread t = new Thread(r, "forkd-run");
-              t.setDaemon(true);
-              return t;
-            });
-    ExecutorService calls =
-        Executors.newCachedThreadPool(
-            r -> {
-              Thread t = new Thread(r, "forkd-grpc");
-              t.setDaemon(true);
-              return t;
-            });
+    ExecutorService runs = daemonThreads("forkd-run");
+    ExecutorService calls = daemonThreads("forkd-grpc");
     ServerServiceDefinition sandbox =
         ServerInterceptors.intercept(
             new SandboxService(validator, runner, runs), sandboxInterceptors);
@@ -194,6 +182,16 @@ public final class GrpcServer {
     health.setStatus("forkd.v1.Admin", ServingStatus.SERVING);
     return new GrpcServer(
         List.copyOf(servers), tcpServer, health, boss, workers, List.of(runs, calls));
+  }
+
+  /** A cached pool of daemon threads with the given name. */
+  private static ExecutorService daemonThreads(String name) {
+    return Executors.newCachedThreadPool(
+        r -> {
+          Thread t = new Thread(r, name);
+          t.setDaemon(true);
+          return t;
+        });
   }
 
   private static NettyServerBuilder common(
