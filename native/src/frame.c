@@ -304,7 +304,7 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
         if (rc != FRAME_OK) return rc;
         if (tag == TAG_ARGV && ++argc > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
         if (tag == TAG_ENV && ++envc > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
-        if (tag == TAG_RLIMIT && ++nrl > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
+        if (tag == TAG_RLIMIT && ++nrl > FRAME_MAX_RLIMITS) return FRAME_E_TOO_MANY;
         if (tag == TAG_FILE && ++nfiles > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
         if (tag == TAG_PATH && ++npaths > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
         if (tag == TAG_COLLECT_RESULT && ++nresults > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
@@ -563,7 +563,7 @@ ssize_t frame_encode(const struct frame *f, uint8_t *out, size_t cap) {
     if (FRAME_HAS(f, TAG_ARGV) && (f->argc == 0 || f->argc > FRAME_MAX_ARGS))
         return FRAME_E_TOO_MANY;
     if (FRAME_HAS(f, TAG_ENV) && f->envc > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
-    if (FRAME_HAS(f, TAG_RLIMIT) && f->nrlimits > FRAME_MAX_ARGS) return FRAME_E_TOO_MANY;
+    if (FRAME_HAS(f, TAG_RLIMIT) && f->nrlimits > FRAME_MAX_RLIMITS) return FRAME_E_TOO_MANY;
     if (FRAME_HAS(f, TAG_FILE) && f->nfiles > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
     if (FRAME_HAS(f, TAG_PATH) && (f->npaths == 0 || f->npaths > FRAME_MAX_FILES))
         return FRAME_E_TOO_MANY;

@@ -13,20 +13,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define FRAME_VERSION        1
-#define FRAME_HEADER_SIZE    8
-#define FRAME_MAX_PAYLOAD    1048576u
-#define FRAME_MAX_STRING     65535u
-#define FRAME_MAX_ARG_STRING 131072u
-#define FRAME_MAX_ARGS       4096u
-#define FRAME_MAX_BPF_INSNS  4096u
-#define FRAME_BPF_INSN_SIZE  8u
-#define FRAME_MAX_FILES      250u /* FILE per SPAWN, PATH per COLLECT, COLLECT_RESULT per COLLECTED */
-#define FRAME_MAX_PATH       4096u /* bytes of a FILE, PATH or COLLECT_RESULT path */
-#define FRAME_MAX_PATH_PARTS 64u   /* components of such a path */
-#define FRAME_MAX_FDS        253u  /* SCM_RIGHTS fds per message (the kernel's SCM_MAX_FD) */
-#define FRAME_FILE_MODE_RW   0644u
-#define FRAME_FILE_MODE_RWX  0755u
+#include "frame_limits.h"
+
+#define FRAME_VERSION       1
+#define FRAME_HEADER_SIZE   8
+#define FRAME_BPF_INSN_SIZE 8u
+#define FRAME_FILE_MODE_RW  0644u
+#define FRAME_FILE_MODE_RWX 0755u
 
 /*
  * Arena bytes that always suffice to decode a payload of len bytes: the payload's strings,

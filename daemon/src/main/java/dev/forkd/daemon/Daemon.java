@@ -7,6 +7,7 @@ import dev.forkd.daemon.cgroup.ZygoteCgroup;
 import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.config.Settings;
 import dev.forkd.daemon.exec.RequestValidator;
+import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.daemon.exec.Runner;
 import dev.forkd.daemon.files.FileStore;
 import dev.forkd.daemon.grpc.GrpcServer;
@@ -96,6 +97,19 @@ public final class Daemon {
   public static Daemon start(
       Settings settings, OpsConfig ops, SocketActivation.InheritedSocket inherited)
       throws IOException {
+    return start(settings, ops, inherited, RunFaults.NONE);
+  }
+
+  /**
+   * Starts as {@link #start(Settings, OpsConfig, SocketActivation.InheritedSocket)}, with {@code
+   * faults} called at each stage of every run (fault-injection tests).
+   */
+  public static Daemon start(
+      Settings settings,
+      OpsConfig ops,
+      SocketActivation.InheritedSocket inherited,
+      RunFaults faults)
+      throws IOException {
     Path socket = settings.socket();
     if (inherited == null) {
       prepareSocketPath(socket);
@@ -160,7 +174,7 @@ public final class Daemon {
               new GrpcServer.Listeners(socket, inherited, ops.tcp()),
               settings.maxRequestBytes(),
               new RequestValidator(settings.profiles(), settings.maxRequestBytes()),
-              new Runner(pools, settings.queueTimeout(), cgroups.mode(), files),
+              new Runner(pools, settings.queueTimeout(), cgroups.mode(), files, faults),
               VERSION,
               cgroups.mode(),
               settings.rootless(),

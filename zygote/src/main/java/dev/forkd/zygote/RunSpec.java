@@ -1,7 +1,9 @@
 package dev.forkd.zygote;
 
 import dev.forkd.zygote.frame.Frame;
+import dev.forkd.zygote.frame.FrameCodec;
 import dev.forkd.zygote.frame.FrameType;
+import dev.forkd.zygote.frame.ProtocolLimits;
 import dev.forkd.zygote.frame.Tag;
 import java.util.List;
 
@@ -37,8 +39,9 @@ public record RunSpec(
     if (argv.isEmpty()) {
       throw new IllegalArgumentException("argv is empty");
     }
-    if (files.size() > dev.forkd.zygote.frame.FrameType.MAX_FILES) {
-      throw new IllegalArgumentException("more than 250 files");
+    if (files.size() > ProtocolLimits.MAX_FILES) {
+      throw new IllegalArgumentException(
+          files.size() + " files, more than the protocol's " + ProtocolLimits.MAX_FILES);
     }
   }
 
@@ -61,6 +64,11 @@ public record RunSpec(
       fds[i] = files.get(i).fd();
     }
     return fds;
+  }
+
+  /** Bytes of this run's SPAWN payload (compare with {@link ProtocolLimits#MAX_PAYLOAD}). */
+  public long payloadBytes() {
+    return FrameCodec.payloadBytes(toFrame());
   }
 
   /** The SPAWN frame for this run. */

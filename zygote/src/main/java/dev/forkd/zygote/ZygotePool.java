@@ -195,6 +195,25 @@ public final class ZygotePool implements Closeable {
     destroyLater(z);
   }
 
+  /**
+   * Gives back a zygote that was leased but never given a run (the request failed or was cancelled
+   * before SPAWN): it is ready again at once, without a reset, and no run is counted.
+   */
+  public void giveBack(Zygote z) {
+    synchronized (lock) {
+      if (!leased.remove(z)) {
+        return;
+      }
+      if (!closed && z.isAlive()) {
+        ready.addFirst(z);
+        lock.notify();
+        return;
+      }
+      replenishLocked();
+    }
+    destroyLater(z);
+  }
+
   /** Gives back a zygote that failed during a run; it is destroyed and replaced. */
   public void discard(Zygote z, boolean countsAsRun) {
     synchronized (lock) {

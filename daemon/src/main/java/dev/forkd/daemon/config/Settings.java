@@ -4,6 +4,7 @@ import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.daemon.exec.LimitValues;
 import dev.forkd.zygote.PoolConfig;
 import dev.forkd.zygote.ZygoteSpec;
+import dev.forkd.zygote.frame.ProtocolLimits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -143,8 +144,12 @@ public record Settings(
               maxima,
               pool,
               seccomp.programFor(p.getName(), p.getSeccompPolicy()),
-              p.getMaxInputFiles() == 0 ? 250 : Math.min(250, p.getMaxInputFiles()),
-              p.getMaxCollectFiles() == 0 ? 64 : Math.min(250, p.getMaxCollectFiles()),
+              p.getMaxInputFiles() == 0
+                  ? ProtocolLimits.MAX_FILES
+                  : Math.min(ProtocolLimits.MAX_FILES, p.getMaxInputFiles()),
+              p.getMaxCollectFiles() == 0
+                  ? 64
+                  : Math.min(ProtocolLimits.MAX_FILES, p.getMaxCollectFiles()),
               p.getMaxCollectBytes() == 0 ? 64L << 20 : p.getMaxCollectBytes()));
     }
     return new Settings(socket, queue, maxRequest, rootless, profiles, c.getFileStore());

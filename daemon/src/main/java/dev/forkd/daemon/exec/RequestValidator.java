@@ -5,6 +5,7 @@ import dev.forkd.api.v1.InputFile;
 import dev.forkd.api.v1.Limits;
 import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.files.PathRules;
+import dev.forkd.zygote.frame.ProtocolLimits;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -16,13 +17,16 @@ import java.util.Set;
  * Pure: no I/O, no clock.
  */
 public final class RequestValidator {
-  /** The kernel's limit for one argument or environment string (MAX_ARG_STRLEN), NUL included. */
-  static final int MAX_STRING_BYTES = 131071;
+  /**
+   * The kernel's limit for one argument or environment string (MAX_ARG_STRLEN, which the protocol's
+   * string limit is), NUL included.
+   */
+  static final int MAX_STRING_BYTES = ProtocolLimits.MAX_ARG_STRING - 1;
 
   /** argv and env together; the zygote's SPAWN frame must stay under 1 MiB. */
   static final int MAX_ARGS_TOTAL_BYTES = 512 * 1024;
 
-  static final int MAX_ARGS = 4096;
+  static final int MAX_ARGS = ProtocolLimits.MAX_ARGS;
   static final int MAX_PATH_BYTES = 4095;
 
   private final Map<String, Profile> profiles;

@@ -6,12 +6,14 @@ import dev.forkd.daemon.cgroup.ZygoteCgroup;
 import dev.forkd.daemon.files.FileStore;
 import dev.forkd.zygote.PoolClosedException;
 import dev.forkd.zygote.PoolExhaustedException;
+import dev.forkd.zygote.RunIo;
 import dev.forkd.zygote.RunResult;
 import dev.forkd.zygote.RunSpec;
 import dev.forkd.zygote.Zygote;
 import dev.forkd.zygote.ZygoteException;
 import dev.forkd.zygote.ZygotePool;
 import dev.forkd.zygote.frame.Frame;
+import dev.forkd.zygote.frame.ProtocolLimits;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -46,6 +48,7 @@ public final class Runner {
   private final Duration queueTimeout;
   private final boolean cgroups;
   private final FileStore store;
+  private final RunFaults faults;
   private final int cores = Runtime.getRuntime().availableProcessors();
 
   /**
@@ -61,6 +64,19 @@ public final class Runner {
    */
   public Runner(
       Map<String, ZygotePool> pools, Duration queueTimeout, String cgroupMode, FileStore store) {
+    this(pools, queueTimeout, cgroupMode, store, RunFaults.NONE);
+  }
+
+  /**
+   * @param faults called at each stage of every run (tests inject failures with it)
+   */
+  public Runner(
+      Map<String, ZygotePool> pools,
+      Duration queueTimeout,
+      String cgroupMode,
+      FileStore store,
+      RunFaults faults) {
+    this.faults = faults;
     this.pools = pools;
     this.queueTimeout = queueTimeout;
     this.cgroups = !cgroupMode.equals("none");
@@ -97,6 +113,12 @@ public final class Runner {
   /**
    * Runs {@code spec} with the given streams (buffered for Exec, streamed for ExecStream).
    *
+   * <p>Lease discipline: from the moment a zygote is leased until this method returns, every path
+   * (a result, any exception or error, a cancel) hands the zygote back exactly once, through {@link
+   * Lease#close()}: reset and reused when the run ended as the protocol says, given back untouched
+   * when no run was sent to it, destroyed and replaced otherwise. Nothing is staged while the
+   * request waits for a zygote: input fds are opened after the lease and closed before it ends.
+   *
    * @param arrivalNanos {@link System#nanoTime()} when the request arrived
    */
   public void exec(
@@ -112,79 +134,207 @@ public final class Runner {
           InterruptedException,
           InvalidRequestException,
           NotFoundException {
-    Staging staging;
-    try {
-      staging = Staging.of(spec, store);
-    } catch (IOException e) {
-      throw new ZygoteException("cannot stage the run's input files: " + e.getMessage(), e);
-    }
-    try (staging) {
-      run(spec, io, control, arrivalNanos, deliver, toRunSpec(spec, cgroups, staging.inputs()));
-    }
-  }
-
-  private void run(
-      ExecSpec spec,
-      RunStreams io,
-      RunControl control,
-      long arrivalNanos,
-      Consumer<ExecOutcome> deliver,
-      RunSpec runSpec)
-      throws PoolExhaustedException,
-          PoolClosedException,
-          ZygoteException,
-          CancelledException,
-          InterruptedException {
+    // Refused before a zygote is taken: a request whose SPAWN frame cannot be sent.
+    checkFits(spec);
     ZygotePool pool = pools.get(spec.profile().name());
     long deadline = arrivalNanos + queueTimeout.toNanos();
+    RunIo loopIo = faults == RunFaults.NONE ? io : new FaultingIo(io, faults);
     for (int attempt = 1; ; attempt++) {
-      Zygote z = pool.lease(Math.max(0, deadline - System.nanoTime()));
-      long queued = System.nanoTime() - arrivalNanos;
-      if (control.isCancelled()) {
-        pool.release(z);
-        throw new CancelledException("cancelled while waiting for a sandbox");
-      }
-      ZygoteCgroup cg = z.attachment() instanceof ZygoteCgroup c ? c : null;
-      CpuWatch watch = cg != null ? new CpuWatch(cg, spec.limits().cpuNanos(), cores) : null;
-      RunResult result;
-      RunUsage usage = null;
-      List<CollectedFile> files = List.of();
-      control.attach(z);
-      try {
-        if (cg != null) {
-          applyLimits(cg, spec.limits());
+      try (Lease lease = new Lease(pool, pool.lease(Math.max(0, deadline - System.nanoTime())))) {
+        Zygote z = lease.zygote;
+        long queued = System.nanoTime() - arrivalNanos;
+        faults.at(RunFaults.Stage.LEASED);
+        if (control.isCancelled()) {
+          throw new CancelledException("cancelled while waiting for a sandbox");
         }
-        result = z.run(runSpec, io, control.flag(), watch);
-        if (cg != null) {
-          usage = readUsage(cg);
+        ZygoteCgroup cg = z.attachment() instanceof ZygoteCgroup c ? c : null;
+        CpuWatch watch = cg != null ? new CpuWatch(cg, spec.limits().cpuNanos(), cores) : null;
+        RunResult result;
+        RunUsage usage = null;
+        List<CollectedFile> files = List.of();
+        try (Staging staging = stage(spec)) {
+          faults.at(RunFaults.Stage.STAGED);
+          RunSpec runSpec = toRunSpec(spec, cgroups, staging.inputs());
+          control.attach(z);
+          try {
+            // From here on the zygote is touched (its cgroup's limits, then a run): only a clean
+            // end makes it reusable.
+            lease.sent();
+            if (cg != null) {
+              applyLimits(cg, spec.limits());
+            }
+            faults.at(RunFaults.Stage.LIMITS_SET);
+            faults.at(RunFaults.Stage.SPAWN);
+            result = z.run(runSpec, loopIo, control.flag(), watch);
+            faults.at(RunFaults.Stage.ENDED);
+            if (cg != null) {
+              usage = readUsage(cg);
+            }
+            if (!result.execFailed()) {
+              files = Staging.collect(z, spec.collect(), spec.profile().maxCollectBytes());
+            }
+            faults.at(RunFaults.Stage.COLLECTED);
+          } finally {
+            control.detach();
+          }
+        } catch (ZygoteException e) {
+          lease.broken(io.hasStarted());
+          if (!io.hasStarted() && io.canRetry() && attempt < ATTEMPTS && !control.isCancelled()) {
+            log.warning("retrying a run on another zygote: " + e.getMessage());
+            io.resetForRetry();
+            continue;
+          }
+          throw e;
+        } catch (RuntimeException | Error e) {
+          // Not a failure the protocol describes: the zygote's state is unknown, so it goes.
+          lease.broken(io.hasStarted());
+          throw e;
         }
-        if (!result.execFailed()) {
-          files = Staging.collect(z, spec.collect(), spec.profile().maxCollectBytes());
-        }
-      } catch (ZygoteException e) {
-        pool.discard(z, io.hasStarted());
-        if (!io.hasStarted() && io.canRetry() && attempt < ATTEMPTS && !control.isCancelled()) {
-          log.warning("retrying a run on another zygote: " + e.getMessage());
-          io.resetForRetry();
-          continue;
-        }
-        throw e;
-      } finally {
-        control.detach();
-      }
-      try {
+        // The run ended cleanly; the zygote is reset when the lease closes, after delivery, so
+        // the reset is off the caller's critical path.
+        lease.ended();
+        faults.at(RunFaults.Stage.DELIVER);
         deliver.accept(
             outcome(
                 spec, result, io, queued, usage, watch != null && watch.fired(), cgroups, files));
-      } finally {
-        // The caller has its answer; a failure from here on concerns only the zygote.
+        return;
+      }
+    }
+  }
+
+  /** Opens the run's inputs (after the lease: a queued request holds no fds). */
+  private Staging stage(ExecSpec spec)
+      throws ZygoteException, InvalidRequestException, NotFoundException {
+    try {
+      return Staging.of(spec, store);
+    } catch (IOException e) {
+      throw new ZygoteException("cannot stage the run's input files: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Refuses a request whose SPAWN frame would exceed the zygote protocol's limit (the one in
+   * native/src/frame_limits.h), naming the limit; checked with placeholder fds before any is
+   * opened.
+   */
+  static void checkFits(ExecSpec spec) throws InvalidRequestException {
+    List<RunSpec.InputFile> files = new ArrayList<>(spec.files().size());
+    for (ExecSpec.Input in : spec.files()) {
+      files.add(new RunSpec.InputFile(in.path(), in.executable(), 0, -1));
+    }
+    if (files.size() > ProtocolLimits.MAX_FILES) {
+      throw new InvalidRequestException(
+          "files",
+          files.size()
+              + " files, more than the zygote protocol's limit of "
+              + ProtocolLimits.MAX_FILES);
+    }
+    // Whether cgroups are used changes only the rlimits, which are few; count the larger set.
+    long bytes = toRunSpec(spec, false, files).payloadBytes();
+    if (bytes > ProtocolLimits.MAX_PAYLOAD) {
+      throw new InvalidRequestException(
+          "request",
+          "argv, env, cwd, file paths and the profile's seccomp filter take "
+              + bytes
+              + " bytes in the zygote protocol's SPAWN frame, more than its limit of "
+              + ProtocolLimits.MAX_PAYLOAD
+              + " bytes");
+    }
+  }
+
+  /**
+   * One leased zygote and what became of it. {@link #close()} hands it back exactly once: reset
+   * after a clean end, untouched when no run was sent, destroyed after anything else. Never throws.
+   */
+  private static final class Lease implements AutoCloseable {
+    private enum State {
+      UNUSED,
+      SENT,
+      ENDED,
+      BROKEN
+    }
+
+    final ZygotePool pool;
+    final Zygote zygote;
+    private State state = State.UNUSED;
+    private boolean countsAsRun;
+
+    Lease(ZygotePool pool, Zygote zygote) {
+      this.pool = pool;
+      this.zygote = zygote;
+    }
+
+    void sent() {
+      state = State.SENT;
+    }
+
+    void ended() {
+      state = State.ENDED;
+    }
+
+    /** A failure; the zygote goes unless nothing had been done with it yet. */
+    void broken(boolean started) {
+      if (state == State.UNUSED) {
+        return;
+      }
+      state = State.BROKEN;
+      countsAsRun = started;
+    }
+
+    @Override
+    public void close() {
+      try {
+        switch (state) {
+          case UNUSED -> pool.giveBack(zygote);
+          case ENDED -> pool.release(zygote);
+          // SENT: an exception left the run's end unknown (it may still be running).
+          case SENT -> pool.discard(zygote, true);
+          case BROKEN -> pool.discard(zygote, countsAsRun);
+        }
+      } catch (RuntimeException | Error e) {
+        log.log(java.util.logging.Level.SEVERE, "returning " + zygote + " failed", e);
         try {
-          pool.release(z);
-        } catch (RuntimeException e) {
-          log.log(java.util.logging.Level.WARNING, "returning " + z + " failed", e);
+          pool.discard(zygote, false);
+        } catch (RuntimeException | Error again) {
+          zygote.destroy();
         }
       }
-      return;
+    }
+  }
+
+  /** The run loop's streams, with the STARTED fault stage. */
+  private static final class FaultingIo implements RunIo {
+    private final RunIo io;
+    private final RunFaults faults;
+
+    FaultingIo(RunIo io, RunFaults faults) {
+      this.io = io;
+      this.faults = faults;
+    }
+
+    @Override
+    public java.nio.ByteBuffer stdin() {
+      return io.stdin();
+    }
+
+    @Override
+    public boolean stdinDone() {
+      return io.stdinDone();
+    }
+
+    @Override
+    public boolean output(int stream, byte[] data, int off, int len) {
+      return io.output(stream, data, off, len);
+    }
+
+    @Override
+    public void started(int pid) {
+      io.started(pid);
+      try {
+        faults.at(RunFaults.Stage.STARTED);
+      } catch (ZygoteException e) {
+        throw new IllegalStateException(e.getMessage(), e);
+      }
     }
   }
 

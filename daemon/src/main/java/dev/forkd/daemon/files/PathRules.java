@@ -1,6 +1,7 @@
 package dev.forkd.daemon.files;
 
 import dev.forkd.daemon.exec.InvalidRequestException;
+import dev.forkd.zygote.frame.ProtocolLimits;
 
 /**
  * The rules for paths of copy-in and copy-out (DESIGN §6): relative to the work dir, normalised (no
@@ -8,8 +9,8 @@ import dev.forkd.daemon.exec.InvalidRequestException;
  * the same again.
  */
 public final class PathRules {
-  public static final int MAX_BYTES = 4096;
-  public static final int MAX_COMPONENTS = 64;
+  public static final int MAX_BYTES = ProtocolLimits.MAX_PATH;
+  public static final int MAX_COMPONENTS = ProtocolLimits.MAX_PATH_PARTS;
 
   private PathRules() {}
 

@@ -145,7 +145,8 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
               log.info("run " + runId + " ended after its client went away: " + outcome.status());
             }
           });
-    } catch (Exception e) {
+    } catch (Exception | Error e) {
+      // Every accepted call ends with a result or a status, whatever went wrong.
       if (!out.isCancelled()) {
         fail(StatusMapping.of(e));
       }

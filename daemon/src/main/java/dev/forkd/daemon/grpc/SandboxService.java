@@ -76,7 +76,8 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
               call.onCompleted();
             }
           });
-    } catch (Exception e) {
+    } catch (Exception | Error e) {
+      // Every accepted call ends with a result or a status, whatever went wrong.
       if (!call.isCancelled()) {
         call.onError(StatusMapping.of(e).asRuntimeException());
       }

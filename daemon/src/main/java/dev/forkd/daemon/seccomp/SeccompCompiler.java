@@ -17,7 +17,7 @@ import java.util.Map;
  */
 public final class SeccompCompiler {
   /** Most instructions the zygote (and the kernel) accept in one program. */
-  public static final int MAX_INSTRUCTIONS = 4096;
+  public static final int MAX_INSTRUCTIONS = dev.forkd.zygote.frame.ProtocolLimits.MAX_BPF_INSNS;
 
   /** Size of one {@code struct sock_filter}. */
   public static final int INSTRUCTION_BYTES = 8;

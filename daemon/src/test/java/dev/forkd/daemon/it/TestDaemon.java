@@ -6,6 +6,8 @@ import dev.forkd.daemon.Daemon;
 import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.config.SeccompSetup;
 import dev.forkd.daemon.config.Settings;
+import dev.forkd.daemon.exec.RunFaults;
+import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.zygote.posix.Posix;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +34,12 @@ final class TestDaemon implements AutoCloseable {
 
   /** Starts a daemon; {@code extraConfig} is protobuf text appended to the default config. */
   static TestDaemon start(Path dir, int zygotes, String extraConfig) throws Exception {
+    return start(dir, zygotes, extraConfig, RunFaults.NONE);
+  }
+
+  /** Starts a daemon whose runs call {@code faults} at each stage. */
+  static TestDaemon start(Path dir, int zygotes, String extraConfig, RunFaults faults)
+      throws Exception {
     DaemonConfig base = ConfigLoader.defaults();
     DaemonConfig c =
         extraConfig.isEmpty()
@@ -45,7 +53,7 @@ final class TestDaemon implements AutoCloseable {
             socket,
             zygotes,
             SeccompSetup.of(c));
-    return new TestDaemon(Daemon.start(s), socket);
+    return new TestDaemon(Daemon.start(s, OpsConfig.none(), null, faults), socket);
   }
 
   /** Waits until every pool has its ready zygotes, so that tests measure runs, not start-up. */

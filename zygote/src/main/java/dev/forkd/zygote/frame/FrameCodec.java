@@ -13,24 +13,35 @@ import java.util.Map;
  */
 public final class FrameCodec {
   public static final int HEADER_BYTES = 8;
-  public static final int MAX_PAYLOAD = 1 << 20;
+  public static final int MAX_PAYLOAD = ProtocolLimits.MAX_PAYLOAD;
   public static final int VERSION = 1;
   private static final int FIELD_HEADER_BYTES = 6;
 
   private FrameCodec() {}
 
-  /** Encodes a frame, header included. */
-  public static byte[] encode(Frame frame) {
-    int payload = 0;
+  /** Bytes of a frame's payload (without the header). */
+  public static long payloadBytes(Frame frame) {
+    long payload = 0;
     for (Frame.Field f : frame.fields()) {
       payload += FIELD_HEADER_BYTES + f.value().length;
     }
+    return payload;
+  }
+
+  /**
+   * Encodes a frame, header included.
+   *
+   * @throws IllegalArgumentException when the payload exceeds {@link #MAX_PAYLOAD} (callers check
+   *     requests against it first: see {@link #payloadBytes})
+   */
+  public static byte[] encode(Frame frame) {
+    long payload = payloadBytes(frame);
     if (payload > MAX_PAYLOAD) {
       throw new IllegalArgumentException(
           frame.type() + " payload of " + payload + " bytes exceeds " + MAX_PAYLOAD);
     }
-    ByteBuffer b = ByteBuffer.allocate(HEADER_BYTES + payload).order(ByteOrder.LITTLE_ENDIAN);
-    b.putInt(payload).put((byte) VERSION).put((byte) frame.type().number).putShort((short) 0);
+    ByteBuffer b = ByteBuffer.allocate(HEADER_BYTES + (int) payload).order(ByteOrder.LITTLE_ENDIAN);
+    b.putInt((int) payload).put((byte) VERSION).put((byte) frame.type().number).putShort((short) 0);
     for (Frame.Field f : frame.fields()) {
       b.putShort((short) f.tag().number).putInt(f.value().length).put(f.value());
     }
@@ -174,9 +185,9 @@ public final class FrameCodec {
   }
 
   /** The longest path, and the most components, a file field may name. */
-  public static final int MAX_PATH_BYTES = 4096;
+  public static final int MAX_PATH_BYTES = ProtocolLimits.MAX_PATH;
 
-  public static final int MAX_PATH_COMPONENTS = 64;
+  public static final int MAX_PATH_COMPONENTS = ProtocolLimits.MAX_PATH_PARTS;
 
   /**
    * Returns what is wrong with the relative path in {@code value[from..to)}, or null: it must be

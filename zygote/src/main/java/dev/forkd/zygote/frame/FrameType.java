@@ -11,16 +11,16 @@ public enum FrameType {
       2,
       false,
       rules()
-          .repeatedAtLeastOne(Tag.ARGV, 4096)
-          .repeated(Tag.ENV, 4096)
+          .repeatedAtLeastOne(Tag.ARGV, ProtocolLimits.MAX_ARGS)
+          .repeated(Tag.ENV, ProtocolLimits.MAX_ARGS)
           .optional(Tag.CWD)
           .optional(Tag.WALL_TIME_NS)
           .optional(Tag.UID)
           .optional(Tag.GID)
-          .repeated(Tag.RLIMIT, 64)
+          .repeated(Tag.RLIMIT, ProtocolLimits.MAX_RLIMITS)
           .optional(Tag.SECCOMP_BPF)
           .optional(Tag.WORK_DIR_BYTES)
-          .repeated(Tag.FILE, 250)),
+          .repeated(Tag.FILE, ProtocolLimits.MAX_FILES)),
   STARTED(3, true, rules().required(Tag.PID).required(Tag.SPAWN_NS)),
   EXEC_FAILED(4, true, rules().required(Tag.STEP).required(Tag.ERRNO).optional(Tag.MESSAGE)),
   KILL(5, false, rules()),
@@ -40,11 +40,11 @@ public enum FrameType {
   PING(10, false, rules()),
   PONG(11, true, rules()),
   SIGNAL(12, false, rules().required(Tag.SIGNAL_NUMBER)),
-  COLLECT(13, false, rules().repeatedAtLeastOne(Tag.PATH, 250)),
-  COLLECTED(14, true, rules().repeated(Tag.COLLECT_RESULT, 250));
+  COLLECT(13, false, rules().repeatedAtLeastOne(Tag.PATH, ProtocolLimits.MAX_FILES)),
+  COLLECTED(14, true, rules().repeated(Tag.COLLECT_RESULT, ProtocolLimits.MAX_FILES));
 
   /** Most files one SPAWN copies in, or one COLLECT asks for. */
-  public static final int MAX_FILES = 250;
+  public static final int MAX_FILES = ProtocolLimits.MAX_FILES;
 
   /** How often a tag may occur in a frame: {@code min..max} times. */
   record Rule(int min, int max) {}

@@ -49,9 +49,9 @@ public enum Tag {
     COLLECT_RESULT
   }
 
-  static final int MAX_STRING = 65535;
-  static final int MAX_ARG_STRING = 131072;
-  static final int MAX_BPF_INSNS = 4096;
+  static final int MAX_STRING = ProtocolLimits.MAX_STRING;
+  static final int MAX_ARG_STRING = ProtocolLimits.MAX_ARG_STRING;
+  static final int MAX_BPF_INSNS = ProtocolLimits.MAX_BPF_INSNS;
 
   private static final Tag[] BY_NUMBER = new Tag[32];
 

@@ -22,7 +22,7 @@ public final class ControlSocket implements Closeable {
   private static final int CMSG_HDR = 16;
 
   /** The kernel's limit of fds in one SCM_RIGHTS message (SCM_MAX_FD). */
-  public static final int MAX_FDS = 253;
+  public static final int MAX_FDS = dev.forkd.zygote.frame.ProtocolLimits.MAX_FDS;
 
   /** Room for the most fds one message can carry. */
   private static final int CMSG_SPACE = CMSG_HDR + ((MAX_FDS * 4 + 7) & ~7);
