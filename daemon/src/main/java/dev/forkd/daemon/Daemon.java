@@ -180,7 +180,9 @@ public final class Daemon {
               settings.rootless(),
               pools.values(),
               features,
-              interceptors);
+              interceptors,
+              settings.admission(),
+              settings.queueTimeout());
     } catch (IOException | RuntimeException e) {
       if (server != null) {
         server.stopAccepting();

@@ -19,7 +19,8 @@ public record Settings(
     long maxRequestBytes,
     boolean rootless,
     Map<String, Profile> profiles,
-    dev.forkd.api.v1.FileStoreConfig fileStore) {
+    dev.forkd.api.v1.FileStoreConfig fileStore,
+    AdmissionLimits admission) {
 
   /** First host id of the default range: just past systemd-nspawn's container range. */
   public static final long DEFAULT_HOST_ID_BASE = 0x70000000L;
@@ -152,7 +153,14 @@ public record Settings(
                   : Math.min(ProtocolLimits.MAX_FILES, p.getMaxCollectFiles()),
               p.getMaxCollectBytes() == 0 ? 64L << 20 : p.getMaxCollectBytes()));
     }
-    return new Settings(socket, queue, maxRequest, rootless, profiles, c.getFileStore());
+    return new Settings(
+        socket,
+        queue,
+        maxRequest,
+        rootless,
+        profiles,
+        c.getFileStore(),
+        AdmissionLimits.resolve(c, maxRequest, Runtime.getRuntime().maxMemory()));
   }
 
   private static void checkHostPath(String field, String path) throws ConfigException {

@@ -116,7 +116,16 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
       s.offerStdin(spec.stdin());
     }
     streams = s;
-    runs.execute(() -> run(spec, s));
+    try {
+      runs.execute(() -> run(spec, s));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      fail(
+          runs.isShutdown()
+              ? Status.UNAVAILABLE.withDescription("the daemon is shutting down")
+              : Status.RESOURCE_EXHAUSTED.withDescription(
+                  "too many runs in flight or waiting for a sandbox; try again later"));
+      return;
+    }
     out.request(1);
   }
 

@@ -2,6 +2,9 @@ package dev.forkd.daemon.grpc;
 
 import dev.forkd.api.v1.FileStoreGrpc;
 import dev.forkd.api.v1.SandboxGrpc;
+import dev.forkd.daemon.admission.ByteBudget;
+import dev.forkd.daemon.admission.ReceptionGate;
+import dev.forkd.daemon.config.AdmissionLimits;
 import dev.forkd.daemon.exec.RequestValidator;
 import dev.forkd.daemon.exec.Runner;
 import dev.forkd.daemon.ops.InheritedSocketChannelFactory;
@@ -36,6 +39,7 @@ import java.net.SocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -43,6 +47,9 @@ import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -114,11 +121,34 @@ public final class GrpcServer {
       boolean rootless,
       Collection<ZygotePool> pools,
       Map<String, String> features,
-      List<ServerInterceptor> sandboxInterceptors)
+      List<ServerInterceptor> sandboxInterceptors,
+      AdmissionLimits admission,
+      Duration queueTimeout)
       throws IOException {
     HealthStatusManager health = new HealthStatusManager();
-    ExecutorService runs = daemonThreads("forkd-run");
-    ExecutorService calls = daemonThreads("forkd-grpc");
+    // Bounded: a run thread per Exec in flight (it blocks on its sandbox, or waits for one), so as
+    // many as every pool's zygotes plus as many waiting for one; past that a call is refused with
+    // RESOURCE_EXHAUSTED instead of growing threads without end.
+    int runThreads = 0;
+    for (ZygotePool p : pools) {
+      runThreads += p.config().maxZygotes();
+    }
+    ExecutorService runs = boundedThreads("forkd-run", runThreads * 4 + 32);
+    ExecutorService calls = boundedThreads("forkd-grpc", 32);
+    ScheduledExecutorService timers =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "forkd-admission");
+              t.setDaemon(true);
+              return t;
+            });
+    AdmissionInterceptor admit =
+        new AdmissionInterceptor(
+            new ReceptionGate(admission.receptionSlots(), admission.slotsPerIdentity()),
+            new ByteBudget(admission.maxBytesInFlight()),
+            timers,
+            queueTimeout,
+            admission.receiveTimeout());
     ServerServiceDefinition sandbox =
         ServerInterceptors.intercept(
             new SandboxService(validator, runner, runs), sandboxInterceptors);
@@ -148,7 +178,9 @@ public final class GrpcServer {
         unix.channelType(EpollServerDomainSocketChannel.class);
       }
       servers.add(
-          common(unix, boss, workers, calls, maxInbound, sandbox, services).build().start());
+          common(unix, boss, workers, calls, maxInbound, sandbox, services, admit, admission)
+              .build()
+              .start());
       if (listeners.inherited() == null) {
         // The service manager sets an inherited socket's mode (SocketMode=).
         Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
@@ -164,7 +196,10 @@ public final class GrpcServer {
         if (ssl != null) {
           b.sslContext(ssl);
         }
-        tcpServer = common(b, boss, workers, calls, maxInbound, sandbox, services).build().start();
+        tcpServer =
+            common(b, boss, workers, calls, maxInbound, sandbox, services, admit, admission)
+                .build()
+                .start();
         servers.add(tcpServer);
       }
     } catch (IOException | RuntimeException e) {
@@ -175,23 +210,35 @@ public final class GrpcServer {
       workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       runs.shutdownNow();
       calls.shutdownNow();
+      timers.shutdownNow();
       throw e;
     }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus("forkd.v1.Sandbox", ServingStatus.SERVING);
     health.setStatus("forkd.v1.Admin", ServingStatus.SERVING);
     return new GrpcServer(
-        List.copyOf(servers), tcpServer, health, boss, workers, List.of(runs, calls));
+        List.copyOf(servers), tcpServer, health, boss, workers, List.of(runs, calls, timers));
   }
 
-  /** A cached pool of daemon threads with the given name. */
-  private static ExecutorService daemonThreads(String name) {
-    return Executors.newCachedThreadPool(
-        r -> {
-          Thread t = new Thread(r, name);
-          t.setDaemon(true);
-          return t;
-        });
+  /**
+   * Daemon threads with the given name, at most {@code max}, started on demand and ended after a
+   * minute idle; a task beyond {@code max} is rejected (the caller answers RESOURCE_EXHAUSTED).
+   */
+  private static ExecutorService boundedThreads(String name, int max) {
+    ThreadPoolExecutor e =
+        new ThreadPoolExecutor(
+            max,
+            max,
+            60,
+            TimeUnit.SECONDS,
+            new SynchronousQueue<>(),
+            r -> {
+              Thread t = new Thread(r, name);
+              t.setDaemon(true);
+              return t;
+            });
+    e.allowCoreThreadTimeOut(true);
+    return e;
   }
 
   private static NettyServerBuilder common(
@@ -201,7 +248,9 @@ public final class GrpcServer {
       Executor calls,
       int maxInbound,
       ServerServiceDefinition sandbox,
-      List<BindableService> services) {
+      List<BindableService> services,
+      AdmissionInterceptor admit,
+      AdmissionLimits admission) {
     b.bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
         .directExecutor()
@@ -213,6 +262,12 @@ public final class GrpcServer {
               }
             })
         .maxInboundMessageSize(maxInbound)
+        // Each call may hold one flow-control window (1 MiB) before it is let in: see
+        // AdmissionInterceptor. Windows do not grow by themselves (no BDP auto-tuning).
+        .flowControlWindow(1 << 20)
+        .maxConcurrentCallsPerConnection(admission.maxCallsPerConnection())
+        // Runs for every service before the per-service interceptors.
+        .intercept(admit)
         .addService(sandbox)
         .addService(ProtoReflectionServiceV1.newInstance());
     for (BindableService s : services) {

@@ -54,8 +54,10 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
       runs.execute(context.wrap(() -> run(request, call, control, arrival)));
     } catch (RejectedExecutionException e) {
       call.onError(
-          io.grpc.Status.UNAVAILABLE
-              .withDescription("the daemon is shutting down")
+          (runs.isShutdown()
+                  ? io.grpc.Status.UNAVAILABLE.withDescription("the daemon is shutting down")
+                  : io.grpc.Status.RESOURCE_EXHAUSTED.withDescription(
+                      "too many runs in flight or waiting for a sandbox; try again later"))
               .asRuntimeException());
     }
   }

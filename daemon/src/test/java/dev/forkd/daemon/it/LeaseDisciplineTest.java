@@ -116,7 +116,7 @@ class LeaseDisciplineTest {
           seen.add(what + " -> " + outcome);
         }
       }
-      assertEquals(0, d.client.status().getPools(0).getBusy());
+      assertPoolFull(d, "at the end");
     }
     System.out.println("lease discipline: " + seen);
   }

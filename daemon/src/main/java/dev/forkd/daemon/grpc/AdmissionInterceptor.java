@@ -1,0 +1,325 @@
+package dev.forkd.daemon.grpc;
+
+import com.google.protobuf.MessageLite;
+import dev.forkd.daemon.admission.ByteBudget;
+import dev.forkd.daemon.admission.ReceptionGate;
+import dev.forkd.daemon.config.AdmissionLimits;
+import dev.forkd.daemon.ops.Peer;
+import dev.forkd.daemon.ops.PeerAttributes;
+import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Admission of every call's request bytes (issue 13): a call asks the transport for its first
+ * message only while it holds a {@link ReceptionGate} slot (so messages being received are bounded
+ * in number), and once the message is in, what holding it costs is charged to the {@link
+ * ByteBudget} until the call ends. A call that finds no slot within the queue timeout, whose
+ * message does not arrive within the receive timeout, or whose request does not fit the budget,
+ * ends with RESOURCE_EXHAUSTED saying which; nothing of it reaches the service. Later messages of a
+ * stream are not gated: the service asks for them one at a time, each within {@code
+ * max_request_bytes}.
+ */
+final class AdmissionInterceptor implements ServerInterceptor {
+  /** Sandbox requests count this many times their size; others once. */
+  private static final int SANDBOX_FACTOR = AdmissionLimits.REQUEST_COPIES;
+
+  private final ReceptionGate gate;
+  private final ByteBudget budget;
+  private final ScheduledExecutorService timers;
+  private final Duration waitTimeout;
+  private final Duration receiveTimeout;
+
+  AdmissionInterceptor(
+      ReceptionGate gate,
+      ByteBudget budget,
+      ScheduledExecutorService timers,
+      Duration waitTimeout,
+      Duration receiveTimeout) {
+    this.gate = gate;
+    this.budget = budget;
+    this.timers = timers;
+    this.waitTimeout = waitTimeout;
+    this.receiveTimeout = receiveTimeout;
+  }
+
+  /** Whom a slot is counted against: the uid on the Unix socket, the certificate name on TLS. */
+  static String identity(Peer p) {
+    return switch (p.transport()) {
+      case UNIX -> "uid:" + p.uid();
+      case TLS -> "tls:" + (p.names().isEmpty() ? "" : p.names().get(0));
+      case UNIDENTIFIED -> "anonymous";
+    };
+  }
+
+  @Override
+  public <Q, A> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+    int factor =
+        call.getMethodDescriptor().getServiceName() != null
+                && call.getMethodDescriptor().getServiceName().equals("forkd.v1.Sandbox")
+            ? SANDBOX_FACTOR
+            : 1;
+    Admission<Q, A> a =
+        new Admission<>(call, identity(PeerAttributes.of(call.getAttributes())), factor);
+    ServerCall.Listener<Q> inner = next.startCall(a.gated, headers);
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(inner) {
+      @Override
+      public void onMessage(Q message) {
+        if (a.admit(message)) {
+          super.onMessage(message);
+        }
+      }
+
+      @Override
+      public void onHalfClose() {
+        if (a.halfClosed()) {
+          super.onHalfClose();
+        }
+      }
+
+      @Override
+      public void onReady() {
+        if (!a.isRefused()) {
+          super.onReady();
+        }
+      }
+
+      @Override
+      public void onCancel() {
+        a.end();
+        super.onCancel();
+      }
+
+      @Override
+      public void onComplete() {
+        a.end();
+        super.onComplete();
+      }
+    };
+  }
+
+  /** The admission state of one call. */
+  private final class Admission<Q, A> {
+    private final ServerCall<Q, A> call;
+    private final String identity;
+    private final int factor;
+    final ServerCall<Q, A> gated;
+
+    // @GuardedBy("this") for every field below.
+    private ReceptionGate.Ticket ticket;
+    private int requested;
+    private boolean granted;
+    private boolean arrived;
+    private boolean refused;
+    private boolean ended;
+    private long charged;
+    private ScheduledFuture<?> timer;
+
+    Admission(ServerCall<Q, A> call, String identity, int factor) {
+      this.call = call;
+      this.identity = identity;
+      this.factor = factor;
+      this.gated =
+          new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+            @Override
+            public void request(int n) {
+              if (mayRequest(n)) {
+                super.request(n);
+              }
+            }
+          };
+    }
+
+    /** True if {@code n} may be asked for now; else it is asked for when a slot is granted. */
+    private boolean mayRequest(int n) {
+      boolean enter;
+      synchronized (this) {
+        if (arrived || granted) {
+          return !refused;
+        }
+        requested += n;
+        enter = ticket == null;
+        if (enter) {
+          // A placeholder until enter() returns: the grant may come before it does.
+          ticket = null;
+        }
+      }
+      if (enter) {
+        ReceptionGate.Ticket t = gate.enter(identity, this::onGrant);
+        boolean late;
+        synchronized (this) {
+          late = ended || refused;
+          if (!late) {
+            ticket = t;
+            if (!granted) {
+              timer =
+                  timers.schedule(
+                      () ->
+                          refuse(
+                              "no room to receive the request within "
+                                  + waitTimeout.toMillis()
+                                  + " ms ("
+                                  + gate.slots()
+                                  + " requests are received at once)"),
+                      waitTimeout.toNanos(),
+                      TimeUnit.NANOSECONDS);
+            }
+          }
+        }
+        if (late) {
+          t.close();
+        }
+      }
+      return false;
+    }
+
+    private void onGrant(ReceptionGate.Ticket t) {
+      int n;
+      synchronized (this) {
+        if (ended || refused) {
+          n = 0;
+        } else {
+          granted = true;
+          n = requested;
+          requested = 0;
+          if (timer != null) {
+            timer.cancel(false);
+          }
+          timer =
+              timers.schedule(
+                  () ->
+                      refuse(
+                          "the request did not arrive within "
+                              + receiveTimeout.toMillis()
+                              + " ms of being let in"),
+                  receiveTimeout.toNanos(),
+                  TimeUnit.NANOSECONDS);
+        }
+      }
+      if (n == 0) {
+        t.close();
+        return;
+      }
+      call.request(n);
+    }
+
+    /** Called with each message; false if the call is refused and the message dropped. */
+    boolean admit(Q message) {
+      ReceptionGate.Ticket t;
+      synchronized (this) {
+        if (refused || ended) {
+          return false;
+        }
+        if (arrived) {
+          return true;
+        }
+        arrived = true;
+        t = ticket;
+        ticket = null;
+        if (timer != null) {
+          timer.cancel(false);
+          timer = null;
+        }
+      }
+      if (t != null) {
+        t.close();
+      }
+      long size = message instanceof MessageLite m ? (long) m.getSerializedSize() * factor : 0;
+      if (!budget.tryCharge(size)) {
+        refuse(
+            "the daemon holds "
+                + budget.used()
+                + " bytes of requests in flight; this one needs "
+                + size
+                + " more, beyond the budget of "
+                + budget.limit()
+                + " (max_bytes_in_flight): try again later");
+        return false;
+      }
+      synchronized (this) {
+        if (ended) {
+          budget.release(size);
+          return false;
+        }
+        charged = size;
+      }
+      return true;
+    }
+
+    boolean halfClosed() {
+      ReceptionGate.Ticket t = null;
+      synchronized (this) {
+        if (refused) {
+          return false;
+        }
+        if (!arrived) {
+          // No message at all: nothing more will be received.
+          arrived = true;
+          t = ticket;
+          ticket = null;
+        }
+      }
+      if (t != null) {
+        t.close();
+      }
+      return true;
+    }
+
+    synchronized boolean isRefused() {
+      return refused;
+    }
+
+    /** Ends the call with RESOURCE_EXHAUSTED (once), unless it has ended meanwhile. */
+    private void refuse(String why) {
+      synchronized (this) {
+        if (refused || ended) {
+          return;
+        }
+        refused = true;
+      }
+      try {
+        call.close(Status.RESOURCE_EXHAUSTED.withDescription(why), new Metadata());
+      } catch (IllegalStateException e) {
+        // closed meanwhile
+      }
+      release();
+    }
+
+    void end() {
+      synchronized (this) {
+        ended = true;
+      }
+      release();
+    }
+
+    private void release() {
+      ReceptionGate.Ticket t;
+      long c;
+      synchronized (this) {
+        t = ticket;
+        ticket = null;
+        c = charged;
+        charged = 0;
+        if (timer != null) {
+          timer.cancel(false);
+          timer = null;
+        }
+      }
+      if (t != null) {
+        t.close();
+      }
+      if (c > 0) {
+        budget.release(c);
+      }
+    }
+  }
+}
