@@ -15,7 +15,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
   private final String cgroupMode;
   private final boolean rootless;
   private final Collection<ZygotePool> pools;
-  private final Map<String, String> features;
+  private final Map<String, String> publicFeatures;
   private final long startNanos = System.nanoTime();
 
   AdminService(
@@ -28,7 +28,10 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     this.cgroupMode = cgroupMode;
     this.rootless = rootless;
     this.pools = pools;
-    this.features = features;
+    // Paths of the host (the socket, cgroup directories) are the operator's: the log has them.
+    Map<String, String> shown = new java.util.LinkedHashMap<>();
+    features.forEach((k, v) -> shown.put(k, HostPaths.scrub(v)));
+    this.publicFeatures = shown;
   }
 
   @Override
@@ -39,7 +42,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
             .setCgroupMode(cgroupMode)
             .setRootless(rootless)
             .setUptime(SandboxService.duration(System.nanoTime() - startNanos))
-            .putAllFeatures(features);
+            .putAllFeatures(publicFeatures);
     int queued = 0;
     for (ZygotePool p : pools) {
       ZygotePool.Stats s = p.stats();

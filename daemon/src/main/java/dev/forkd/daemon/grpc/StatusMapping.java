@@ -42,7 +42,7 @@ final class StatusMapping {
     }
     if (t instanceof ZygoteException) {
       log.log(Level.WARNING, "sandbox failure", t);
-      return Status.INTERNAL.withDescription("sandbox failure: " + t.getMessage());
+      return Status.INTERNAL.withDescription("sandbox failure: " + HostPaths.scrub(t.getMessage()));
     }
     if (t instanceof InterruptedException) {
       Thread.currentThread().interrupt();

@@ -83,9 +83,11 @@ public final class LogSetup {
       Object[] params = r.getParameters();
       // A run line is already text; MessageFormat must not see a client's "{0}" in it.
       String msg =
-          params != null && params.length == 1 && params[0] instanceof RunLog.Fields
-              ? r.getMessage()
-              : formatMessage(r);
+          LogText.clean(
+              params != null && params.length == 1 && params[0] instanceof RunLog.Fields
+                  ? r.getMessage()
+                  : formatMessage(r),
+              LogText.MAX_MESSAGE);
       String thrown = thrown(r);
       if (journal) {
         return "<"
@@ -124,7 +126,7 @@ public final class LogSetup {
           }
         }
       } else {
-        field(b, "msg", formatMessage(r));
+        field(b, "msg", LogText.clean(formatMessage(r), LogText.MAX_MESSAGE));
       }
       String thrown = thrown(r);
       if (!thrown.isEmpty()) {
@@ -153,7 +155,7 @@ public final class LogSetup {
     StringWriter w = new StringWriter();
     w.append('\n');
     r.getThrown().printStackTrace(new PrintWriter(w));
-    return w.toString();
+    return LogText.clean(w.toString(), LogText.MAX_THROWN, true);
   }
 
   /** JSON string quoting. */
@@ -171,7 +173,7 @@ public final class LogSetup {
           case '\r' -> b.append("\\r");
           case '\t' -> b.append("\\t");
           default -> {
-            if (c < 0x20 || c == 0x2028 || c == 0x2029) {
+            if (LogText.unsafe(c)) {
               b.append(String.format("\\u%04x", (int) c));
             } else {
               b.append(c);

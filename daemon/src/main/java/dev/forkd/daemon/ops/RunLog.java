@@ -53,7 +53,7 @@ public final class RunLog {
       case UNIDENTIFIED -> f.put("peer_addr", p.address());
     }
     if (r.profile() != null) {
-      f.put("profile", r.profile());
+      f.put("profile", clip(r.profile()));
     }
     if (r.argv0() != null) {
       f.put("argv0", clip(r.argv0()));

@@ -91,7 +91,9 @@ class RobustnessTest {
         assertEquals(i + "\n", r.getStdout().toStringUtf8());
       }
       long fdsAfter = openFds();
-      assertTrue(fdsAfter <= fdsBefore + 4, "fds " + fdsBefore + " -> " + fdsAfter);
+      // A leak of one fd per run shows as +300; the JVM itself opens a few now and then (class
+      // files, a GC or JIT thread's), which made a bound of +4 fail once in a clean run.
+      assertTrue(fdsAfter <= fdsBefore + 16, "fds " + fdsBefore + " -> " + fdsAfter);
       // Sequential load needs no more zygotes than minReady.
       assertTrue(
           d.client.status().getPools(0).getReady() + d.client.status().getPools(0).getBusy() <= 2,
