@@ -143,16 +143,17 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
           control,
           arrival,
           outcome -> {
-            if (!out.isCancelled()) {
-              send(
-                  ExecStreamResponse.newBuilder()
-                      .setResult(SandboxService.toProto(outcome).toBuilder().setRunId(runId))
-                      .build());
-              finished = true;
-              out.onCompleted();
-            } else {
-              log.info("run " + runId + " ended after its client went away: " + outcome.status());
+            // The call may have been ended meanwhile (fail() on a misused stream, a cancel): then
+            // the result has no one to go to, and closing the call again would throw.
+            if (out.isCancelled() || isFinished()) {
+              log.info("run " + runId + " ended after its call did: " + outcome.status());
+              return;
             }
+            send(
+                ExecStreamResponse.newBuilder()
+                    .setResult(SandboxService.toProto(outcome).toBuilder().setRunId(runId))
+                    .build());
+            complete();
           });
     } catch (Exception | Error e) {
       // Every accepted call ends with a result or a status, whatever went wrong.
@@ -211,6 +212,23 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
       fail(Status.INVALID_ARGUMENT.withDescription(field + ": the first request must be 'start'"));
     }
     return s;
+  }
+
+  private synchronized boolean isFinished() {
+    return finished;
+  }
+
+  /** Ends the call after its result, unless it has ended already. */
+  private synchronized void complete() {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    try {
+      out.onCompleted();
+    } catch (IllegalStateException e) {
+      // cancelled meanwhile
+    }
   }
 
   private synchronized void fail(Status status) {

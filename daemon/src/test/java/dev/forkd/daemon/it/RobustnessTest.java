@@ -213,29 +213,58 @@ class RobustnessTest {
   @Test
   void concurrentRunsCannotSeeEachOther() throws Exception {
     try (TestDaemon d = TestDaemon.start(dir, 2, "").awaitReady()) {
-      CompletableFuture<ExecResult> a =
-          CompletableFuture.supplyAsync(
-              () ->
-                  d.client.exec(
-                      req("sh", "-c", "echo secret > /tmp/mine; sleep 1; ls /tmp /work")));
-      Thread.sleep(300);
-      ExecResult b = d.client.exec(req("sh", "-c", "ls /tmp /work; ps -e -o comm"));
-      assertTrue(!b.getStdout().toStringUtf8().contains("mine"), b.getStdout().toStringUtf8());
-      assertTrue(!b.getStdout().toStringUtf8().contains("sleep"), b.getStdout().toStringUtf8());
-      assertTrue(a.get().getStdout().toStringUtf8().contains("mine"));
+      // A plants, says so, and waits on its stdin: B certainly runs while A is alive.
+      try (dev.forkd.client.ExecSession a =
+          d.client.start(
+              req(
+                  "sh",
+                  "-c",
+                  "echo secret > /tmp/mine; sleep 30 & echo ready; read x; ls /tmp /work; kill $!"
+                      + ""))) {
+        java.io.BufferedReader out =
+            new java.io.BufferedReader(
+                new java.io.InputStreamReader(a.stdout(), java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals("ready", out.readLine());
+        ExecResult b =
+            d.client.exec(
+                req("sh", "-c", "readlink /proc/self/ns/pid; ls /tmp /work; ps -e -o comm"));
+        String seen = b.getStdout().toStringUtf8();
+        assertEquals(0, b.getExitCode(), seen + b.getStderr().toStringUtf8());
+        assertTrue(!seen.contains("mine"), seen);
+        assertTrue(!seen.contains("sleep"), seen);
+        a.stdin().write("go\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        a.stdin().close();
+        String rest = out.lines().collect(java.util.stream.Collectors.joining("\n"));
+        assertTrue(rest.contains("mine"), "A still sees its own file: " + rest);
+        assertEquals(0, a.result().getExitCode());
+      }
     }
+  }
+
+  /** The pid namespace a run is in (one per zygote), from inside it. */
+  static String pidNamespace(String stdout) {
+    return stdout.lines().filter(l -> l.startsWith("pid:[")).findFirst().orElseThrow();
   }
 
   @Test
   void filesOfOneRunAreGoneInTheNext() throws Exception {
     try (TestDaemon d = TestDaemon.start(dir, 1, "").awaitReady()) {
-      d.client.exec(
-          req(
-              "sh",
-              "-c",
-              "echo x > /tmp/planted; echo y > /work/planted; echo z > /dev/shm/planted"));
-      ExecResult r = d.client.exec(req("sh", "-c", "ls -A /tmp /work /dev/shm"));
-      assertTrue(!r.getStdout().toStringUtf8().contains("planted"), r.getStdout().toStringUtf8());
+      ExecResult plant =
+          d.client.exec(
+              req(
+                  "sh",
+                  "-c",
+                  "readlink /proc/self/ns/pid; echo x > /tmp/planted && echo y > /work/planted"
+                      + " && echo z > /dev/shm/planted && ls /tmp /work /dev/shm"));
+      String planted = plant.getStdout().toStringUtf8();
+      assertEquals(0, plant.getExitCode(), planted + plant.getStderr().toStringUtf8());
+      assertEquals(3, planted.lines().filter(l -> l.equals("planted")).count(), planted);
+      ExecResult r =
+          d.client.exec(req("sh", "-c", "readlink /proc/self/ns/pid; ls -A /tmp /work /dev/shm"));
+      String after = r.getStdout().toStringUtf8();
+      assertEquals(0, r.getExitCode(), after + r.getStderr().toStringUtf8());
+      assertEquals(pidNamespace(planted), pidNamespace(after), "both runs in one zygote");
+      assertTrue(!after.contains("planted"), after);
     }
   }
 
