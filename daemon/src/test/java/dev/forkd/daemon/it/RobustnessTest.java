@@ -219,8 +219,7 @@ class RobustnessTest {
               req(
                   "sh",
                   "-c",
-                  "echo secret > /tmp/mine; sleep 30 & echo ready; read x; ls /tmp /work; kill $!"
-                      + ""))) {
+                  "echo secret > /tmp/mine; sleep 30 & echo ready; read x; ls /tmp /work; kill $!"))) {
         java.io.BufferedReader out =
             new java.io.BufferedReader(
                 new java.io.InputStreamReader(a.stdout(), java.nio.charset.StandardCharsets.UTF_8));
