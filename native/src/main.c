@@ -315,6 +315,22 @@ static int join_cgroups(pid_t pid, const struct forkd_config *cfg) {
     return 0;
 }
 
+/*
+ * Launcher: the zygote shares its memory cgroup with its runs, and tmpfs pages (a full /work)
+ * belong to no process: by RSS alone the zygote can be the OOM killer's choice. -1000 makes it
+ * unkillable. Lowering oom_score_adj below oom_score_adj_min takes CAP_SYS_RESOURCE in the host's
+ * user namespace (fs/proc/base.c, __set_oom_adj), so only a root launcher can; its write also sets
+ * the zygote's oom_score_adj_min to -1000, which the workers inherit and could go back down to
+ * from any higher value. Two things close that: each worker raises its own value to +1000 before
+ * exec (raising is free), and the sandbox's /proc is mounted read-only (rootfs.c), so a run
+ * cannot write any oom_score_adj, its own or the zygote's. Rootless, this write fails (EACCES)
+ * and the zygote keeps the daemon's value; the workers' +1000 still ranks them first.
+ */
+static void protect_from_oom_killer(pid_t pid) {
+    if (geteuid() != 0) return;
+    if (write_proc_file(pid, "oom_score_adj", "-1000") < 0) log_msg("zygote not OOM-protected");
+}
+
 static volatile sig_atomic_t zygote_pid;
 
 /* Launcher: SIGTERM/SIGINT end the zygote at once (its pid namespace dies with it). */
@@ -414,6 +430,7 @@ int main(int argc, char **argv) {
         abort_zygote(pid);
     }
     if (write_id_maps(pid, &cfg) < 0 || join_cgroups(pid, &cfg) < 0) abort_zygote(pid);
+    protect_from_oom_killer(pid);
     byte = SYNC_GO;
     if (write(sync[0], &byte, 1) != 1) {
         log_fail("release zygote");
