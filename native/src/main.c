@@ -317,18 +317,26 @@ static int join_cgroups(pid_t pid, const struct forkd_config *cfg) {
 
 /*
  * Launcher: the zygote shares its memory cgroup with its runs, and tmpfs pages (a full /work)
- * belong to no process: by RSS alone the zygote can be the OOM killer's choice. -1000 makes it
- * unkillable. Lowering oom_score_adj below oom_score_adj_min takes CAP_SYS_RESOURCE in the host's
- * user namespace (fs/proc/base.c, __set_oom_adj), so only a root launcher can; its write also sets
- * the zygote's oom_score_adj_min to -1000, which the workers inherit and could go back down to
- * from any higher value. Two things close that: each worker raises its own value to +1000 before
- * exec (raising is free), and the sandbox's /proc is mounted read-only (rootfs.c), so a run
- * cannot write any oom_score_adj, its own or the zygote's. Rootless, this write fails (EACCES)
- * and the zygote keeps the daemon's value; the workers' +1000 still ranks them first.
+ * belong to no process: by RSS alone the zygote can be the OOM killer's choice. A victim's points
+ * are rss + swap + page tables + oom_score_adj x limit / 1000 (mm/oom_kill.c, oom_badness), so
+ * each worker raises itself to +1000 before exec (raising needs no privilege): every process of
+ * a run then scores above the cgroup's limit, the zygote (its own small rss) below it. A run
+ * could lower its value again down to oom_score_adj_min, inherited from the zygote (lowering
+ * below the min takes CAP_SYS_RESOURCE in the host's user namespace: fs/proc/base.c,
+ * __set_oom_adj), so the sandbox's /proc is read-only (rootfs.c): no run writes any
+ * oom_score_adj, its own or the zygote's. Where root has CAP_SYS_RESOURCE we also put the zygote
+ * at -1000 (never a victim; that also sets its min to -1000, which the workers inherit but cannot
+ * use without a writable /proc). Root without it (some containers, this project's build
+ * machines) or rootless: EACCES, and the +1000 of the workers alone decides.
  */
 static void protect_from_oom_killer(pid_t pid) {
-    if (geteuid() != 0) return;
-    if (write_proc_file(pid, "oom_score_adj", "-1000") < 0) log_msg("zygote not OOM-protected");
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    if (write(fd, "-1000", 5) != 5 && errno != EACCES && errno != EPERM)
+        log_fail("write %s", path);
+    close(fd);
 }
 
 static volatile sig_atomic_t zygote_pid;

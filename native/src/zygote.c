@@ -588,6 +588,17 @@ static int check_own_state(void) {
     if (errno != 0) return log_fail("getpriority");
     if (nice != z.own_nice)
         return log_fail_err(EPERM, "check own limits: niceness changed during a run");
+    /*
+     * Every signal is blocked here, so one sent to us stays pending (it would be dropped only
+     * with SIG_DFL and not blocked: sig_ignored). SIGCHLD is ours; any other came from a run
+     * (pidfd_send_signal on a /proc/1 fd in rootless mode, or a policy without the kill rules)
+     * and would be visible to the next runs in /proc/1/status.
+     */
+    sigset_t pending;
+    if (sigpending(&pending) < 0) return log_fail("sigpending");
+    sigdelset(&pending, SIGCHLD);
+    if (!sigisemptyset(&pending))
+        return log_fail_err(EPERM, "check own state: a run sent the zygote a signal");
     return 0;
 }
 
