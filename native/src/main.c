@@ -334,8 +334,7 @@ static void protect_from_oom_killer(pid_t pid) {
     snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return;
-    if (write(fd, "-1000", 5) != 5 && errno != EACCES && errno != EPERM)
-        log_fail("write %s", path);
+    if (write(fd, "-1000", 5) != 5 && errno != EACCES && errno != EPERM) log_fail("write %s", path);
     close(fd);
 }
 

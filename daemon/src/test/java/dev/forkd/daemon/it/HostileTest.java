@@ -178,7 +178,7 @@ class HostileTest {
           "peer-tcp",
           "peer-process");
 
-  static final List<String> PROGRAMS = List.of("escape", "denied", "leak", "peer");
+  static final List<String> PROGRAMS = List.of("escape", "denied", "leak", "peer", "reach");
 
   /** Copies the binary from stdin into the sandbox's /tmp and runs it with the arguments. */
   static final String LOADER = "cat > /tmp/h && chmod 755 /tmp/h && exec /tmp/h \"$@\"";
