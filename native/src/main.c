@@ -315,6 +315,29 @@ static int join_cgroups(pid_t pid, const struct forkd_config *cfg) {
     return 0;
 }
 
+/*
+ * Launcher: the zygote shares its memory cgroup with its runs, and tmpfs pages (a full /work)
+ * belong to no process: by RSS alone the zygote can be the OOM killer's choice. A victim's points
+ * are rss + swap + page tables + oom_score_adj x limit / 1000 (mm/oom_kill.c, oom_badness), so
+ * each worker raises itself to +1000 before exec (raising needs no privilege): every process of
+ * a run then scores above the cgroup's limit, the zygote (its own small rss) below it. A run
+ * could lower its value again down to oom_score_adj_min, inherited from the zygote (lowering
+ * below the min takes CAP_SYS_RESOURCE in the host's user namespace: fs/proc/base.c,
+ * __set_oom_adj), so the sandbox's /proc is read-only (rootfs.c): no run writes any
+ * oom_score_adj, its own or the zygote's. Where root has CAP_SYS_RESOURCE we also put the zygote
+ * at -1000 (never a victim; that also sets its min to -1000, which the workers inherit but cannot
+ * use without a writable /proc). Root without it (some containers, this project's build
+ * machines) or rootless: EACCES, and the +1000 of the workers alone decides.
+ */
+static void protect_from_oom_killer(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    if (write(fd, "-1000", 5) != 5 && errno != EACCES && errno != EPERM) log_fail("write %s", path);
+    close(fd);
+}
+
 static volatile sig_atomic_t zygote_pid;
 
 /* Launcher: SIGTERM/SIGINT end the zygote at once (its pid namespace dies with it). */
@@ -414,6 +437,7 @@ int main(int argc, char **argv) {
         abort_zygote(pid);
     }
     if (write_id_maps(pid, &cfg) < 0 || join_cgroups(pid, &cfg) < 0) abort_zygote(pid);
+    protect_from_oom_killer(pid);
     byte = SYNC_GO;
     if (write(sync[0], &byte, 1) != 1) {
         log_fail("release zygote");

@@ -306,7 +306,33 @@ static int build_proc(void) {
                      : mount("/dev/null", sub, NULL, MS_BIND, NULL);
         if (rc < 0) return log_fail("mask %s", path);
     }
-    return 0;
+    /*
+     * Read-only as a whole: no run writes any file of /proc, its own or the zygote's (in rootless
+     * mode, /proc/1 belongs to the workers' uid): oom_score_adj (see main.c's
+     * protect_from_oom_killer), comm, timerslack_ns, clear_refs, coredump_filter, ... The zygote
+     * keeps a writable instance of its own for the workers' set-up (rootfs_open_proc).
+     */
+    return remount_bind(host, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}
+
+int rootfs_open_proc(void) {
+    int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+    if (fs < 0) return log_fail("fsopen proc");
+    int dir = -1;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        log_fail("fsconfig proc");
+    } else {
+        int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOEXEC);
+        if (mnt < 0) {
+            log_fail("fsmount proc");
+        } else {
+            dir = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (dir < 0) log_fail("open proc");
+            close(mnt);
+        }
+    }
+    close(fs);
+    return dir;
 }
 
 /* Minimal /dev: a few host device nodes (bound; mknod is not allowed), devpts, /dev/shm. */

@@ -19,4 +19,11 @@ int rootfs_build(const struct forkd_config *cfg);
  */
 int rootfs_reset(const struct forkd_config *cfg, bool work_resized);
 
+/*
+ * Run by the zygote after rootfs_build: a detached, writable proc instance of its pid namespace
+ * (no path shows it; close-on-exec), for what the workers write before exec. Returns the fd of
+ * its root, or -1 (logged).
+ */
+int rootfs_open_proc(void);
+
 #endif

@@ -49,6 +49,7 @@ enum worker_step {
     STEP_SETSID,
     STEP_DUP2,
     STEP_SETRLIMIT,
+    STEP_OOM_SCORE,
     STEP_CHDIR,
     STEP_CAPBSET_DROP,
     STEP_CAP_AMBIENT,
@@ -72,6 +73,7 @@ static const char *const step_names[STEP_COUNT] = {
     [STEP_SETSID] = "setsid",
     [STEP_DUP2] = "dup2",
     [STEP_SETRLIMIT] = "setrlimit",
+    [STEP_OOM_SCORE] = "oom_score_adj",
     [STEP_CHDIR] = "chdir",
     [STEP_CAPBSET_DROP] = "drop bounding set",
     [STEP_CAP_AMBIENT] = "clear ambient caps",
@@ -198,6 +200,21 @@ static int worker_child(void *arg) {
     }
     struct rlimit no_core = {0, 0};
     if (setrlimit(RLIMIT_CORE, &no_core) < 0) child_fail(c, STEP_SETRLIMIT);
+    /*
+     * First in line for the OOM killer (the zygote is at -1000, see main.c): a run that fills
+     * /work with pages of no process is the victim, not its zygote. "self" is this process; as a
+     * vfork child (vfork_done set) the write does not spread to the zygote, which shares our mm.
+     * The file is only ours to write while the mm is dumpable (else its owner is the host's root,
+     * unmapped here), so dumpable goes on for the write; it is the zygote's mm too, and the
+     * zygote turns it off again as soon as clone() returns, before the run has a process that
+     * could look (this worker is the only process of the namespace until its exec).
+     */
+    if (s->proc_fd >= 0) {
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) child_fail(c, STEP_OOM_SCORE);
+        int fd = openat(s->proc_fd, "self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "1000", 4) != 4) child_fail(c, STEP_OOM_SCORE);
+        close(fd);
+    }
     if (chdir(s->cwd) < 0) child_fail(c, STEP_CHDIR);
 
     /* Capabilities: empty the bounding and ambient sets while we still hold CAP_SETPCAP. */

@@ -25,7 +25,8 @@ struct worker_spec {
     int stdio[3];
     bool setgroups_allowed;
     int cap_last_cap;
-    int max_fd; /* bound of the fallback loop that marks fds close-on-exec */
+    int max_fd;  /* bound of the fallback loop that marks fds close-on-exec */
+    int proc_fd; /* writable proc of our pid namespace (rootfs_open_proc), or -1 */
 };
 
 /* Outcome of worker_start(). */

@@ -261,7 +261,6 @@ final class DefaultPolicy {
         "setpriority",
         "ioprio_get",
         "ioprio_set",
-        "pidfd_open",
         "pidfd_send_signal");
     allow(
         "identity (without capabilities only the own ids can be swapped)",
@@ -295,7 +294,6 @@ final class DefaultPolicy {
         "resource limits and usage (limits can only be lowered, or raised up to the hard limit)",
         "getrlimit",
         "setrlimit",
-        "prlimit64",
         "getrusage",
         "times");
     allow(
@@ -305,13 +303,8 @@ final class DefaultPolicy {
         "rt_sigreturn",
         "rt_sigpending",
         "rt_sigtimedwait",
-        "rt_sigqueueinfo",
-        "rt_tgsigqueueinfo",
         "rt_sigsuspend",
         "sigaltstack",
-        "kill",
-        "tkill",
-        "tgkill",
         "pause",
         "restart_syscall");
     allow(
@@ -496,7 +489,39 @@ final class DefaultPolicy {
                 List.of(ArgCmp.low32(0, AF_INET)),
                 List.of(ArgCmp.low32(0, AF_INET6)))));
     rules.put("socketpair", SyscallRule.allowIf(List.of(List.of(ArgCmp.low32(0, AF_UNIX)))));
+    // A run must not reach its zygote, pid 1 of the sandbox's pid namespace (issue 13). In
+    // rootless mode the workers have the zygote's uid, and the kernel lets a process of the same
+    // uid lower another's rlimits and signal it. prlimit64 only on the caller itself (pid 0:
+    // glibc's getrlimit/setrlimit use exactly that); getrlimit/setrlimit are self-only anyway.
+    rules.put("prlimit64", SyscallRule.allowIf(List.of(List.of(ArgCmp.low32(0, 0)))));
+    // No signal to pid 1 (pid_t arguments: the kernel looks at their low 32 bits only). What the
+    // kernel itself does for the other ways: kill(-1, sig) skips the namespace's init and the
+    // caller (kernel/signal.c, kill_something_info: task_pid_vnr(p) > 1); the zygote's process
+    // group is the launcher's, which has no number in
+    // the sandbox's pid namespace, and every worker is a session leader of its own (setsid), so
+    // kill(0, ...) and kill(-pgid, ...) never include pid 1. pidfd_send_signal works on fds only:
+    // pidfd_open(1) is denied here, and a /proc/1 directory fd is caught by the zygote, which
+    // fails its reset (and is replaced) when any signal is pending for it.
+    rules.put("kill", SyscallRule.allowIf(low32NotIn(0, 1)));
+    rules.put("tkill", SyscallRule.allowIf(low32NotIn(0, 1)));
+    rules.put("rt_sigqueueinfo", SyscallRule.allowIf(low32NotIn(0, 1)));
+    rules.put("pidfd_open", SyscallRule.allowIf(low32NotIn(0, 1)));
+    // tgkill(tgid, tid, ...) reaches a thread by tid, and only if it belongs to tgid: the
+    // zygote is single-threaded, so tid 1 is the only way to it; tgid 1 is refused too (exactly:
+    // with a full compare, since "low32(tgid) != 1 and low32(tid) != 1" would take 32 x 32
+    // conditions, and a tgid of 1 with high bits set still needs tid 1, which is refused).
+    rules.put("tgkill", SyscallRule.allowIf(notPid1Thread()));
+    rules.put("rt_tgsigqueueinfo", SyscallRule.allowIf(notPid1Thread()));
     return rules;
+  }
+
+  /** For (tgid, tid, ...) calls: tid's low 32 bits are not 1, and tgid is not 1. */
+  private static List<List<ArgCmp>> notPid1Thread() {
+    List<List<ArgCmp>> out = new ArrayList<>();
+    for (List<ArgCmp> tid : low32NotIn(1, 1)) {
+      out.add(List.of(new ArgCmp(0, ArgCmp.Op.NE, 1, 0), tid.get(0)));
+    }
+    return out;
   }
 
   /** The default policy. */

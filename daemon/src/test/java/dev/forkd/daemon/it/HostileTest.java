@@ -178,7 +178,7 @@ class HostileTest {
           "peer-tcp",
           "peer-process");
 
-  static final List<String> PROGRAMS = List.of("escape", "denied", "leak", "peer");
+  static final List<String> PROGRAMS = List.of("escape", "denied", "leak", "peer", "reach");
 
   /** Copies the binary from stdin into the sandbox's /tmp and runs it with the arguments. */
   static final String LOADER = "cat > /tmp/h && chmod 755 /tmp/h && exec /tmp/h \"$@\"";
@@ -433,6 +433,59 @@ class HostileTest {
     long overlapMs = (Math.min(wa[1], wb[1]) - Math.max(wa[0], wb[0])) / 1_000_000;
     assertTrue(overlapMs >= 1000, "the runs overlapped only " + overlapMs + " ms");
     assertNoZygoteCrashed();
+  }
+
+  /**
+   * Issue 13, item 4: a run that fills /work (tmpfs pages, charged to the zygote's memory cgroup
+   * but to no process's RSS) while keeping its own RSS small must not get its zygote OOM-killed:
+   * the run is the victim (or its write fails), and the same zygote serves the next run.
+   */
+  @Test
+  void fillingWorkCannotGetTheZygoteKilled() throws Exception {
+    assertEquals("v1", d.client.status().getCgroupMode(), "this test needs a memory cgroup");
+    awaitIdlePool();
+    ExecResult before = runHostile("reach", "look");
+    assertEquals(Status.STATUS_EXITED, before.getStatus(), before.toString());
+    awaitIdlePool();
+    long crashes = d.client.status().getPools(0).getCrashes();
+    long recycled = d.client.status().getPools(0).getRecycled();
+    ExecRequest req =
+        ExecRequest.newBuilder()
+            .addArgv("sh")
+            .addArgv("-c")
+            .addArgv(LOADER)
+            .addArgv("reach")
+            .addArgv(pidNs)
+            .addArgv(mntNs)
+            .addArgv("fill-work")
+            // A big SPAWN frame makes the zygote's receive buffer and decode arena resident (the
+            // environment twice); the run has it once, on its stack: the zygote's RSS is then the
+            // larger, which is what used to make the zygote the OOM killer's choice.
+            .addAllEnv(
+                java.util.stream.IntStream.range(0, 4)
+                    .mapToObj(i -> "PAD" + i + "=" + "x".repeat(120_000))
+                    .toList())
+            .setStdin(ByteString.copyFrom(Files.readAllBytes(binary("reach"))))
+            .setLimits(
+                dev.forkd.api.v1.Limits.newBuilder()
+                    .setMemoryBytes(32L << 20)
+                    .setWorkDirBytes(256L << 20)
+                    .setMaxFileSizeBytes(256L << 20))
+            .build();
+    ExecResult fill = d.client.exec(req);
+    String out = out(fill);
+    boolean limitHit = fill.getStatus() == Status.STATUS_MEMORY_LIMIT_EXCEEDED;
+    boolean writeFailed =
+        fill.getStatus() == Status.STATUS_EXITED
+            && out.matches("(?s).*FILLED \\d+ (ENOMEM|ENOSPC)\n.*")
+            && Long.parseLong(out.replaceAll("(?s).*FILLED (\\d+).*", "$1")) >= (24L << 20);
+    assertTrue(limitHit || writeFailed, fill.getStatus() + " " + fill.getMessage() + " " + out);
+    awaitIdlePool();
+    ExecResult after = runHostile("reach", "look");
+    assertEquals(Status.STATUS_EXITED, after.getStatus(), after.toString());
+    assertEquals(values(before, "NS"), values(after, "NS"), "the zygote did not survive");
+    assertEquals(crashes, d.client.status().getPools(0).getCrashes(), "a zygote crashed");
+    assertEquals(recycled, d.client.status().getPools(0).getRecycled(), "a zygote was replaced");
   }
 
   private static ExecResult runQuietly(String program, String... args) {

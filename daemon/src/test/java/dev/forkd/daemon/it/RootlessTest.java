@@ -1,9 +1,11 @@
 package dev.forkd.daemon.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.google.protobuf.ByteString;
 import dev.forkd.api.v1.DaemonStatus;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
@@ -52,10 +54,10 @@ class RootlessTest {
     return String.join(":", out);
   }
 
-  @Test
-  void anOrdinaryUserRunsSandboxes() throws Exception {
-    assumeTrue("root".equals(System.getProperty("user.name")), "needs root to become nobody");
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
+  /**
+   * A daemon started as nobody, with one ready zygote; its socket is {@code dir/run/forkd.sock}.
+   */
+  static Process startRootless(Path dir) throws Exception {
     Path run = Files.createDirectory(dir.resolve("run"));
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
     Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxrwxrwx"));
@@ -66,29 +68,65 @@ class RootlessTest {
     Files.copy(TestDaemon.zygoteBinary(), zygote);
     Files.setPosixFilePermissions(zygote, PosixFilePermissions.fromString("rwxr-xr-x"));
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process daemon =
-        new ProcessBuilder(
-                List.of(
-                    "/usr/bin/setpriv",
-                    "--reuid=65534",
-                    "--regid=65534",
-                    "--clear-groups",
-                    "--inh-caps=-all",
-                    "--bounding-set=-all",
-                    java,
-                    "-Duser.home=/tmp",
-                    "-cp",
-                    classpath,
-                    "dev.forkd.daemon.Main",
-                    "--zygote-binary",
-                    zygote.toString(),
-                    "--socket",
-                    socket.toString(),
-                    "--zygotes",
-                    "1"))
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("daemon.log").toFile())
-            .start();
+    return new ProcessBuilder(
+            List.of(
+                "/usr/bin/setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                java,
+                "-Duser.home=/tmp",
+                "-cp",
+                classpath,
+                "dev.forkd.daemon.Main",
+                "--zygote-binary",
+                zygote.toString(),
+                "--socket",
+                socket.toString(),
+                "--zygotes",
+                "1"))
+        .redirectErrorStream(true)
+        .redirectOutput(dir.resolve("daemon.log").toFile())
+        .start();
+  }
+
+  /** Waits until the daemon serves with a ready zygote; fails with its log otherwise. */
+  static DaemonStatus awaitReady(Path dir, Process daemon, ForkdClient client) throws Exception {
+    Path socket = dir.resolve("run/forkd.sock");
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    DaemonStatus status = null;
+    while (System.nanoTime() < end && daemon.isAlive()) {
+      if (Files.exists(socket)) {
+        try {
+          status = client.status();
+          if (status.getPools(0).getReady() > 0) {
+            return status;
+          }
+        } catch (RuntimeException e) {
+          // not serving yet
+        }
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError(
+        "daemon did not come up: " + Files.readString(dir.resolve("daemon.log")));
+  }
+
+  static void stop(Process daemon) throws InterruptedException {
+    daemon.destroy();
+    if (!daemon.waitFor(15, TimeUnit.SECONDS)) {
+      daemon.destroyForcibly();
+    }
+  }
+
+  @Test
+  void anOrdinaryUserRunsSandboxes() throws Exception {
+    assumeTrue("root".equals(System.getProperty("user.name")), "needs root to become nobody");
+    assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
+    Process daemon = startRootless(dir);
+    Path socket = dir.resolve("run/forkd.sock");
     try (ForkdClient client = ForkdClient.unix(socket)) {
       long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       DaemonStatus status = null;
@@ -131,6 +169,83 @@ class RootlessTest {
       if (!daemon.waitFor(15, TimeUnit.SECONDS)) {
         daemon.destroyForcibly();
       }
+    }
+  }
+
+  /** Runs a hostile program of native/hostile (HostileTest's loader) on a rootless daemon. */
+  private static ExecResult runHostile(ForkdClient client, ExecRequest.Builder req, String... args)
+      throws Exception {
+    String program = args[0];
+    req.addArgv("sh")
+        .addArgv("-c")
+        .addArgv(HostileTest.LOADER)
+        .addArgv(program)
+        .addArgv(Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString())
+        .addArgv(Files.readSymbolicLink(Path.of("/proc/self/ns/mnt")).toString());
+    for (int i = 1; i < args.length; i++) {
+      req.addArgv(args[i]);
+    }
+    req.setStdin(ByteString.copyFrom(Files.readAllBytes(HostileTest.binary(program))));
+    return client.exec(req.build());
+  }
+
+  private static void awaitIdle(ForkdClient client) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (client.status().getPools(0).getBusy() > 0 && System.nanoTime() < end) {
+      Thread.sleep(10);
+    }
+  }
+
+  /**
+   * Issue 13, item 4: in rootless mode the run has its zygote's uid. A hostile run tries to lower
+   * pid 1's limits and to signal it; the next run, in the same zygote (same pid namespace, no
+   * zygote recycled), has exactly the limits it asked for and sees pid 1 not dumpable.
+   */
+  @Test
+  void aRootlessRunCannotReachItsZygote() throws Exception {
+    assumeTrue("root".equals(System.getProperty("user.name")), "needs root to become nobody");
+    assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
+    HostileTest.sourceRoot =
+        Path.of(System.getProperty("forkd.source.root", "..")).toAbsolutePath().normalize();
+    Process daemon = startRootless(dir);
+    try (ForkdClient client = ForkdClient.unix(dir.resolve("run/forkd.sock"))) {
+      DaemonStatus ready = awaitReady(dir, daemon, client);
+      assertTrue(ready.getRootless());
+      ExecRequest.Builder limits =
+          ExecRequest.newBuilder()
+              .setLimits(dev.forkd.api.v1.Limits.newBuilder().setMaxOpenFiles(200).build());
+      ExecResult before = runHostile(client, limits.clone(), "reach", "look");
+      assertEquals(Status.STATUS_EXITED, before.getStatus(), before.toString());
+      awaitIdle(client);
+      long recycled = client.status().getPools(0).getRecycled();
+      ExecResult attack = runHostile(client, ExecRequest.newBuilder(), "reach", "attack");
+      HostileTest.assertNothingEscaped(
+          attack,
+          List.of(
+              "prlimit-pid1",
+              "kill-pid1",
+              "tkill-pid1",
+              "sigqueue-pid1",
+              "pidfd-pid1",
+              "kill-groups",
+              "oom-score-adj",
+              "proc1-environ"));
+      awaitIdle(client);
+      ExecResult after = runHostile(client, limits.clone(), "reach", "look");
+      assertEquals(Status.STATUS_EXITED, after.getStatus(), after.toString());
+      List<String> ns = HostileTest.values(before, "NS");
+      assertEquals(1, ns.size(), before.toString());
+      assertEquals(ns, HostileTest.values(attack, "NS"), "the attack ran in another zygote");
+      assertEquals(ns, HostileTest.values(after, "NS"), "the next run is in another zygote");
+      assertEquals(recycled, client.status().getPools(0).getRecycled(), "a zygote was recycled");
+      assertTrue(
+          HostileTest.values(after, "LIMIT").contains("NOFILE 200 200"),
+          after.getStdout().toStringUtf8());
+      assertEquals(HostileTest.values(before, "LIMIT"), HostileTest.values(after, "LIMIT"));
+      assertEquals(HostileTest.values(before, "PRIO1"), HostileTest.values(after, "PRIO1"));
+      assertFalse(after.getStdout().toStringUtf8().contains("DUMPABLE"), after.toString());
+    } finally {
+      stop(daemon);
     }
   }
 }

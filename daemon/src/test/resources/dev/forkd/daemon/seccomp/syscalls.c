@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -216,6 +217,45 @@ int main(int argc, char **argv) {
     report("allow", "socketpair_unix", rc, errno);
     rc = socketpair(AF_INET, SOCK_STREAM, 0, sv);
     report("deny", "socketpair_inet", rc, errno);
+
+    /* Reaching pid 1 (the zygote): signals and prlimit64 of another process. Signal 0 and a
+     * read-only prlimit64, so that the control run without a filter changes nothing. */
+    struct rlimit old;
+    rc = syscall(SYS_kill, 1L, 0L);
+    report("deny", "kill_pid1", rc, errno);
+    rc = syscall(SYS_kill, (1L << 32) | 1L, 0L);
+    report("deny", "kill_pid1_high_bits", rc, errno);
+    rc = syscall(SYS_tkill, 1L, 0L);
+    report("deny", "tkill_1", rc, errno);
+    rc = syscall(SYS_tgkill, (long)getpid(), 1L, 0L);
+    report("deny", "tgkill_tid1", rc, errno);
+    rc = syscall(SYS_tgkill, 1L, (long)gettid(), 0L);
+    report("deny", "tgkill_tgid1", rc, errno);
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    si.si_code = SI_QUEUE;
+    rc = syscall(SYS_rt_sigqueueinfo, 1L, 0L, &si);
+    report("deny", "rt_sigqueueinfo_pid1", rc, errno);
+    rc = syscall(SYS_rt_tgsigqueueinfo, 1L, 1L, 0L, &si);
+    report("deny", "rt_tgsigqueueinfo_1", rc, errno);
+    rc = syscall(SYS_pidfd_open, 1L, 0L);
+    report("deny", "pidfd_open_pid1", rc, errno);
+    if (rc >= 0) close((int)rc);
+    rc = syscall(SYS_prlimit64, 1L, (long)RLIMIT_NOFILE, NULL, &old);
+    report("deny", "prlimit64_pid1", rc, errno);
+    rc = syscall(SYS_prlimit64, (long)getpid(), (long)RLIMIT_NOFILE, NULL, &old);
+    report("deny", "prlimit64_own_pid", rc, errno);
+    rc = syscall(SYS_prlimit64, 0L, (long)RLIMIT_NOFILE, NULL, &old);
+    report("allow", "prlimit64_self", rc, errno);
+    rc = setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+    report("allow", "setrlimit", rc, errno);
+    rc = kill(getpid(), 0);
+    report("allow", "kill_self", rc, errno);
+    rc = syscall(SYS_tgkill, (long)getpid(), (long)gettid(), 0L);
+    report("allow", "tgkill_self", rc, errno);
+    rc = syscall(SYS_pidfd_open, (long)getpid(), 0L);
+    report("allow", "pidfd_open_self", rc, errno);
+    if (rc >= 0) close((int)rc);
 
     /* Other ABIs: an x32 syscall number, and the i386 entry point. */
     in_child("x32_getpid", x32_getpid);
