@@ -96,9 +96,17 @@ enum Kind {
   STREAM_SIGNAL_ZERO(
       "stream: signal 0", never(), codes(Code.INVALID_ARGUMENT, Code.RESOURCE_EXHAUSTED), true),
   STREAM_HUGE_CHUNK(
-      "stream: huge stdin chunk",
+      "stream: 1-4 MiB stdin chunk",
       ok(Status.STATUS_EXITED),
       codes(Code.RESOURCE_EXHAUSTED, Code.INVALID_ARGUMENT),
+      true),
+  STREAM_OVERSIZED_CHUNK(
+      "stream: 12 MiB stdin chunk",
+      ok(Status.STATUS_EXITED),
+      // Above the server's maximum message size (max_request_bytes + 1 MiB). grpc-java resets a
+      // stream whose second or later message is too large, so the client sees CANCELLED
+      // "RST_STREAM closed stream" instead of RESOURCE_EXHAUSTED (grpc/grpc-java#11245, open).
+      codes(Code.RESOURCE_EXHAUSTED, Code.INVALID_ARGUMENT, Code.CANCELLED),
       true),
   STREAM_SECOND_START(
       "stream: second start", never(), codes(Code.INVALID_ARGUMENT, Code.RESOURCE_EXHAUSTED), true),
