@@ -70,13 +70,22 @@ final class Classifier {
       // The daemon is not shutting down while the soak runs.
       return new Outcome(label, false, "UNAVAILABLE while the daemon runs");
     }
-    if (o.code() == Code.INTERNAL && kind.killable && killNearby) {
+    if (o.code() == Code.INTERNAL && kind.killable && killNearby && !isUnexpected(o)) {
       return new Outcome(label + " (zygote killed)", true, null);
     }
     if (kind.codes.contains(o.code())) {
       return new Outcome(label, true, null);
     }
     return new Outcome(label, false, "undocumented for this call");
+  }
+
+  /**
+   * The daemon's description of an exception it did not expect (StatusMapping's fallback, "internal
+   * error: IllegalArgumentException"): a bug whether or not a zygote died nearby. A zygote crash is
+   * "sandbox failure: ...".
+   */
+  static boolean isUnexpected(Observed o) {
+    return o.description().startsWith("internal error");
   }
 
   static String shortName(Status s) {

@@ -59,6 +59,18 @@ class ClassifierTest {
     // The issue-13 bug: an oversized request is INTERNAL; it never leases, so no kill excuses it.
     assertFalse(err(Kind.OVERSIZED, Code.INTERNAL, true).documented());
     assertFalse(err(Kind.PUT_SMALL, Code.INTERNAL, true).documented());
+    // An unexpected exception in the daemon is a bug even right after a kill.
+    Outcome bug =
+        Classifier.classify(
+            Kind.TRUE,
+            Observed.error(Code.INTERNAL, "internal error: IllegalArgumentException"),
+            true);
+    assertFalse(bug.documented());
+    assertEquals("INTERNAL", bug.label());
+    assertTrue(
+        Classifier.classify(
+                Kind.TRUE, Observed.error(Code.INTERNAL, "sandbox failure: zygote died"), true)
+            .documented());
   }
 
   @Test
