@@ -121,7 +121,7 @@ public final class Soak {
   private final Options o;
   private final PrintStream out;
   private final Tally tally = new Tally();
-  private final List<String> failed = new ArrayList<>();
+  private final List<String> failed = java.util.Collections.synchronizedList(new ArrayList<>());
   private final List<Long> kills = new ArrayList<>();
   private final Map<String, Integer> storedBy = new ConcurrentHashMap<>();
   private final List<Abandoned> abandoned = new ArrayList<>();
@@ -262,6 +262,8 @@ public final class Soak {
     }
     out.println("soak: daemon pid " + daemonPid + " ready, min_ready per profile " + minReady);
     oversized = buildOversized();
+    Bounds.Sample idle = ProcFs.sample(daemonPid);
+    out.println("soak: idle: " + describe(idle));
 
     List<ForkdClient> conns = new ArrayList<>();
     List<Thread> threads = new ArrayList<>();
@@ -324,15 +326,18 @@ public final class Soak {
     long load = System.nanoTime() - t0;
     out.printf(Locale.ROOT, "soak: load stopped after %.0f s%n", load / 1e9);
 
-    boolean alive = ProcFs.alive(new ProcFs.Proc(daemonPid, 0, startTime(daemonPid), ""));
+    boolean alive = daemon.isAlive();
     if (daemonDied != null || !alive) {
       failed.add("the daemon died during the soak" + (daemonDied != null ? ": " + daemonDied : ""));
     }
     String poolLine = alive ? checkPool(admin, minReady) : "not checked (daemon gone)";
     String probe = alive ? probe(admin) : "not run";
     int stored = alive ? countFiles(admin) : -1;
+    Bounds.Sample beforeDelete = alive ? ProcFs.sample(daemonPid) : null;
     int deleted = alive ? deleteAll(admin) : 0;
-    Bounds.Sample endSample = alive ? settle(warm) : null;
+    Thread.sleep(200);
+    Bounds.Sample afterDelete = alive ? ProcFs.sample(daemonPid) : null;
+    Bounds.Sample endSample = alive ? settle(idle, warm) : null;
 
     List<ProcFs.Proc> below = ProcFs.descendants(daemonPid);
     for (ForkdClient c : conns) {
@@ -369,7 +374,11 @@ public final class Soak {
             + deleted
             + " before measuring; "
             + warmFiles
-            + " after warm-up)");
+            + " after warm-up); deleting them took the daemon from "
+            + (beforeDelete == null ? "?" : beforeDelete.fds())
+            + " to "
+            + (afterDelete == null ? "?" : afterDelete.fds())
+            + " open fds");
     out.println(
         "soak: resources (bounds: fds <= warm-up + "
             + Bounds.FD_SLACK
@@ -379,14 +388,15 @@ public final class Soak {
             + Bounds.RSS_FACTOR
             + " + "
             + Bounds.mib(Bounds.RSS_SLACK_BYTES)
-            + ", peak fds <= warm-up + "
+            + ", peak fds <= idle + "
             + Bounds.PEAK_FD_SLACK
             + ")");
+    out.println("  idle:    " + describe(idle));
     out.println("  warm-up: " + describe(warm));
     out.println("  peak:    " + describe(peak));
     out.println("  end:     " + describe(endSample));
     if (warm != null && endSample != null) {
-      for (String v : Bounds.check(warm, endSample, peak)) {
+      for (String v : Bounds.check(idle, warm, endSample, peak)) {
         failed.add(v);
       }
     } else {
@@ -407,11 +417,6 @@ public final class Soak {
       out.println("  - " + Tally.clip(f));
     }
     return 1;
-  }
-
-  private static long startTime(long pid) {
-    ProcFs.Proc p = ProcFs.stat(pid);
-    return p == null ? -1 : p.startTime();
   }
 
   private Process startDaemon() throws IOException {
@@ -713,12 +718,13 @@ public final class Soak {
   }
 
   /** The daemon's resources after the load, once within bounds, or after 5 s. */
-  private Bounds.Sample settle(Bounds.Sample warm) throws InterruptedException {
+  private Bounds.Sample settle(Bounds.Sample idle, Bounds.Sample warm) throws InterruptedException {
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     Bounds.Sample s = ProcFs.sample(daemonPid);
     while (s != null
         && warm != null
-        && !Bounds.check(warm, s, peak).stream().allMatch(v -> v.startsWith("open fds peaked"))
+        && !Bounds.check(idle, warm, s, peak).stream()
+            .allMatch(v -> v.startsWith("open fds peaked"))
         && System.nanoTime() < until) {
       Thread.sleep(250);
       s = ProcFs.sample(daemonPid);
