@@ -50,7 +50,7 @@ import java.util.logging.Logger;
 /**
  * The daemon's gRPC servers, with health and reflection: one on the Unix socket (bound here, or
  * inherited from the service manager), and optionally one on TCP (TLS, or plain on loopback). Both
- * serve the same services; Sandbox calls pass the given interceptors.
+ * serve the same services; Sandbox and FileStore calls pass the given interceptors.
  */
 public final class GrpcServer {
   /**
@@ -102,7 +102,8 @@ public final class GrpcServer {
   /**
    * Starts serving.
    *
-   * @param sandboxInterceptors wrap the Sandbox service; the last one sees each call first
+   * @param sandboxInterceptors wrap the Sandbox and FileStore services; the last one sees each call
+   *     first
    */
   public static GrpcServer start(
       Listeners listeners,
@@ -119,15 +120,21 @@ public final class GrpcServer {
     HealthStatusManager health = new HealthStatusManager();
     ExecutorService runs = daemonThreads("forkd-run");
     ExecutorService calls = daemonThreads("forkd-grpc");
-    ServerServiceDefinition sandbox =
-        ServerInterceptors.intercept(
-            new SandboxService(validator, runner, runs), sandboxInterceptors);
+    // Both services that act for a caller pass the same checks, and learn who it is (innermost).
+    List<ServerInterceptor> chain = new ArrayList<>();
+    chain.add(new CallerInterceptor());
+    chain.addAll(sandboxInterceptors);
+    List<ServerServiceDefinition> intercepted =
+        List.of(
+            ServerInterceptors.intercept(new SandboxService(validator, runner, runs), chain),
+            ServerInterceptors.intercept(
+                runner.fileStore() != null
+                    ? new FileStoreService(runner.fileStore())
+                    : new FileStoreGrpc.FileStoreImplBase() {},
+                chain));
     List<BindableService> services =
         List.of(
             new AdminService(version, cgroupMode, rootless, pools, features),
-            runner.fileStore() != null
-                ? new FileStoreService(runner.fileStore())
-                : new FileStoreGrpc.FileStoreImplBase() {},
             health.getHealthService());
     EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     EventLoopGroup workers =
@@ -148,7 +155,7 @@ public final class GrpcServer {
         unix.channelType(EpollServerDomainSocketChannel.class);
       }
       servers.add(
-          common(unix, boss, workers, calls, maxInbound, sandbox, services).build().start());
+          common(unix, boss, workers, calls, maxInbound, intercepted, services).build().start());
       if (listeners.inherited() == null) {
         // The service manager sets an inherited socket's mode (SocketMode=).
         Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
@@ -164,7 +171,8 @@ public final class GrpcServer {
         if (ssl != null) {
           b.sslContext(ssl);
         }
-        tcpServer = common(b, boss, workers, calls, maxInbound, sandbox, services).build().start();
+        tcpServer =
+            common(b, boss, workers, calls, maxInbound, intercepted, services).build().start();
         servers.add(tcpServer);
       }
     } catch (IOException | RuntimeException e) {
@@ -200,7 +208,7 @@ public final class GrpcServer {
       EventLoopGroup workers,
       Executor calls,
       int maxInbound,
-      ServerServiceDefinition sandbox,
+      List<ServerServiceDefinition> intercepted,
       List<BindableService> services) {
     b.bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
@@ -213,8 +221,10 @@ public final class GrpcServer {
               }
             })
         .maxInboundMessageSize(maxInbound)
-        .addService(sandbox)
         .addService(ProtoReflectionServiceV1.newInstance());
+    for (ServerServiceDefinition s : intercepted) {
+      b.addService(s);
+    }
     for (BindableService s : services) {
       b.addService(s);
     }
