@@ -256,7 +256,7 @@ public final class Daemon {
    * one. (Not /var/tmp or /tmp: in a directory others can write, another user could make the name
    * first.)
    */
-  static Path defaultSpillDir(Path socket) {
+  public static Path defaultSpillDir(Path socket) {
     String name = "files-" + instanceName(socket);
     if (dev.forkd.zygote.posix.Posix.libc().geteuid() == 0) {
       return Path.of("/var/cache/forkd", name);
