@@ -182,6 +182,33 @@ class FileTenancyTest {
     assertEquals(none.code(), foreign.code());
     assertEquals(none.description().replace(unknown, ownId), foreign.description());
     assertFalse(d.client.deleteFile(ownId));
+    // ExecStream carries its caller too: root's own file serves, nobody's reads as unknown.
+    assertEquals(secret, streamCat(rootId));
+    // (The stream's stdout reports the call's status as an IOException.)
+    Exception streamForeign =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            java.io.IOException.class, () -> streamCat(ownId));
+    Exception streamNone =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            java.io.IOException.class, () -> streamCat(unknown));
+    assertTrue(streamNone.getMessage().startsWith("NOT_FOUND: files[0].file_id: "));
+    assertEquals(streamNone.getMessage().replace(unknown, ownId), streamForeign.getMessage());
+  }
+
+  /** {@code cat} of a stored file through ExecStream; its stdout. */
+  static String streamCat(String id) throws Exception {
+    try (dev.forkd.client.ExecSession s =
+        d.client.start(
+            ExecRequest.newBuilder()
+                .addArgv("cat")
+                .addArgv("f")
+                .addFiles(InputFile.newBuilder().setPath("f").setFileId(id))
+                .build())) {
+      s.stdin().close();
+      String out = new String(s.stdout().readAllBytes(), StandardCharsets.UTF_8);
+      assertEquals(Status.STATUS_EXITED, s.result().getStatus());
+      return out;
+    }
   }
 
   @Test
