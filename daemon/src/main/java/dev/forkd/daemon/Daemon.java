@@ -223,13 +223,14 @@ public final class Daemon {
               own,
               orDefault(f.getMemoryBytes(), StoreLimits.DEFAULT_MEMORY_BYTES),
               orDefault(f.getHeapBytes(), StoreLimits.DEFAULT_HEAP_BYTES),
-              (int) orDefault(f.getMaxMemfds(), StoreLimits.DEFAULT_MAX_MEMFDS),
+              count(f.getMaxMemfds(), StoreLimits.DEFAULT_MAX_MEMFDS),
               orDefault(f.getDiskBytes(), StoreLimits.DEFAULT_DISK_BYTES),
               orDefault(f.getMaxFileBytes(), StoreLimits.DEFAULT_MAX_FILE_BYTES),
-              (int) orDefault(f.getMaxFiles(), StoreLimits.DEFAULT_MAX_FILES),
-              (int) orDefault(f.getMaxUploads(), StoreLimits.DEFAULT_MAX_UPLOADS),
+              count(f.getMaxFiles(), StoreLimits.DEFAULT_MAX_FILES),
+              count(f.getMaxUploads(), StoreLimits.DEFAULT_MAX_UPLOADS),
               orDefault(f.getOwnerMaxBytes(), StoreLimits.DEFAULT_OWNER_MAX_BYTES),
-              (int) orDefault(f.getOwnerMaxFiles(), StoreLimits.DEFAULT_OWNER_MAX_FILES),
+              count(f.getOwnerMaxFiles(), StoreLimits.DEFAULT_OWNER_MAX_FILES),
+              count(f.getOwnerMaxUploads(), StoreLimits.DEFAULT_OWNER_MAX_UPLOADS),
               f.hasIdleExpiry()
                   ? java.time.Duration.ofSeconds(
                       f.getIdleExpiry().getSeconds(), f.getIdleExpiry().getNanos())
@@ -246,8 +247,14 @@ public final class Daemon {
     }
   }
 
+  /** A uint64 size of the config: 0 = the default; above long's range = as good as unbounded. */
   private static long orDefault(long v, long dflt) {
-    return v == 0 ? dflt : v;
+    return v == 0 ? dflt : v < 0 ? Long.MAX_VALUE : v;
+  }
+
+  /** A uint32 count of the config: 0 = the default; above int's range = as good as unbounded. */
+  private static int count(int v, int dflt) {
+    return v == 0 ? dflt : v < 0 ? Integer.MAX_VALUE : v;
   }
 
   /**

@@ -115,9 +115,10 @@ public final class FileStore implements Closeable {
   private static final class Usage {
     long bytes;
     int files;
+    int uploads;
 
     boolean empty() {
-      return bytes == 0 && files == 0;
+      return bytes == 0 && files == 0 && uploads == 0;
     }
   }
 
@@ -608,11 +609,19 @@ public final class FileStore implements Closeable {
       if (u.files >= limits.ownerMaxFiles()) {
         throw new StoreFullException(ownerFilesMessage());
       }
+      if (u.uploads >= limits.ownerMaxUploads()) {
+        throw new StoreFullException(
+            "this caller has "
+                + limits.ownerMaxUploads()
+                + " uploads in progress (file_store.owner_max_uploads)");
+      }
       if (sizeHint > 0 && u.bytes + charge(sizeHint) > limits.ownerMaxBytes()) {
         throw new StoreFullException(ownerBytesMessage(u));
       }
       uploads++;
-      usage(who.identity()).files++;
+      Usage mine = usage(who.identity());
+      mine.files++;
+      mine.uploads++;
     }
     return new Upload(who, sizeHint);
   }
@@ -924,6 +933,10 @@ public final class FileStore implements Closeable {
         memfdSlot = false;
       }
       add(tier, -charged);
+      Usage u = owners.get(who.identity());
+      if (u != null) {
+        u.uploads--;
+      }
       release(who.identity(), charged, 1);
       charged = 0;
     }

@@ -21,6 +21,8 @@ import java.util.Set;
  *     RESOURCE_EXHAUSTED
  * @param ownerMaxFiles files one identity may have stored and in upload; beyond it
  *     RESOURCE_EXHAUSTED
+ * @param ownerMaxUploads uploads one identity may have in progress at once; beyond it
+ *     RESOURCE_EXHAUSTED (so that one caller cannot take every upload slot)
  * @param idle files unused this long are dropped
  * @param sharedGids a file stored by a member of one of these groups is usable by all its members
  */
@@ -36,6 +38,7 @@ public record StoreLimits(
     int maxUploads,
     long ownerMaxBytes,
     int ownerMaxFiles,
+    int ownerMaxUploads,
     Duration idle,
     Set<Integer> sharedGids) {
 
@@ -48,6 +51,7 @@ public record StoreLimits(
   public static final int DEFAULT_MAX_UPLOADS = 128;
   public static final long DEFAULT_OWNER_MAX_BYTES = 1L << 30;
   public static final int DEFAULT_OWNER_MAX_FILES = 10_000;
+  public static final int DEFAULT_OWNER_MAX_UPLOADS = 16;
   public static final Duration DEFAULT_IDLE = Duration.ofHours(1);
 
   public StoreLimits {
@@ -69,6 +73,7 @@ public record StoreLimits(
         DEFAULT_MAX_UPLOADS,
         DEFAULT_OWNER_MAX_BYTES,
         DEFAULT_OWNER_MAX_FILES,
+        DEFAULT_OWNER_MAX_UPLOADS,
         DEFAULT_IDLE,
         Set.of());
   }

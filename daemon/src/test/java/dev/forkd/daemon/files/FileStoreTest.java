@@ -80,6 +80,7 @@ class FileStoreTest {
     int uploads = 128;
     long ownerBytes = 1L << 30;
     int ownerFiles = 100_000;
+    int ownerUploads = 128;
     Duration idle = Duration.ofHours(1);
     Set<Integer> shared = Set.of();
 
@@ -96,6 +97,7 @@ class FileStoreTest {
           uploads,
           ownerBytes,
           ownerFiles,
+          ownerUploads,
           idle,
           shared);
     }
@@ -390,6 +392,22 @@ class FileStoreTest {
       assertEquals(0, s.stats().memfds());
       assertEquals(FileStore.MIN_CHARGE, s.memoryUsed() + s.stats().diskBytes());
       put(s, ALICE, random(10, 5));
+    }
+  }
+
+  @Test
+  void oneCallerCannotTakeEveryUploadSlot() throws Exception {
+    L l = new L();
+    l.uploads = 4;
+    l.ownerUploads = 2;
+    try (FileStore s = store(l)) {
+      try (FileStore.Upload a = s.upload(ALICE, 0);
+          FileStore.Upload b = s.upload(ALICE, 0)) {
+        StoreFullException e = assertThrows(StoreFullException.class, () -> s.upload(ALICE, 0));
+        assertTrue(e.getMessage().contains("owner_max_uploads"), e.getMessage());
+        put(s, CAROL, random(10, 1));
+      }
+      put(s, ALICE, random(10, 2));
     }
   }
 
