@@ -10,6 +10,7 @@ import dev.forkd.daemon.exec.RequestValidator;
 import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.daemon.exec.Runner;
 import dev.forkd.daemon.files.FileStore;
+import dev.forkd.daemon.files.StoreLimits;
 import dev.forkd.daemon.grpc.GrpcServer;
 import dev.forkd.daemon.ops.AccessInterceptor;
 import dev.forkd.daemon.ops.CallObserver;
@@ -225,23 +226,70 @@ public final class Daemon {
 
   /**
    * The content-addressed file cache, with the defaults {@code FileStoreConfig} documents. Its
-   * spill directory is emptied: what a previous daemon left there is gone with it.
+   * spill directory is emptied of the store's files: what a previous daemon left there is gone.
    */
   private static FileStore openFileStore(dev.forkd.api.v1.FileStoreConfig f, Path socket)
       throws IOException {
-    Path disk =
-        f.getDiskDir().isEmpty()
-            ? socket.resolveSibling("." + socket.getFileName() + ".files")
-            : Path.of(f.getDiskDir());
-    return new FileStore(
-        f.getMemoryBytes() == 0 ? 256L << 20 : f.getMemoryBytes(),
-        disk,
-        f.getDiskBytes() == 0 ? 4L << 30 : f.getDiskBytes(),
-        f.getMaxFileBytes() == 0 ? 1L << 30 : f.getMaxFileBytes(),
-        f.hasIdleExpiry()
-            ? java.time.Duration.ofSeconds(
-                f.getIdleExpiry().getSeconds(), f.getIdleExpiry().getNanos())
-            : java.time.Duration.ofHours(1));
+    boolean own = f.getDiskDir().isEmpty();
+    Path disk = own ? defaultSpillDir(socket) : Path.of(f.getDiskDir());
+    try {
+      return new FileStore(
+          new StoreLimits(
+              disk,
+              own,
+              orDefault(f.getMemoryBytes(), StoreLimits.DEFAULT_MEMORY_BYTES),
+              orDefault(f.getHeapBytes(), StoreLimits.DEFAULT_HEAP_BYTES),
+              count(f.getMaxMemfds(), StoreLimits.DEFAULT_MAX_MEMFDS),
+              orDefault(f.getDiskBytes(), StoreLimits.DEFAULT_DISK_BYTES),
+              orDefault(f.getMaxFileBytes(), StoreLimits.DEFAULT_MAX_FILE_BYTES),
+              count(f.getMaxFiles(), StoreLimits.DEFAULT_MAX_FILES),
+              count(f.getMaxUploads(), StoreLimits.DEFAULT_MAX_UPLOADS),
+              orDefault(f.getOwnerMaxBytes(), StoreLimits.DEFAULT_OWNER_MAX_BYTES),
+              count(f.getOwnerMaxFiles(), StoreLimits.DEFAULT_OWNER_MAX_FILES),
+              count(f.getOwnerMaxUploads(), StoreLimits.DEFAULT_OWNER_MAX_UPLOADS),
+              f.hasIdleExpiry()
+                  ? java.time.Duration.ofSeconds(
+                      f.getIdleExpiry().getSeconds(), f.getIdleExpiry().getNanos())
+                  : StoreLimits.DEFAULT_IDLE,
+              java.util.Set.copyOf(f.getSharedWithGidsList())));
+    } catch (IOException e) {
+      throw new IOException(
+          "cannot use "
+              + disk
+              + " as the file store's spill directory ("
+              + e.getMessage()
+              + "); set file_store.disk_dir",
+          e);
+    }
+  }
+
+  /** A uint64 size of the config: 0 = the default; above long's range = as good as unbounded. */
+  private static long orDefault(long v, long dflt) {
+    return v == 0 ? dflt : v < 0 ? Long.MAX_VALUE : v;
+  }
+
+  /** A uint32 count of the config: 0 = the default; above int's range = as good as unbounded. */
+  private static int count(int v, int dflt) {
+    return v == 0 ? dflt : v < 0 ? Integer.MAX_VALUE : v;
+  }
+
+  /**
+   * Where the file store spills by default: on disk, never the RAM of /run, in a directory of the
+   * daemon's own user named after the socket, so that two daemons on different sockets never share
+   * one. (Not /var/tmp or /tmp: in a directory others can write, another user could make the name
+   * first.)
+   */
+  public static Path defaultSpillDir(Path socket) {
+    String name = "files-" + instanceName(socket);
+    if (dev.forkd.zygote.posix.Posix.libc().geteuid() == 0) {
+      return Path.of("/var/cache/forkd", name);
+    }
+    String xdg = System.getenv("XDG_CACHE_HOME");
+    Path base =
+        xdg != null && !xdg.isEmpty() && Path.of(xdg).isAbsolute()
+            ? Path.of(xdg)
+            : Path.of(System.getProperty("user.home"), ".cache");
+    return base.resolve("forkd").resolve(name);
   }
 
   /**

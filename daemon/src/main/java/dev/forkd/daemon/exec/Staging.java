@@ -46,9 +46,12 @@ final class Staging implements Closeable {
           if (store == null) {
             throw new NotFoundException("files[" + i + "].file_id: this daemon has no file store");
           }
-          size = store.sizeOf(in.fileId());
           try {
-            fd = store.openForRead(in.fileId());
+            // Only the caller's files (and those shared with its groups): another's file is as
+            // unknown as an id never stored.
+            FileStore.Opened o = store.open(spec.caller(), in.fileId());
+            fd = o.fd();
+            size = o.size();
           } catch (NotFoundException e) {
             throw new NotFoundException("files[" + i + "].file_id: " + e.getMessage());
           }

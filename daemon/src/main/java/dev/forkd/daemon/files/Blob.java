@@ -3,58 +3,74 @@ package dev.forkd.daemon.files;
 import dev.forkd.zygote.posix.LibC;
 import dev.forkd.zygote.posix.Posix;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 
 /**
- * The content of one stored file: a memfd (memory tier) or a file in the spill directory (disk
- * tier). {@link #openForRead()} gives a new fd of the same content; an open fd keeps the content
- * alive even after the blob is evicted and closed, so a run never loses an input under it.
+ * The content of one stored file, in one of three places: bytes on the Java heap (small files: no
+ * fd held), a memfd (one fd held), or a file in the spill directory (no fd held between reads).
+ * {@link #openForRead()} gives a new fd of the same content; an open fd keeps the content alive
+ * even after the blob is evicted and closed, so a run never loses an input under it.
  */
 final class Blob {
   static final int O_RDONLY = 0;
+  static final int MFD_CLOEXEC = 1;
 
+  /** Where a blob's content lives. */
+  enum Tier {
+    HEAP,
+    MEMFD,
+    DISK
+  }
+
+  private final Tier tier;
   private final long size;
+  private final byte[] heap;
   private final Path disk;
   // @GuardedBy("this")
   private int memfd;
   // @GuardedBy("this")
   private boolean closed;
 
-  private Blob(int memfd, Path disk, long size) {
+  private Blob(Tier tier, long size, byte[] heap, int memfd, Path disk) {
+    this.tier = tier;
+    this.size = size;
+    this.heap = heap;
     this.memfd = memfd;
     this.disk = disk;
-    this.size = size;
   }
 
-  static Blob inMemory(int memfd, long size) {
-    return new Blob(memfd, null, size);
+  /** {@code content} is not copied: the caller hands it over. */
+  static Blob onHeap(byte[] content) {
+    return new Blob(Tier.HEAP, content.length, content, -1, null);
+  }
+
+  static Blob inMemfd(int memfd, long size) {
+    return new Blob(Tier.MEMFD, size, null, memfd, null);
   }
 
   static Blob onDisk(Path file, long size) {
-    return new Blob(-1, file, size);
+    return new Blob(Tier.DISK, size, null, -1, file);
   }
 
   long size() {
     return size;
   }
 
-  boolean inMemory() {
-    return disk == null;
-  }
-
-  /** The path that reads this blob (a /proc/self/fd link for a memfd). */
-  synchronized Path readPath() throws IOException {
-    if (closed) {
-      throw new IOException("evicted");
-    }
-    return disk != null ? disk : Path.of("/proc/self/fd/" + memfd);
+  Tier tier() {
+    return tier;
   }
 
   /** A new read-only fd of the content (close-on-exec); the caller closes it. */
   synchronized int openForRead() throws IOException {
     if (closed) {
       throw new IOException("evicted");
+    }
+    if (tier == Tier.HEAP) {
+      return memfdOf(heap);
     }
     LibC c = Posix.libc();
     String p = disk != null ? disk.toString() : "/proc/self/fd/" + memfd;
@@ -65,21 +81,46 @@ final class Blob {
     return fd;
   }
 
-  /** Drops this tier's hold on the content (open fds keep it readable). */
+  /** A new memfd holding {@code content}; the caller closes it. */
+  static int memfdOf(byte[] content) throws IOException {
+    int fd = Posix.libc().memfd_create("forkd-file", MFD_CLOEXEC);
+    if (fd < 0) {
+      throw Posix.error("memfd_create");
+    }
+    try (FileChannel ch =
+        FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.WRITE)) {
+      ByteBuffer b = ByteBuffer.wrap(content);
+      while (b.hasRemaining()) {
+        ch.write(b);
+      }
+    } catch (IOException e) {
+      Posix.closeQuietly(fd);
+      throw e;
+    }
+    return fd;
+  }
+
+  /** Drops this blob's hold on the content (open fds keep it readable). */
   synchronized void close() {
     if (closed) {
       return;
     }
     closed = true;
-    if (disk != null) {
-      try {
-        Files.deleteIfExists(disk);
-      } catch (IOException e) {
-        // left for the directory's clean-up at the next start
+    switch (tier) {
+      case DISK -> {
+        try {
+          Files.deleteIfExists(disk);
+        } catch (IOException e) {
+          // left for the directory's clean-up at the next start
+        }
       }
-    } else {
-      Posix.closeQuietly(memfd);
-      memfd = -1;
+      case MEMFD -> {
+        Posix.closeQuietly(memfd);
+        memfd = -1;
+      }
+      case HEAP -> {
+        // the garbage collector takes it
+      }
     }
   }
 }

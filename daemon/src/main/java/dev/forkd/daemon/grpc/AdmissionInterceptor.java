@@ -4,7 +4,6 @@ import com.google.protobuf.MessageLite;
 import dev.forkd.daemon.admission.ByteBudget;
 import dev.forkd.daemon.admission.ReceptionGate;
 import dev.forkd.daemon.config.AdmissionLimits;
-import dev.forkd.daemon.ops.Peer;
 import dev.forkd.daemon.ops.PeerAttributes;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
@@ -51,15 +50,6 @@ final class AdmissionInterceptor implements ServerInterceptor {
     this.receiveTimeout = receiveTimeout;
   }
 
-  /** Whom a slot is counted against: the uid on the Unix socket, the certificate name on TLS. */
-  static String identity(Peer p) {
-    return switch (p.transport()) {
-      case UNIX -> "uid:" + p.uid();
-      case TLS -> "tls:" + (p.names().isEmpty() ? "" : p.names().get(0));
-      case UNIDENTIFIED -> "anonymous";
-    };
-  }
-
   @Override
   public <Q, A> ServerCall.Listener<Q> interceptCall(
       ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
@@ -69,7 +59,7 @@ final class AdmissionInterceptor implements ServerInterceptor {
             ? SANDBOX_FACTOR
             : 1;
     Admission<Q, A> a =
-        new Admission<>(call, identity(PeerAttributes.of(call.getAttributes())), factor);
+        new Admission<>(call, PeerAttributes.of(call.getAttributes()).identity(), factor);
     ServerCall.Listener<Q> inner = next.startCall(a.gated, headers);
     return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(inner) {
       @Override

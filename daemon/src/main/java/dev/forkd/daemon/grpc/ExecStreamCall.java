@@ -103,7 +103,7 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
     }
     ExecSpec spec;
     try {
-      spec = validator.validate(r.getStart());
+      spec = validator.validate(r.getStart()).withCaller(CallerInterceptor.current());
     } catch (Exception e) {
       fail(StatusMapping.of(e));
       return;

@@ -13,7 +13,9 @@ import dev.forkd.api.v1.ListFilesRequest;
 import dev.forkd.api.v1.ListFilesResponse;
 import dev.forkd.api.v1.PutFileRequest;
 import dev.forkd.daemon.exec.NotFoundException;
+import dev.forkd.daemon.files.Caller;
 import dev.forkd.daemon.files.FileStore;
+import dev.forkd.daemon.files.StoreFullException;
 import dev.forkd.daemon.files.StoredFile;
 import dev.forkd.zygote.posix.Posix;
 import io.grpc.Status;
@@ -26,7 +28,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 
-/** Thin gRPC face of {@link FileStore}: uploads in chunks, downloads paced by the client. */
+/**
+ * Thin gRPC face of {@link FileStore}: uploads in chunks, downloads paced by the client. Every call
+ * acts for its caller ({@link CallerInterceptor}): it stores under the caller's identity and sees
+ * only what the caller may use; a bound of the store is RESOURCE_EXHAUSTED naming it.
+ */
 final class FileStoreService extends FileStoreGrpc.FileStoreImplBase {
   private static final int CHUNK = 64 * 1024;
   private final FileStore store;
@@ -37,6 +43,7 @@ final class FileStoreService extends FileStoreGrpc.FileStoreImplBase {
 
   @Override
   public StreamObserver<PutFileRequest> putFile(StreamObserver<FileRef> out) {
+    Caller caller = CallerInterceptor.current();
     return new StreamObserver<>() {
       private FileStore.Upload upload;
       private boolean failed;
@@ -48,7 +55,7 @@ final class FileStoreService extends FileStoreGrpc.FileStoreImplBase {
         }
         try {
           if (upload == null) {
-            upload = store.upload(r.getSize());
+            upload = store.upload(caller, r.getSize());
             expectedSize = r.getSize();
             expectedSha = r.getSha256();
           }
@@ -66,7 +73,7 @@ final class FileStoreService extends FileStoreGrpc.FileStoreImplBase {
         if (upload != null) {
           upload.close();
         }
-        out.onError(StatusMapping.of(e).asRuntimeException());
+        out.onError(status(e).asRuntimeException());
       }
 
       @Override
@@ -83,7 +90,7 @@ final class FileStoreService extends FileStoreGrpc.FileStoreImplBase {
         }
         try {
           if (upload == null) {
-            upload = store.upload(0);
+            upload = store.upload(caller, 0);
           }
           StoredFile f = upload.finish(expectedSize, expectedSha);
           out.onNext(FileRef.newBuilder().setFileId(f.id()).setSize(f.size()).build());
@@ -95,12 +102,19 @@ final class FileStoreService extends FileStoreGrpc.FileStoreImplBase {
     };
   }
 
+  private static Status status(Exception e) {
+    if (e instanceof StoreFullException) {
+      return Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage());
+    }
+    return StatusMapping.of(e);
+  }
+
   @Override
   public void getFile(GetFileRequest request, StreamObserver<FileChunk> observer) {
     ServerCallStreamObserver<FileChunk> out = (ServerCallStreamObserver<FileChunk>) observer;
     int fd;
     try {
-      fd = store.openForRead(request.getFileId());
+      fd = store.open(CallerInterceptor.current(), request.getFileId()).fd();
     } catch (NotFoundException e) {
       out.onError(StatusMapping.of(e).asRuntimeException());
       return;
@@ -163,14 +177,16 @@ final class FileStoreService extends FileStoreGrpc.FileStoreImplBase {
   @Override
   public void deleteFile(DeleteFileRequest request, StreamObserver<DeleteFileResponse> out) {
     out.onNext(
-        DeleteFileResponse.newBuilder().setDeleted(store.delete(request.getFileId())).build());
+        DeleteFileResponse.newBuilder()
+            .setDeleted(store.delete(CallerInterceptor.current(), request.getFileId()))
+            .build());
     out.onCompleted();
   }
 
   @Override
   public void listFiles(ListFilesRequest request, StreamObserver<ListFilesResponse> out) {
     ListFilesResponse.Builder b = ListFilesResponse.newBuilder();
-    store.list().stream()
+    store.list(CallerInterceptor.current()).stream()
         .sorted(Comparator.comparing(StoredFile::id))
         .forEach(
             f ->

@@ -57,7 +57,7 @@ import java.util.logging.Logger;
 /**
  * The daemon's gRPC servers, with health and reflection: one on the Unix socket (bound here, or
  * inherited from the service manager), and optionally one on TCP (TLS, or plain on loopback). Both
- * serve the same services; Sandbox calls pass the given interceptors.
+ * serve the same services; Sandbox and FileStore calls pass the given interceptors.
  */
 public final class GrpcServer {
   /**
@@ -109,7 +109,8 @@ public final class GrpcServer {
   /**
    * Starts serving.
    *
-   * @param sandboxInterceptors wrap the Sandbox service; the last one sees each call first
+   * @param sandboxInterceptors wrap the Sandbox and FileStore services; the last one sees each call
+   *     first
    */
   public static GrpcServer start(
       Listeners listeners,
@@ -149,15 +150,21 @@ public final class GrpcServer {
             timers,
             queueTimeout,
             admission.receiveTimeout());
-    ServerServiceDefinition sandbox =
-        ServerInterceptors.intercept(
-            new SandboxService(validator, runner, runs), sandboxInterceptors);
+    // Both services that act for a caller pass the same checks, and learn who it is (innermost).
+    List<ServerInterceptor> chain = new ArrayList<>();
+    chain.add(new CallerInterceptor());
+    chain.addAll(sandboxInterceptors);
+    List<ServerServiceDefinition> intercepted =
+        List.of(
+            ServerInterceptors.intercept(new SandboxService(validator, runner, runs), chain),
+            ServerInterceptors.intercept(
+                runner.fileStore() != null
+                    ? new FileStoreService(runner.fileStore())
+                    : new FileStoreGrpc.FileStoreImplBase() {},
+                chain));
     List<BindableService> services =
         List.of(
             new AdminService(version, cgroupMode, rootless, pools, features),
-            runner.fileStore() != null
-                ? new FileStoreService(runner.fileStore())
-                : new FileStoreGrpc.FileStoreImplBase() {},
             health.getHealthService());
     EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     EventLoopGroup workers =
@@ -178,7 +185,7 @@ public final class GrpcServer {
         unix.channelType(EpollServerDomainSocketChannel.class);
       }
       servers.add(
-          common(unix, boss, workers, calls, maxInbound, sandbox, services, admit, admission)
+          common(unix, boss, workers, calls, maxInbound, intercepted, services, admit, admission)
               .build()
               .start());
       if (listeners.inherited() == null) {
@@ -197,7 +204,7 @@ public final class GrpcServer {
           b.sslContext(ssl);
         }
         tcpServer =
-            common(b, boss, workers, calls, maxInbound, sandbox, services, admit, admission)
+            common(b, boss, workers, calls, maxInbound, intercepted, services, admit, admission)
                 .build()
                 .start();
         servers.add(tcpServer);
@@ -247,7 +254,7 @@ public final class GrpcServer {
       EventLoopGroup workers,
       Executor calls,
       int maxInbound,
-      ServerServiceDefinition sandbox,
+      List<ServerServiceDefinition> intercepted,
       List<BindableService> services,
       AdmissionInterceptor admit,
       AdmissionLimits admission) {
@@ -268,8 +275,10 @@ public final class GrpcServer {
         .maxConcurrentCallsPerConnection(admission.maxCallsPerConnection())
         // Runs for every service before the per-service interceptors.
         .intercept(admit)
-        .addService(sandbox)
         .addService(ProtoReflectionServiceV1.newInstance());
+    for (ServerServiceDefinition s : intercepted) {
+      b.addService(s);
+    }
     for (BindableService s : services) {
       b.addService(s);
     }

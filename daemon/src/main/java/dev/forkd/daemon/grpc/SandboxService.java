@@ -69,7 +69,7 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
       long arrival) {
     try {
       runner.exec(
-          validator.validate(request),
+          validator.validate(request).withCaller(CallerInterceptor.current()),
           control,
           arrival,
           outcome -> {

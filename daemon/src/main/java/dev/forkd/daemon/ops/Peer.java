@@ -54,6 +54,22 @@ public record Peer(
     return false;
   }
 
+  /**
+   * The identity that owns what this peer stores: {@code uid:1000} on the Unix socket, {@code
+   * tls:NAME} (the certificate's first name: its CN, else its first DNS name) on TLS, and {@code
+   * anonymous} for every client without either (they share one identity).
+   */
+  public String identity() {
+    return switch (transport) {
+      case UNIX -> "uid:" + uid;
+      case TLS -> names.isEmpty() ? ANONYMOUS : "tls:" + names.get(0);
+      case UNIDENTIFIED -> ANONYMOUS;
+    };
+  }
+
+  /** The identity shared by clients that are neither Unix peers nor named TLS clients. */
+  public static final String ANONYMOUS = "anonymous";
+
   /** For logs: {@code uid=1000 pid=42}, {@code tls=name}, or the remote address. */
   public String describe() {
     return switch (transport) {

@@ -34,7 +34,8 @@ public final class RunLog {
   /** Structured fields, in the order the text line shows them. */
   public static Map<String, Object> fields(RunRecord r) {
     Map<String, Object> f = new LinkedHashMap<>();
-    f.put("event", r.hasResult() ? "run" : "call_failed");
+    // "call": a call without a run that succeeded (FileStore calls pass the same chain).
+    f.put("event", r.hasResult() ? "run" : r.code().equals("OK") ? "call" : "call_failed");
     if (r.runId() != null && !r.runId().isEmpty()) {
       f.put("run_id", r.runId());
     }

@@ -1,0 +1,64 @@
+package dev.forkd.daemon.it;
+
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.ExecResult;
+import dev.forkd.api.v1.FileInfo;
+import dev.forkd.api.v1.InputFile;
+import dev.forkd.client.ForkdClient;
+import dev.forkd.client.ForkdException;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.stream.Collectors;
+
+/**
+ * A FileStore client run as another uid (setpriv) by {@link FileTenancyTest}: {@code FileProbe
+ * SOCKET COMMAND...}, each command one of {@code ls}, {@code get ID}, {@code rm ID}, {@code exec
+ * ID} (cat of the file given as file_id), {@code put TEXT}; one output line per command, {@code
+ * <command> OK <result>} or {@code <command> <gRPC code> <description>}.
+ */
+public final class FileProbe {
+  private FileProbe() {}
+
+  public static void main(String[] args) throws Exception {
+    try (ForkdClient c = ForkdClient.unix(Path.of(args[0]))) {
+      for (int i = 1; i < args.length; i++) {
+        String cmd = args[i];
+        String arg = cmd.equals("ls") ? "" : args[++i];
+        String out;
+        try {
+          out = cmd + " OK " + run(c, cmd, arg);
+        } catch (ForkdException e) {
+          out = cmd + " " + e.code() + " " + e.description();
+        }
+        System.out.println(out.replace('\n', ' '));
+      }
+    }
+  }
+
+  private static String run(ForkdClient c, String cmd, String arg) throws Exception {
+    switch (cmd) {
+      case "ls":
+        return c.listFiles().stream().map(FileInfo::getFileId).collect(Collectors.joining(","));
+      case "get":
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        c.getFile(arg, b);
+        return b.toString(StandardCharsets.UTF_8);
+      case "rm":
+        return String.valueOf(c.deleteFile(arg));
+      case "put":
+        return c.putFile(arg.getBytes(StandardCharsets.UTF_8)).getFileId();
+      case "exec":
+        ExecResult r =
+            c.exec(
+                ExecRequest.newBuilder()
+                    .addArgv("cat")
+                    .addArgv("f")
+                    .addFiles(InputFile.newBuilder().setPath("f").setFileId(arg))
+                    .build());
+        return r.getStatus() + " " + r.getStdout().toStringUtf8();
+      default:
+        throw new IllegalArgumentException(cmd);
+    }
+  }
+}
