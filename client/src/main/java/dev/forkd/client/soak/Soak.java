@@ -1179,7 +1179,8 @@ public final class Soak {
         Calls.Stream s = calls.stream().start(req("/bin/cat").build());
         java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
         for (int i = 1 + rnd.nextInt(5); i > 0; i--) {
-          byte[] b = bytes(rnd, 1 + rnd.nextInt(16 * 1024));
+          // At most 5 x 12 KiB: within the profile's 64 KiB output limit, so cat can echo it all.
+          byte[] b = bytes(rnd, 1 + rnd.nextInt(12 * 1024));
           all.writeBytes(b);
           s.stdin(b);
         }
