@@ -160,39 +160,48 @@ public final class ZygotePool implements Closeable {
    * retires it after its run budget or a failed reset.
    */
   public void release(Zygote z) {
-    boolean retire = config.hermetic() || z.runs() >= config.maxRunsPerZygote();
+    boolean reset = !config.hermetic() && z.runs() < config.maxRunsPerZygote();
     synchronized (lock) {
       leased.remove(z);
-      if (!retire) {
+      if (reset) {
         // Coming back in a moment: counts as soon-ready, so no new zygote is started for it.
         resetting++;
       } else {
         replenishLocked();
       }
     }
-    if (!retire) {
-      try {
+    boolean reusable = false;
+    try {
+      if (reset) {
         z.reset();
         factory.afterReset(z);
-      } catch (ZygoteException e) {
-        log.warning(z + " failed its reset and is replaced: " + e.getMessage());
-        retire = true;
+        reusable = true;
+      }
+    } catch (ZygoteException e) {
+      log.warning(z + " failed its reset and is replaced: " + e.getMessage());
+    } catch (RuntimeException | Error e) {
+      log.log(Level.SEVERE, z + " failed its reset and is replaced", e);
+    } finally {
+      // Whatever the reset did, the zygote stops counting as being reset: a failed reset used to
+      // leave it counted for good, one zygote of capacity lost for every failure.
+      synchronized (lock) {
+        runs++;
+        if (reset) {
+          resetting--;
+        }
+        if (reusable && !closed && z.isAlive()) {
+          ready.addFirst(z);
+          lock.notify();
+          z = null;
+        } else {
+          recycled++;
+          replenishLocked();
+        }
+      }
+      if (z != null) {
+        destroyLater(z);
       }
     }
-    synchronized (lock) {
-      runs++;
-      if (!retire) {
-        resetting--;
-      }
-      if (!retire && !closed && z.isAlive()) {
-        ready.addFirst(z);
-        lock.notify();
-        return;
-      }
-      recycled++;
-      replenishLocked();
-    }
-    destroyLater(z);
   }
 
   /**

@@ -144,4 +144,22 @@ class ZygoteLauncherTest {
       pool.discard(next, false);
     }
   }
+
+  @Test
+  void aFailedResetFreesItsPlaceInThePool() throws Exception {
+    // The fake dies on the first frame after HELLO: here the RESET of release().
+    ZygoteSpec dying = fake("die-on-spawn");
+    try (ZygotePool pool =
+        new ZygotePool("p", new PoolConfig(1, 1, 10, false), () -> launcher.start(dying))) {
+      Zygote z = pool.lease(TimeUnit.SECONDS.toNanos(30));
+      pool.release(z);
+      ZygotePool.Stats s = pool.stats();
+      assertEquals(0, s.busy(), s.toString());
+      assertEquals(1, s.recycled(), s.toString());
+      // The one place (max_zygotes 1) is free again: a replacement starts and can be leased.
+      Zygote next = pool.lease(TimeUnit.SECONDS.toNanos(30));
+      assertTrue(next != z && next.isAlive());
+      pool.discard(next, false);
+    }
+  }
 }
