@@ -358,6 +358,8 @@ class FileStoreTest {
   }
 
   @Test
+  // The uploads are held open only to occupy their slots.
+  @SuppressWarnings("try")
   void uploadsInProgressCount() throws Exception {
     L l = new L();
     l.uploads = 3;
@@ -396,6 +398,8 @@ class FileStoreTest {
   }
 
   @Test
+  // The uploads are held open only to occupy their slots.
+  @SuppressWarnings("try")
   void oneCallerCannotTakeEveryUploadSlot() throws Exception {
     L l = new L();
     l.uploads = 4;
