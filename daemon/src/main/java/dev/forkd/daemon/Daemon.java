@@ -12,8 +12,6 @@ import dev.forkd.daemon.exec.Runner;
 import dev.forkd.daemon.files.FileStore;
 import dev.forkd.daemon.files.StoreLimits;
 import dev.forkd.daemon.grpc.GrpcServer;
-import dev.forkd.daemon.ops.AccessInterceptor;
-import dev.forkd.daemon.ops.CallObserver;
 import dev.forkd.daemon.ops.HostPort;
 import dev.forkd.daemon.ops.Metrics;
 import dev.forkd.daemon.ops.OpsConfig;
@@ -22,14 +20,12 @@ import dev.forkd.zygote.Zygote;
 import dev.forkd.zygote.ZygoteException;
 import dev.forkd.zygote.ZygoteLauncher;
 import dev.forkd.zygote.ZygotePool;
-import io.grpc.ServerInterceptor;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -164,12 +160,6 @@ public final class Daemon {
           ops.access().allOpen() ? "none (every client that can connect)" : "on");
       metrics.watchPools(pools.values());
       metrics.watchCgroupErrors(cgroups::errors);
-      // Innermost first: the observer, last, sees every call, refused ones included.
-      List<ServerInterceptor> interceptors = new ArrayList<>();
-      if (!ops.access().allOpen()) {
-        interceptors.add(new AccessInterceptor(ops.access()));
-      }
-      interceptors.add(CallObserver.logging(metrics));
       server =
           GrpcServer.start(
               new GrpcServer.Listeners(socket, inherited, ops.tcp()),
@@ -181,7 +171,8 @@ public final class Daemon {
               settings.rootless(),
               pools.values(),
               features,
-              interceptors,
+              ops.access(),
+              metrics,
               settings.admission(),
               settings.queueTimeout());
     } catch (IOException | RuntimeException e) {

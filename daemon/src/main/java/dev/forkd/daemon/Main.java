@@ -1,10 +1,10 @@
 package dev.forkd.daemon;
 
 import dev.forkd.api.v1.DaemonConfig;
-import dev.forkd.daemon.config.ConfigException;
 import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.config.SeccompSetup;
 import dev.forkd.daemon.config.Settings;
+import dev.forkd.daemon.domain.ConfigException;
 import dev.forkd.daemon.ops.ConfigErrors;
 import dev.forkd.daemon.ops.LogSetup;
 import dev.forkd.daemon.ops.OpsConfig;

@@ -1,6 +1,6 @@
 package dev.forkd.daemon.cgroup;
 
-import dev.forkd.daemon.exec.LimitValues;
+import dev.forkd.daemon.domain.LimitValues;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

@@ -5,7 +5,7 @@ final class Cgroups {
   private Cgroups() {}
 
   /** The pids limit of a run's group: the zygote itself lives there, one more than the run. */
-  static long pidsMax(dev.forkd.daemon.exec.LimitValues l) {
+  static long pidsMax(dev.forkd.daemon.domain.LimitValues l) {
     return l.maxProcesses() + 1;
   }
 

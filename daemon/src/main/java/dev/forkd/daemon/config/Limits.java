@@ -1,6 +1,7 @@
 package dev.forkd.daemon.config;
 
-import dev.forkd.daemon.exec.LimitValues;
+import dev.forkd.daemon.domain.ConfigException;
+import dev.forkd.daemon.domain.LimitValues;
 
 /** Reads a profile's limit sets from the configuration. */
 final class Limits {

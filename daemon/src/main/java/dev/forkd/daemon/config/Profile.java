@@ -1,6 +1,6 @@
 package dev.forkd.daemon.config;
 
-import dev.forkd.daemon.exec.LimitValues;
+import dev.forkd.daemon.domain.LimitValues;
 import dev.forkd.zygote.PoolConfig;
 import dev.forkd.zygote.ZygoteSpec;
 import java.util.List;

@@ -1,7 +1,8 @@
 package dev.forkd.daemon.config;
 
 import dev.forkd.api.v1.DaemonConfig;
-import dev.forkd.daemon.exec.LimitValues;
+import dev.forkd.daemon.domain.ConfigException;
+import dev.forkd.daemon.domain.LimitValues;
 import dev.forkd.zygote.PoolConfig;
 import dev.forkd.zygote.ZygoteSpec;
 import dev.forkd.zygote.frame.ProtocolLimits;

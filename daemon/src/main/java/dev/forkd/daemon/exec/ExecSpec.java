@@ -1,6 +1,7 @@
 package dev.forkd.daemon.exec;
 
 import dev.forkd.daemon.config.Profile;
+import dev.forkd.daemon.domain.LimitValues;
 import dev.forkd.daemon.files.Caller;
 import java.util.List;
 

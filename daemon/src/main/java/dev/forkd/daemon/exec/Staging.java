@@ -1,5 +1,7 @@
 package dev.forkd.daemon.exec;
 
+import dev.forkd.daemon.domain.InvalidRequestException;
+import dev.forkd.daemon.domain.NotFoundException;
 import dev.forkd.daemon.files.FileStore;
 import dev.forkd.zygote.RunSpec;
 import dev.forkd.zygote.Zygote;

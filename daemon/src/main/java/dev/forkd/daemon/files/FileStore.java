@@ -1,7 +1,7 @@
 package dev.forkd.daemon.files;
 
-import dev.forkd.daemon.exec.InvalidRequestException;
-import dev.forkd.daemon.exec.NotFoundException;
+import dev.forkd.daemon.domain.InvalidRequestException;
+import dev.forkd.daemon.domain.NotFoundException;
 import dev.forkd.zygote.posix.Posix;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;

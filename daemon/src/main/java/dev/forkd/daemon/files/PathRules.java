@@ -1,6 +1,6 @@
 package dev.forkd.daemon.files;
 
-import dev.forkd.daemon.exec.InvalidRequestException;
+import dev.forkd.daemon.domain.InvalidRequestException;
 import dev.forkd.zygote.frame.ProtocolLimits;
 
 /**

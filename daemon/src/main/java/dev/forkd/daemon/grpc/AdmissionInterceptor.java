@@ -4,7 +4,7 @@ import com.google.protobuf.MessageLite;
 import dev.forkd.daemon.admission.ByteBudget;
 import dev.forkd.daemon.admission.ReceptionGate;
 import dev.forkd.daemon.config.AdmissionLimits;
-import dev.forkd.daemon.ops.PeerAttributes;
+import dev.forkd.daemon.grpc.transport.PeerAttributes;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;

@@ -1,8 +1,8 @@
 package dev.forkd.daemon.grpc;
 
 import dev.forkd.daemon.files.Caller;
+import dev.forkd.daemon.grpc.transport.PeerAttributes;
 import dev.forkd.daemon.ops.Peer;
-import dev.forkd.daemon.ops.PeerAttributes;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;

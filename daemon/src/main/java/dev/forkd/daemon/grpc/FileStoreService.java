@@ -12,7 +12,7 @@ import dev.forkd.api.v1.GetFileRequest;
 import dev.forkd.api.v1.ListFilesRequest;
 import dev.forkd.api.v1.ListFilesResponse;
 import dev.forkd.api.v1.PutFileRequest;
-import dev.forkd.daemon.exec.NotFoundException;
+import dev.forkd.daemon.domain.NotFoundException;
 import dev.forkd.daemon.files.Caller;
 import dev.forkd.daemon.files.FileStore;
 import dev.forkd.daemon.files.StoreFullException;

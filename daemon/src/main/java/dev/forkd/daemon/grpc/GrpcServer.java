@@ -7,10 +7,13 @@ import dev.forkd.daemon.admission.ReceptionGate;
 import dev.forkd.daemon.config.AdmissionLimits;
 import dev.forkd.daemon.exec.RequestValidator;
 import dev.forkd.daemon.exec.Runner;
-import dev.forkd.daemon.ops.InheritedSocketChannelFactory;
+import dev.forkd.daemon.grpc.transport.InheritedSocketChannelFactory;
+import dev.forkd.daemon.grpc.transport.TlsContexts;
+import dev.forkd.daemon.grpc.transport.UnixPeerNegotiator;
+import dev.forkd.daemon.ops.AccessPolicy;
+import dev.forkd.daemon.ops.Metrics;
 import dev.forkd.daemon.ops.SocketActivation;
 import dev.forkd.daemon.ops.TcpListener;
-import dev.forkd.daemon.ops.UnixPeerNegotiator;
 import dev.forkd.zygote.ZygotePool;
 import io.grpc.BindableService;
 import io.grpc.Metadata;
@@ -109,8 +112,8 @@ public final class GrpcServer {
   /**
    * Starts serving.
    *
-   * @param sandboxInterceptors wrap the Sandbox and FileStore services; the last one sees each call
-   *     first
+   * @param access the profiles' allowlists, checked for Sandbox and FileStore calls
+   * @param metrics where every Sandbox and FileStore call is counted (and logged)
    */
   public static GrpcServer start(
       Listeners listeners,
@@ -122,7 +125,8 @@ public final class GrpcServer {
       boolean rootless,
       Collection<ZygotePool> pools,
       Map<String, String> features,
-      List<ServerInterceptor> sandboxInterceptors,
+      AccessPolicy access,
+      Metrics metrics,
       AdmissionLimits admission,
       Duration queueTimeout)
       throws IOException {
@@ -153,7 +157,11 @@ public final class GrpcServer {
     // Both services that act for a caller pass the same checks, and learn who it is (innermost).
     List<ServerInterceptor> chain = new ArrayList<>();
     chain.add(new CallerInterceptor());
-    chain.addAll(sandboxInterceptors);
+    // Innermost first: the observer, last, sees every call, refused ones included.
+    if (!access.allOpen()) {
+      chain.add(new AccessInterceptor(access));
+    }
+    chain.add(CallObserver.logging(metrics));
     List<ServerServiceDefinition> intercepted =
         List.of(
             ServerInterceptors.intercept(new SandboxService(validator, runner, runs), chain),
@@ -199,7 +207,7 @@ public final class GrpcServer {
                     new InetSocketAddress(
                         InetAddress.getByName(tcp.address().host()), tcp.address().port()))
                 .channelType(EpollServerSocketChannel.class);
-        SslContext ssl = tcp.sslContext();
+        SslContext ssl = TlsContexts.of(tcp);
         if (ssl != null) {
           b.sslContext(ssl);
         }

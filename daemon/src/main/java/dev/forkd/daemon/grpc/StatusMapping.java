@@ -1,9 +1,9 @@
 package dev.forkd.daemon.grpc;
 
-import dev.forkd.daemon.exec.CancelledException;
-import dev.forkd.daemon.exec.InvalidRequestException;
-import dev.forkd.daemon.exec.NotFoundException;
-import dev.forkd.daemon.exec.UnsupportedRequestException;
+import dev.forkd.daemon.domain.CancelledException;
+import dev.forkd.daemon.domain.InvalidRequestException;
+import dev.forkd.daemon.domain.NotFoundException;
+import dev.forkd.daemon.domain.UnsupportedRequestException;
 import dev.forkd.zygote.PoolClosedException;
 import dev.forkd.zygote.PoolExhaustedException;
 import dev.forkd.zygote.ZygoteException;

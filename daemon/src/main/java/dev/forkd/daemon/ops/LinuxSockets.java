@@ -14,7 +14,7 @@ import jnr.ffi.annotations.SaveError;
  * The socket calls the JDK does not offer: Unix datagrams (sd_notify), options of an inherited
  * listening socket (socket activation), and the supplementary groups of a Unix peer. Linux only.
  */
-final class LinuxSockets {
+public final class LinuxSockets {
   static final int AF_UNIX = 1;
   static final int SOCK_STREAM = 1;
   static final int SOCK_DGRAM = 2;
@@ -120,7 +120,7 @@ final class LinuxSockets {
    * The supplementary groups of a connected Unix peer (SO_PEERGROUPS, Linux 4.13+), as they were
    * when it connected; null where the kernel does not say.
    */
-  static int[] peerGroups(int fd) {
+  public static int[] peerGroups(int fd) {
     int size = 64;
     for (int attempt = 0; attempt < 4; attempt++) {
       byte[] v = new byte[size * 4];

@@ -3,7 +3,7 @@ package dev.forkd.daemon.ops;
 import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.api.v1.Profile;
 import dev.forkd.api.v1.TcpListenerConfig;
-import dev.forkd.daemon.config.ConfigException;
+import dev.forkd.daemon.domain.ConfigException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;

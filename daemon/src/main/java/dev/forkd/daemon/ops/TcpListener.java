@@ -1,10 +1,5 @@
 package dev.forkd.daemon.ops;
 
-import io.grpc.netty.GrpcSslContexts;
-import io.netty.handler.ssl.ClientAuth;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
@@ -60,23 +55,6 @@ public record TcpListener(HostPort address, Path cert, Path key, Path clientCa, 
       return all.length > 0;
     } catch (UnknownHostException e) {
       return false;
-    }
-  }
-
-  /** The server's TLS context (h2 over ALPN, as gRPC needs), or null for plain TCP. */
-  public SslContext sslContext() throws IOException {
-    if (insecure) {
-      return null;
-    }
-    try {
-      SslContextBuilder b = GrpcSslContexts.forServer(cert.toFile(), key.toFile());
-      if (clientCa != null) {
-        b.trustManager(clientCa.toFile()).clientAuth(ClientAuth.REQUIRE);
-      }
-      return b.build();
-    } catch (IllegalArgumentException | javax.net.ssl.SSLException e) {
-      throw new IOException(
-          "TLS certificate " + cert + " / key " + key + " unusable: " + e.getMessage(), e);
     }
   }
 

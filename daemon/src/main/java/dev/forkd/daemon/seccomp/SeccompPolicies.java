@@ -1,7 +1,7 @@
 package dev.forkd.daemon.seccomp;
 
 import dev.forkd.api.v1.SeccompPolicy;
-import dev.forkd.daemon.config.ConfigException;
+import dev.forkd.daemon.domain.ConfigException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;

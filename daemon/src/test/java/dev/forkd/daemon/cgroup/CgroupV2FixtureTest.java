@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.forkd.daemon.exec.LimitValues;
+import dev.forkd.daemon.domain.LimitValues;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

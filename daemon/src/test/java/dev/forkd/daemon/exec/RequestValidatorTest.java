@@ -11,6 +11,8 @@ import dev.forkd.api.v1.InputFile;
 import dev.forkd.api.v1.Limits;
 import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.config.Settings;
+import dev.forkd.daemon.domain.InvalidRequestException;
+import dev.forkd.daemon.domain.NotFoundException;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.forkd.daemon.exec.InvalidRequestException;
-import dev.forkd.daemon.exec.NotFoundException;
+import dev.forkd.daemon.domain.InvalidRequestException;
+import dev.forkd.daemon.domain.NotFoundException;
 import dev.forkd.zygote.posix.Posix;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

@@ -3,7 +3,7 @@ package dev.forkd.daemon.files;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.forkd.daemon.exec.InvalidRequestException;
+import dev.forkd.daemon.domain.InvalidRequestException;
 import org.junit.jupiter.api.Test;
 
 class PathRulesTest {

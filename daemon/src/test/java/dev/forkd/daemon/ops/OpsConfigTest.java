@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.forkd.api.v1.DaemonConfig;
-import dev.forkd.daemon.config.ConfigException;
 import dev.forkd.daemon.config.ConfigLoader;
+import dev.forkd.daemon.domain.ConfigException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.forkd.api.v1.SeccompPolicy;
-import dev.forkd.daemon.config.ConfigException;
+import dev.forkd.daemon.domain.ConfigException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;

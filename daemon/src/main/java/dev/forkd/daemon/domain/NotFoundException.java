@@ -1,4 +1,4 @@
-package dev.forkd.daemon.exec;
+package dev.forkd.daemon.domain;
 
 /** A named thing (profile, file id) does not exist. */
 public final class NotFoundException extends Exception {

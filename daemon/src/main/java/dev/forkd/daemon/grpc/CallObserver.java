@@ -1,10 +1,15 @@
-package dev.forkd.daemon.ops;
+package dev.forkd.daemon.grpc;
 
 import com.google.protobuf.Duration;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.ExecStreamRequest;
 import dev.forkd.api.v1.ExecStreamResponse;
+import dev.forkd.daemon.grpc.transport.PeerAttributes;
+import dev.forkd.daemon.ops.Metrics;
+import dev.forkd.daemon.ops.Peer;
+import dev.forkd.daemon.ops.RunLog;
+import dev.forkd.daemon.ops.RunRecord;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;

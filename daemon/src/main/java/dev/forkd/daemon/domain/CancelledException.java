@@ -1,4 +1,4 @@
-package dev.forkd.daemon.exec;
+package dev.forkd.daemon.domain;
 
 /** The caller went away (cancel or deadline) before the run began. */
 public final class CancelledException extends Exception {

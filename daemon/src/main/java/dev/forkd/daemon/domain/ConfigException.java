@@ -1,4 +1,4 @@
-package dev.forkd.daemon.config;
+package dev.forkd.daemon.domain;
 
 /** The configuration is unusable; the message names the field and says why. */
 public final class ConfigException extends Exception {

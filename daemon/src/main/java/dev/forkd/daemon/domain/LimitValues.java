@@ -1,4 +1,4 @@
-package dev.forkd.daemon.exec;
+package dev.forkd.daemon.domain;
 
 /**
  * A full set of limits, every field set (a profile's defaults, its maxima, or a run's resolved

@@ -1,4 +1,4 @@
-package dev.forkd.daemon.exec;
+package dev.forkd.daemon.domain;
 
 /** A request the daemon will not run; {@link #field()} names the offending field. */
 public final class InvalidRequestException extends Exception {

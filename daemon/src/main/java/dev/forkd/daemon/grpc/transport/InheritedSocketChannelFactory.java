@@ -1,4 +1,4 @@
-package dev.forkd.daemon.ops;
+package dev.forkd.daemon.grpc.transport;
 
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelHandler;

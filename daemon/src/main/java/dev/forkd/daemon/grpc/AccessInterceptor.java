@@ -1,7 +1,10 @@
-package dev.forkd.daemon.ops;
+package dev.forkd.daemon.grpc;
 
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecStreamRequest;
+import dev.forkd.daemon.grpc.transport.PeerAttributes;
+import dev.forkd.daemon.ops.AccessPolicy;
+import dev.forkd.daemon.ops.Peer;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;

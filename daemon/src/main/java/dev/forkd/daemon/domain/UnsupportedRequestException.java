@@ -1,4 +1,4 @@
-package dev.forkd.daemon.exec;
+package dev.forkd.daemon.domain;
 
 /** A request uses a feature this daemon does not implement (yet). */
 public final class UnsupportedRequestException extends Exception {

@@ -1,5 +1,7 @@
-package dev.forkd.daemon.ops;
+package dev.forkd.daemon.grpc.transport;
 
+import dev.forkd.daemon.ops.LinuxSockets;
+import dev.forkd.daemon.ops.Peer;
 import io.grpc.Attributes;
 import io.grpc.netty.GrpcHttp2ConnectionHandler;
 import io.grpc.netty.InternalProtocolNegotiationEvent;

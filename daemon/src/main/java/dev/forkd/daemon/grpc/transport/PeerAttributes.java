@@ -1,5 +1,6 @@
-package dev.forkd.daemon.ops;
+package dev.forkd.daemon.grpc.transport;
 
+import dev.forkd.daemon.ops.Peer;
 import io.grpc.Attributes;
 import io.grpc.Grpc;
 import java.net.InetSocketAddress;
