@@ -139,7 +139,10 @@ public final class GrpcServer {
       runThreads += p.config().maxZygotes();
     }
     ExecutorService runs = boundedThreads("forkd-run", runThreads * 4 + 32);
-    ExecutorService calls = boundedThreads("forkd-grpc", 32);
+    // The other methods' call events: short tasks, so a bounded number of threads with a queue.
+    // gRPC must never see a rejection here (a rejected event ended a ListFiles call with UNKNOWN
+    // in the soak); the queue is bounded by the calls that admission lets in.
+    ExecutorService calls = queuedThreads("forkd-grpc", 32);
     ScheduledExecutorService timers =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -247,6 +250,24 @@ public final class GrpcServer {
             60,
             TimeUnit.SECONDS,
             new SynchronousQueue<>(),
+            r -> {
+              Thread t = new Thread(r, name);
+              t.setDaemon(true);
+              return t;
+            });
+    e.allowCoreThreadTimeOut(true);
+    return e;
+  }
+
+  /** At most {@code threads} daemon threads with the given name, tasks beyond them queued. */
+  private static ExecutorService queuedThreads(String name, int threads) {
+    ThreadPoolExecutor e =
+        new ThreadPoolExecutor(
+            threads,
+            threads,
+            60,
+            TimeUnit.SECONDS,
+            new java.util.concurrent.LinkedBlockingQueue<>(),
             r -> {
               Thread t = new Thread(r, name);
               t.setDaemon(true);
