@@ -18,9 +18,44 @@ class CgroupV1Test {
     assumeTrue(Files.exists(Path.of("/sys/fs/cgroup/memory/cgroup.procs")), "no cgroup v1 here");
     assumeTrue("root".equals(System.getProperty("user.name")), "needs root");
     String instance = "test" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
+    java.util.concurrent.atomic.AtomicInteger writes =
+        new java.util.concurrent.atomic.AtomicInteger();
+    CgroupFs counting =
+        new CgroupFs() {
+          @Override
+          public void mkdir(Path dir) throws java.io.IOException {
+            CgroupFs.REAL.mkdir(dir);
+          }
+
+          @Override
+          public void rmdir(Path dir) throws java.io.IOException {
+            CgroupFs.REAL.rmdir(dir);
+          }
+
+          @Override
+          public boolean exists(Path p) {
+            return CgroupFs.REAL.exists(p);
+          }
+
+          @Override
+          public String read(Path file) throws java.io.IOException {
+            return CgroupFs.REAL.read(file);
+          }
+
+          @Override
+          public Reader reader(Path file) {
+            return CgroupFs.REAL.reader(file);
+          }
+
+          @Override
+          public void write(Path file, String value) throws java.io.IOException {
+            writes.incrementAndGet();
+            CgroupFs.REAL.write(file, value);
+          }
+        };
     CgroupDriver d =
         CgroupProbe.choose(
-            CgroupFs.REAL,
+            counting,
             Path.of("/sys/fs/cgroup"),
             Files.readString(Path.of("/proc/self/cgroup")),
             instance,
@@ -46,26 +81,19 @@ class CgroupV1Test {
       RunUsage u = z.usage();
       assertEquals(0, u.cpuNanos());
       assertEquals(0, u.oomKills());
-      // What a run costs on the request path: limits (unchanged: no write) and the counters.
+      // The request path writes nothing when a run's limits equal the last run's (cgroup writes
+      // are what costs there, DESIGN §5); it only reads the counters. How long that takes is
+      // bench/'s business, not a test's.
       LimitValues same =
           new LimitValues(1_000_000_000L, 1_000_000_000L, 32L << 20, 31, 1, 64, 1, 1);
-      long[] onPath = new long[2000];
-      long[] offPath = new long[2000];
-      for (int i = 0; i < onPath.length; i++) {
-        long t0 = System.nanoTime();
+      int before = writes.get();
+      for (int i = 0; i < 100; i++) {
         z.applyLimits(same);
         z.usage();
-        long t1 = System.nanoTime();
-        z.rearm();
-        onPath[i] = t1 - t0;
-        offPath[i] = System.nanoTime() - t1;
       }
-      java.util.Arrays.sort(onPath);
-      java.util.Arrays.sort(offPath);
-      System.out.printf(
-          "cgroup v1 per run: limits + counters on the request path p50 %.1f us, p99 %.1f us;"
-              + " re-arm after the reset p50 %.1f us%n",
-          onPath[1000] / 1e3, onPath[1980] / 1e3, offPath[1000] / 1e3);
+      assertEquals(before, writes.get(), "cgroup writes for unchanged limits");
+      z.applyLimits(new LimitValues(1_000_000_000L, 1_000_000_000L, 16L << 20, 31, 1, 64, 1, 1));
+      assertTrue(writes.get() > before, "a changed limit is written");
     } finally {
       z.remove();
       d.close();

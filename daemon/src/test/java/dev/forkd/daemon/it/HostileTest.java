@@ -42,37 +42,6 @@ import org.junit.jupiter.api.io.TempDir;
  * first two arguments), so an isolation bug fails a test instead of attacking the machine.
  */
 class HostileTest {
-  /**
-   * The checks that only the seccomp filter stops on a stock kernel. {@code
-   * FORKD_HOSTILE_SKIP_SECCOMP=1} skips exactly these (until the zygote loads the default filter in
-   * every worker); without it they run, and must pass, like every other check.
-   */
-  static final Set<String> NEED_SECCOMP =
-      Set.of(
-          // Open to any unprivileged process: only the filter denies them.
-          "perf-event-open",
-          "userfaultfd",
-          "io-uring",
-          "keyctl",
-          "add-key",
-          "request-key",
-          "personality-linux32",
-          "personality-no-aslr",
-          // ioctls on a non-tty stdin reach the tty layer (ENOTTY) unless the filter denies them.
-          "tiocsti-stdin",
-          "tiocsti-high-bits",
-          "tioclinux-stdin",
-          // The i386 entry (int 0x80): only the filter's architecture check closes it.
-          "i386-abi",
-          // A key in the zygote's user keyring outlives the run: only denying add_key stops it.
-          "leak-keyring",
-          // Refused here by sysctls (kernel.unprivileged_bpf_disabled, kernel.dmesg_restrict)
-          // that another host may not set: only the filter guarantees them.
-          "bpf",
-          "syslog");
-
-  static final boolean SKIP_SECCOMP = "1".equals(System.getenv("FORKD_HOSTILE_SKIP_SECCOMP"));
-
   /** {@code FORKD_HOSTILE_VERBOSE=1} prints every run's output, not only a failing one's. */
   static final boolean VERBOSE = "1".equals(System.getenv("FORKD_HOSTILE_VERBOSE"));
 
@@ -239,10 +208,6 @@ class HostileTest {
     return sourceRoot.resolve("native/build/hostile").resolve(program);
   }
 
-  static boolean skipped(String check) {
-    return SKIP_SECCOMP && NEED_SECCOMP.contains(check);
-  }
-
   static ExecResult runHostile(String program, String... args) throws IOException {
     ExecRequest req =
         ExecRequest.newBuilder()
@@ -308,16 +273,9 @@ class HostileTest {
     }
     assertEquals(Status.STATUS_EXITED, r.getStatus(), rep.transcript());
     List<String> problems = new ArrayList<>();
-    rep.escaped.forEach(
-        (name, detail) -> {
-          if (skipped(name)) {
-            System.out.println("skipped (needs seccomp): ESCAPE " + name + ": " + detail);
-          } else {
-            problems.add("ESCAPE " + name + ": " + detail);
-          }
-        });
+    rep.escaped.forEach((name, detail) -> problems.add("ESCAPE " + name + ": " + detail));
     for (String name : expected) {
-      if (!skipped(name) && !rep.passed.containsKey(name)) {
+      if (!rep.passed.containsKey(name)) {
         problems.add("no PASS line for " + name);
       }
     }

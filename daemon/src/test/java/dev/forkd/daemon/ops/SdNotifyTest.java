@@ -44,8 +44,35 @@ class SdNotifyTest {
 
   @Test
   void aMissingManagerIsLoggedNotFatal() {
-    assertFalse(
-        SdNotify.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("none").toString()))
-            .send("READY=1"));
+    java.util.List<java.util.logging.LogRecord> seen = new java.util.ArrayList<>();
+    java.util.logging.Handler h =
+        new java.util.logging.Handler() {
+          @Override
+          public void publish(java.util.logging.LogRecord r) {
+            seen.add(r);
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    java.util.logging.Logger log = java.util.logging.Logger.getLogger(SdNotify.class.getName());
+    log.addHandler(h);
+    try {
+      assertFalse(
+          SdNotify.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("none").toString()))
+              .send("READY=1"));
+    } finally {
+      log.removeHandler(h);
+    }
+    org.junit.jupiter.api.Assertions.assertTrue(
+        seen.stream()
+            .anyMatch(
+                r ->
+                    r.getLevel() == java.util.logging.Level.WARNING
+                        && r.getMessage().startsWith("cannot notify the service manager")),
+        "a warning names the failure: " + seen);
   }
 }
