@@ -13,8 +13,9 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -33,9 +34,16 @@ final class AdmissionInterceptor implements ServerInterceptor {
 
   private final ReceptionGate gate;
   private final ByteBudget budget;
-  private final ScheduledExecutorService timers;
   private final Duration waitTimeout;
   private final Duration receiveTimeout;
+
+  /**
+   * Calls waiting for a slot or for their message, with their deadlines. A sweep once a second
+   * refuses those past it: one timer task per call would wake the timer thread on every call of an
+   * idle daemon (a new earliest deadline signals it), a wake-up on the request path of sparse
+   * callers; the sweep costs one wake-up a second, and deadlines are kept to within a second.
+   */
+  private final Set<Admission<?, ?>> pending = ConcurrentHashMap.newKeySet();
 
   AdmissionInterceptor(
       ReceptionGate gate,
@@ -45,9 +53,17 @@ final class AdmissionInterceptor implements ServerInterceptor {
       Duration receiveTimeout) {
     this.gate = gate;
     this.budget = budget;
-    this.timers = timers;
     this.waitTimeout = waitTimeout;
     this.receiveTimeout = receiveTimeout;
+    timers.scheduleWithFixedDelay(this::sweep, 1, 1, TimeUnit.SECONDS);
+  }
+
+  /** Refuses every pending call past its deadline. */
+  private void sweep() {
+    long now = System.nanoTime();
+    for (Admission<?, ?> a : pending) {
+      a.expireIfDue(now);
+    }
   }
 
   @Override
@@ -112,7 +128,11 @@ final class AdmissionInterceptor implements ServerInterceptor {
     private boolean refused;
     private boolean ended;
     private long charged;
-    private ScheduledFuture<?> timer;
+
+    /** While pending: when, and why, the call is refused if nothing happened by then. */
+    private long deadlineNanos;
+
+    private String expiry;
 
     Admission(ServerCall<Q, A> call, String identity, int factor) {
       this.call = call;
@@ -151,17 +171,13 @@ final class AdmissionInterceptor implements ServerInterceptor {
           if (!late) {
             ticket = t;
             if (!granted) {
-              timer =
-                  timers.schedule(
-                      () ->
-                          refuse(
-                              "no room to receive the request within "
-                                  + waitTimeout.toMillis()
-                                  + " ms ("
-                                  + gate.slots()
-                                  + " requests are received at once)"),
-                      waitTimeout.toNanos(),
-                      TimeUnit.NANOSECONDS);
+              pend(
+                  waitTimeout,
+                  "no room to receive the request within "
+                      + waitTimeout.toMillis()
+                      + " ms ("
+                      + gate.slots()
+                      + " requests are received at once)");
             }
           }
         }
@@ -181,18 +197,11 @@ final class AdmissionInterceptor implements ServerInterceptor {
           granted = true;
           n = requested;
           requested = 0;
-          if (timer != null) {
-            timer.cancel(false);
-          }
-          timer =
-              timers.schedule(
-                  () ->
-                      refuse(
-                          "the request did not arrive within "
-                              + receiveTimeout.toMillis()
-                              + " ms of being let in"),
-                  receiveTimeout.toNanos(),
-                  TimeUnit.NANOSECONDS);
+          pend(
+              receiveTimeout,
+              "the request did not arrive within "
+                  + receiveTimeout.toMillis()
+                  + " ms of being let in");
         }
       }
       if (n == 0) {
@@ -215,10 +224,7 @@ final class AdmissionInterceptor implements ServerInterceptor {
         arrived = true;
         t = ticket;
         ticket = null;
-        if (timer != null) {
-          timer.cancel(false);
-          timer = null;
-        }
+        unpend();
       }
       if (t != null) {
         t.close();
@@ -256,12 +262,40 @@ final class AdmissionInterceptor implements ServerInterceptor {
           arrived = true;
           t = ticket;
           ticket = null;
+          unpend();
         }
       }
       if (t != null) {
         t.close();
       }
       return true;
+    }
+
+    // @GuardedBy("this")
+    private void pend(Duration in, String why) {
+      deadlineNanos = System.nanoTime() + in.toNanos();
+      expiry = why;
+      pending.add(this);
+    }
+
+    // @GuardedBy("this")
+    private void unpend() {
+      if (expiry != null) {
+        expiry = null;
+        pending.remove(this);
+      }
+    }
+
+    void expireIfDue(long now) {
+      String why;
+      synchronized (this) {
+        if (expiry == null || now - deadlineNanos < 0) {
+          return;
+        }
+        why = expiry;
+        unpend();
+      }
+      refuse(why);
     }
 
     synchronized boolean isRefused() {
@@ -299,10 +333,7 @@ final class AdmissionInterceptor implements ServerInterceptor {
         ticket = null;
         c = charged;
         charged = 0;
-        if (timer != null) {
-          timer.cancel(false);
-          timer = null;
-        }
+        unpend();
       }
       if (t != null) {
         t.close();
