@@ -248,12 +248,16 @@ public final class ZygotePool implements Closeable {
   /** Called when a zygote's launcher exits: an idle zygote leaves the ready queue at once. */
   private void onExit(Zygote z) {
     synchronized (lock) {
-      if (ready.remove(z)) {
-        crashes++;
-        log.warning(z + " died while idle; replacing it");
-        replenishLocked();
+      if (!ready.remove(z)) {
+        return;
       }
+      crashes++;
+      log.warning(z + " died while idle; replacing it");
+      replenishLocked();
     }
+    // Its control socket and wake-up eventfd are ours to close (they leaked, two fds for every
+    // zygote that died idle, until the soak's zygote kills showed it).
+    destroyLater(z);
   }
 
   public Stats stats() {

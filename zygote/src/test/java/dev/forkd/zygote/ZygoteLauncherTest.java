@@ -162,4 +162,36 @@ class ZygoteLauncherTest {
       pool.discard(next, false);
     }
   }
+
+  static long openFds() throws IOException {
+    try (var s = Files.list(Path.of("/proc/self/fd"))) {
+      return s.count();
+    }
+  }
+
+  @Test
+  void aZygoteThatDiesIdleLeavesNoFdBehind() throws Exception {
+    // The fake answers HELLO and then waits for a frame: an idle zygote.
+    ZygoteSpec idle = fake("die-on-spawn");
+    try (ZygotePool pool =
+        new ZygotePool("p", new PoolConfig(1, 1, 10, false), () -> launcher.start(idle))) {
+      pool.giveBack(pool.lease(TimeUnit.SECONDS.toNanos(30)));
+      long before = openFds();
+      for (int i = 0; i < 10; i++) {
+        Zygote z = pool.lease(TimeUnit.SECONDS.toNanos(30));
+        pool.giveBack(z);
+        z.launcher().destroyForcibly().waitFor();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (pool.stats().crashes() < i + 1 && System.nanoTime() < end) {
+          Thread.sleep(10);
+        }
+        assertEquals(i + 1, pool.stats().crashes(), "the pool saw zygote " + i + " die");
+      }
+      Zygote last = pool.lease(TimeUnit.SECONDS.toNanos(30));
+      pool.giveBack(last);
+      Thread.sleep(200);
+      long after = openFds();
+      assertTrue(after <= before + 4, "fds " + before + " -> " + after + " after 10 idle deaths");
+    }
+  }
 }
