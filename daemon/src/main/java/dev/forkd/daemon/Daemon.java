@@ -119,6 +119,9 @@ public final class Daemon {
     }
     Path zygoteDir = socket.resolveSibling("." + socket.getFileName() + ".zygotes");
     CgroupDriver cgroups = chooseCgroups(socket);
+    if (cgroups.mode().equals("none")) {
+      settings = settings.withoutCgroups();
+    }
     ZygoteLauncher launcher = new ZygoteLauncher(zygoteDir);
     Map<String, ZygotePool> pools = new LinkedHashMap<>();
     GrpcServer server = null;

@@ -157,7 +157,8 @@ public record Settings(
               p.getMaxCollectFiles() == 0
                   ? 64
                   : Math.min(ProtocolLimits.MAX_FILES, p.getMaxCollectFiles()),
-              p.getMaxCollectBytes() == 0 ? 64L << 20 : p.getMaxCollectBytes()));
+              p.getMaxCollectBytes() == 0 ? 64L << 20 : p.getMaxCollectBytes(),
+              seccomp.programWithoutCgroupsFor(p.getName(), p.getSeccompPolicy())));
     }
     if (hostIds != null) {
       long zygotes = profiles.values().stream().mapToLong(p -> p.pool().maxZygotes()).sum();
@@ -186,6 +187,18 @@ public record Settings(
         profiles,
         c.getFileStore(),
         AdmissionLimits.resolve(c, maxRequest, Runtime.getRuntime().maxMemory()));
+  }
+
+  /**
+   * These settings for a daemon without cgroups (mode "none"): every profile's workers load the
+   * policy variant that refuses memfd and SysV shared memory, whose pages nothing else bounds
+   * there.
+   */
+  public Settings withoutCgroups() {
+    Map<String, Profile> p = new LinkedHashMap<>();
+    profiles.forEach((name, profile) -> p.put(name, profile.withoutCgroups()));
+    return new Settings(
+        socket, queueTimeout, maxRequestBytes, rootless, hostIds, p, fileStore, admission);
   }
 
   private static void checkHostPath(String field, String path) throws ConfigException {
