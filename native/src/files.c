@@ -172,18 +172,17 @@ static int copy_in_file(int work, const struct frame_file *file, int src, uid_t 
 }
 
 int files_copy_in(const struct frame *spawn, const int *fds, uid_t uid, gid_t gid,
-                  uint64_t *work_size, struct files_failure *fail) {
+                  uint64_t want_work, uint64_t *work_size, struct files_failure *fail) {
     uint32_t nfiles = FRAME_HAS(spawn, TAG_FILE) ? spawn->nfiles : 0;
     uint32_t done = 0;
     int rc = -1, err;
     int work = -1;
-    if (FRAME_HAS(spawn, TAG_WORK_DIR_BYTES) && spawn->work_dir_bytes != 0 &&
-        spawn->work_dir_bytes != *work_size) {
-        if ((err = resize_work(spawn->work_dir_bytes)) != 0) {
+    if (want_work != *work_size) {
+        if ((err = resize_work(want_work)) != 0) {
             set_failure(fail, err, "remount " WORK_DIR, NULL);
             goto out;
         }
-        *work_size = spawn->work_dir_bytes;
+        *work_size = want_work;
     }
     /* /work is the mount's root, in the read-only sandbox root: no run can have replaced it. */
     work = open(WORK_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -17,13 +17,14 @@ struct files_failure {
 };
 
 /*
- * Run by the zygote per SPAWN that has WORK_DIR_BYTES or FILEs, before the worker is created:
- * resizes /work when WORK_DIR_BYTES is given, non-zero and differs from *work_size (updated),
+ * Run by the zygote per SPAWN that has WORK_DIR_BYTES or FILEs, or needs another /work size,
+ * before the worker is created: resizes /work to want_work when it differs from *work_size
+ * (updated),
  * gives /work to uid/gid, then creates every FILE from its fd (fds[i] for files[i]).
  * Closes all of fds[0 .. nfiles) whatever happens. Returns 0, or -1 with *fail filled.
  */
 int files_copy_in(const struct frame *spawn, const int *fds, uid_t uid, gid_t gid,
-                  uint64_t *work_size, struct files_failure *fail);
+                  uint64_t want_work, uint64_t *work_size, struct files_failure *fail);
 
 /*
  * Run by the zygote per COLLECT, after EXITED: opens each PATH below /work without following

@@ -43,7 +43,7 @@ static const char usage_text[] =
     "[--gid-map IN:OUT:COUNT]...\n"
     "                    [--hostname NAME] [--ro-bind PATH]... [--etc PATH]...\n"
     "                    [--tmp-size BYTES] [--work-size BYTES] [--shm-size BYTES]\n"
-    "                    [--cgroup DIR]...\n"
+    "                    [--cgroup DIR]... [--no-memory-cgroup]\n"
     "       forkd-zygote --version\n";
 
 /* Launcher, argument parsing: a bad command line is exit status 2. */
@@ -163,6 +163,11 @@ static void parse_args(int argc, char **argv, struct forkd_config *cfg) {
         if (strcmp(flag, "--help") == 0) {
             fputs(usage_text, stdout);
             exit(0);
+        }
+        /* The daemon has no memory cgroup for our runs (cgroup mode "none"): see zygote.c. */
+        if (strcmp(flag, "--no-memory-cgroup") == 0) {
+            cfg->no_memory_cgroup = true;
+            continue;
         }
         /* Every other flag takes a value: "--flag VALUE" or "--flag=VALUE". */
         char name[32];

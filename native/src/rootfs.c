@@ -489,7 +489,7 @@ static int renew_in_place(const char *path, mode_t mode, bool own_by_worker) {
  * inode numbers keep counting, as pids in the zygote's pid namespace do; neither carries any
  * content.
  */
-int rootfs_reset(const struct forkd_config *cfg, bool work_resized) {
+int rootfs_reset(const struct forkd_config *cfg, struct scratch_resized resized) {
     const struct {
         const char *path;
         const char *mode;
@@ -497,9 +497,9 @@ int rootfs_reset(const struct forkd_config *cfg, bool work_resized) {
         uint64_t size;
         bool replace;
     } scratch[] = {
-        {"/tmp", "1777", false, cfg->tmp_size, false},
-        {"/work", "0755", true, cfg->work_size, work_resized},
-        {"/dev/shm", "1777", false, cfg->shm_size, false},
+        {"/tmp", "1777", false, cfg->tmp_size, resized.tmp},
+        {"/work", "0755", true, cfg->work_size, resized.work},
+        {"/dev/shm", "1777", false, cfg->shm_size, resized.shm},
     };
     for (size_t i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++) {
         const char *path = scratch[i].path;
@@ -513,5 +513,26 @@ int rootfs_reset(const struct forkd_config *cfg, bool work_resized) {
         if (mount_scratch(path, scratch[i].mode, scratch[i].size, scratch[i].own_by_worker) < 0)
             return -1;
     }
+    return 0;
+}
+
+#define SCRATCH_PAGE 4096ull
+
+void rootfs_fit_scratch(uint64_t limit, uint64_t *tmp, uint64_t *work, uint64_t *shm) {
+    uint64_t *sizes[3] = {tmp, work, shm};
+    unsigned __int128 total = (unsigned __int128)*tmp + *work + *shm;
+    if (total <= limit) return;
+    /* One page each first, then the rest in proportion, rounded down to pages. */
+    uint64_t rest = limit > 3 * SCRATCH_PAGE ? limit - 3 * SCRATCH_PAGE : 0;
+    for (int i = 0; i < 3; i++) {
+        uint64_t share = (uint64_t)((unsigned __int128)*sizes[i] * rest / total);
+        *sizes[i] = SCRATCH_PAGE + share / SCRATCH_PAGE * SCRATCH_PAGE;
+    }
+}
+
+int rootfs_resize_scratch(const char *path, uint64_t size) {
+    char opts[64];
+    snprintf(opts, sizeof(opts), "size=%llu", (unsigned long long)size);
+    if (mount("tmpfs", path, "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, opts) < 0) return errno;
     return 0;
 }

@@ -71,6 +71,8 @@ static struct {
     int max_fd;
     bool setgroups_allowed;
     uint64_t work_size; /* of the /work tmpfs now: --work-size, or the run's WORK_DIR_BYTES */
+    uint64_t tmp_size;  /* of /tmp now: --tmp-size, or less (--no-memory-cgroup) */
+    uint64_t shm_size;  /* of /dev/shm now: --shm-size, or less (--no-memory-cgroup) */
     bool collectable;   /* EXITED was sent and no RESET or SPAWN came since: COLLECT is legal */
     int mq_dir;         /* root of our IPC namespace's mqueue fs (a detached mount), or -1 */
     int proc_fd;        /* a writable proc instance for the workers' set-up, or -1 */
@@ -407,6 +409,23 @@ static const char *search_path(const struct frame *f) {
 }
 
 /*
+ * Without a memory cgroup (--no-memory-cgroup, the daemon's cgroup mode "none") nothing charges
+ * a run's tmpfs pages to it: its memory limit is RLIMIT_AS, which bounds what its processes map,
+ * and a file in /tmp, /work or /dev/shm is mapped by nobody (tmpfs pages are in no address
+ * space). So the three are sized per run to fit together into its RLIMIT_AS (the hard limit, the
+ * most a process of the run can raise it to). memfd and SysV shared memory, whose pages are in
+ * no mount of ours, the daemon's seccomp policy refuses in that mode.
+ */
+static void fit_scratch(const struct frame *f, uint64_t *tmp, uint64_t *work, uint64_t *shm) {
+    for (uint32_t i = 0; i < f->nrlimits; i++) {
+        if (f->rlimits[i].resource == RLIMIT_AS && f->rlimits[i].hard != UINT64_MAX) {
+            rootfs_fit_scratch(f->rlimits[i].hard, tmp, work, shm);
+            return;
+        }
+    }
+}
+
+/*
  * Zygote main loop: SPAWN -> copy-in -> STARTED or EXEC_FAILED. fds holds stdin, stdout,
  * stderr, then one fd per FILE; all of them are closed here.
  */
@@ -416,14 +435,34 @@ static void on_spawn(const struct frame *f, int *fds) {
     uid_t uid = FRAME_HAS(f, TAG_UID) ? f->uid : SANDBOX_UID;
     gid_t gid = FRAME_HAS(f, TAG_GID) ? f->gid : SANDBOX_GID;
     z.collectable = false;
-    if (FRAME_HAS(f, TAG_WORK_DIR_BYTES) || FRAME_HAS(f, TAG_FILE)) {
+    uint64_t work = FRAME_HAS(f, TAG_WORK_DIR_BYTES) && f->work_dir_bytes != 0 ? f->work_dir_bytes
+                                                                               : z.cfg->work_size;
+    uint64_t tmp = z.cfg->tmp_size, shm = z.cfg->shm_size;
+    if (z.cfg->no_memory_cgroup) fit_scratch(f, &tmp, &work, &shm);
+    if (FRAME_HAS(f, TAG_WORK_DIR_BYTES) || FRAME_HAS(f, TAG_FILE) || work != z.work_size) {
         /* Before the worker exists: nothing of the run can race the copy. */
         static struct files_failure failure;
-        if (files_copy_in(f, fds + 3, uid, gid, &z.work_size, &failure) < 0) {
+        if (files_copy_in(f, fds + 3, uid, gid, work, &z.work_size, &failure) < 0) {
             close_fds(stdio, 3);
             send_failure(FRAME_EXEC_FAILED, failure.step, failure.err);
             return;
         }
+    }
+    /* Empty since the last reset, so that any size takes. */
+    int err = 0;
+    const char *step = NULL;
+    if (tmp != z.tmp_size && (err = rootfs_resize_scratch("/tmp", tmp)) != 0)
+        step = "remount /tmp";
+    else if (tmp != z.tmp_size)
+        z.tmp_size = tmp;
+    if (step == NULL && shm != z.shm_size && (err = rootfs_resize_scratch("/dev/shm", shm)) != 0)
+        step = "remount /dev/shm";
+    else if (step == NULL && shm != z.shm_size)
+        z.shm_size = shm;
+    if (step != NULL) {
+        close_fds(stdio, 3);
+        send_failure(FRAME_EXEC_FAILED, step, err);
+        return;
     }
     struct worker_spec spec = {
         .argv = f->argv,
@@ -664,8 +703,13 @@ static void on_reset(void) {
     z.collectable = false;
     if (check_own_state() < 0) die_with_error(EXIT_SETUP_FAILED);
     /* /work as fresh, of --work-size: a run's WORK_DIR_BYTES does not outlive it. */
-    if (rootfs_reset(z.cfg, z.work_size != z.cfg->work_size) < 0) die_with_error(EXIT_SETUP_FAILED);
+    struct scratch_resized resized = {z.tmp_size != z.cfg->tmp_size,
+                                      z.work_size != z.cfg->work_size,
+                                      z.shm_size != z.cfg->shm_size};
+    if (rootfs_reset(z.cfg, resized) < 0) die_with_error(EXIT_SETUP_FAILED);
     z.work_size = z.cfg->work_size;
+    z.tmp_size = z.cfg->tmp_size;
+    z.shm_size = z.cfg->shm_size;
     renew_ipc();
     renew_net(false);
     struct frame f;
@@ -841,6 +885,8 @@ int zygote_main(void *arg) {
     const struct zygote_args *a = arg;
     z.cfg = a->cfg;
     z.work_size = a->cfg->work_size;
+    z.tmp_size = a->cfg->tmp_size;
+    z.shm_size = a->cfg->shm_size;
     z.sock = a->control_fd;
     z.setgroups_allowed = a->setgroups_allowed;
 

@@ -39,6 +39,7 @@ struct forkd_config {
     uint64_t shm_size;
     const char *cgroups[MAX_CGROUPS]; /* --cgroup: directories the zygote is moved into */
     int n_cgroups;
+    bool no_memory_cgroup; /* --no-memory-cgroup: scratch mounts fit each run's RLIMIT_AS */
 };
 
 /* What the launcher hands to the zygote through clone(); copied with the address space. */

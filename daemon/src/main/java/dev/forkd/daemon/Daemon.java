@@ -4,6 +4,7 @@ import dev.forkd.daemon.cgroup.CgroupDriver;
 import dev.forkd.daemon.cgroup.CgroupFs;
 import dev.forkd.daemon.cgroup.CgroupProbe;
 import dev.forkd.daemon.cgroup.ZygoteCgroup;
+import dev.forkd.daemon.config.HostIdRange;
 import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.config.Settings;
 import dev.forkd.daemon.exec.RequestValidator;
@@ -20,6 +21,7 @@ import dev.forkd.zygote.Zygote;
 import dev.forkd.zygote.ZygoteException;
 import dev.forkd.zygote.ZygoteLauncher;
 import dev.forkd.zygote.ZygotePool;
+import dev.forkd.zygote.ZygoteSpec;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -30,6 +32,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
@@ -113,6 +116,9 @@ public final class Daemon {
     }
     Path zygoteDir = socket.resolveSibling("." + socket.getFileName() + ".zygotes");
     CgroupDriver cgroups = chooseCgroups(socket);
+    if (cgroups.mode().equals("none")) {
+      settings = settings.withoutCgroups();
+    }
     ZygoteLauncher launcher = new ZygoteLauncher(zygoteDir);
     Map<String, ZygotePool> pools = new LinkedHashMap<>();
     GrpcServer server = null;
@@ -122,10 +128,15 @@ public final class Daemon {
     try {
       files = openFileStore(settings.fileStore(), socket);
       AtomicInteger names = new AtomicInteger();
+      HostIds ids =
+          settings.hostIds() == null
+              ? null
+              : new HostIds(settings.hostIds(), new HostIdSlots(settings.hostIds().subRanges()));
       for (Profile p : settings.profiles().values()) {
         pools.put(
             p.name(),
-            new ZygotePool(p.name(), p.pool(), new CgroupedFactory(launcher, p, cgroups, names)));
+            new ZygotePool(
+                p.name(), p.pool(), new CgroupedFactory(launcher, p, cgroups, names, ids)));
         log.info(
             "profile "
                 + p.name()
@@ -327,32 +338,95 @@ public final class Daemon {
     }
   }
 
-  /** Starts zygotes inside cgroups of their own, and re-arms the cgroup after each reset. */
+  /** The host id range of a root daemon and which of its sub-ranges live zygotes hold. */
+  private record HostIds(HostIdRange range, HostIdSlots slots) {}
+
+  /**
+   * Starts zygotes inside cgroups of their own, each mapping a host id sub-range of its own (root
+   * daemon), and re-arms the cgroup after each reset.
+   */
   private static final class CgroupedFactory implements ZygotePool.Factory {
+    /**
+     * How long a start waits for a sub-range: the settings give every zygote of every pool one, so
+     * a wait only bridges the moment between a zygote counted out of its pool and its launcher's
+     * exit, which frees it.
+     */
+    private static final long ID_WAIT_SECONDS = 5;
+
     private final ZygoteLauncher launcher;
     private final Profile profile;
     private final CgroupDriver cgroups;
     private final AtomicInteger names;
+    private final HostIds ids;
 
     CgroupedFactory(
-        ZygoteLauncher launcher, Profile profile, CgroupDriver cgroups, AtomicInteger names) {
+        ZygoteLauncher launcher,
+        Profile profile,
+        CgroupDriver cgroups,
+        AtomicInteger names,
+        HostIds ids) {
       this.launcher = launcher;
       this.profile = profile;
       this.cgroups = cgroups;
       this.names = names;
+      this.ids = ids;
     }
 
     @Override
     public Zygote start() throws ZygoteException {
+      int slot = -1;
+      ZygoteSpec spec = profile.zygote();
+      if (ids != null) {
+        try {
+          slot = ids.slots().acquire(ID_WAIT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new ZygoteException("interrupted while waiting for a host id sub-range");
+        }
+        if (slot < 0) {
+          throw new ZygoteException(
+              "every host id sub-range ("
+                  + ids.range().subRanges()
+                  + ") is held by a live zygote after "
+                  + ID_WAIT_SECONDS
+                  + " s");
+        }
+        spec =
+            spec.withIdMaps(
+                ids.range().map(slot, profile.workerUid()),
+                ids.range().map(slot, profile.workerGid()));
+      }
+      Zygote z;
+      try {
+        z = startIn(spec);
+      } catch (ZygoteException | RuntimeException e) {
+        if (slot >= 0) {
+          // The launcher that failed was killed (ZygoteLauncher.start): its zygote dies with it.
+          ids.slots().release(slot);
+        }
+        throw e;
+      }
+      if (slot >= 0) {
+        int held = slot;
+        z.launcher().onExit().thenRun(() -> ids.slots().release(held));
+      }
+      return z;
+    }
+
+    private Zygote startIn(ZygoteSpec spec) throws ZygoteException {
       ZygoteCgroup cg;
       try {
         cg = cgroups.create("z" + names.incrementAndGet());
       } catch (IOException e) {
         throw new ZygoteException("cannot create the zygote's cgroup: " + e.getMessage(), e);
       }
+      if (cg == null) {
+        // cgroup mode "none": no memory cgroup bounds the run's tmpfs pages; the zygote does.
+        spec = spec.withoutMemoryCgroup();
+      }
       Zygote z;
       try {
-        z = launcher.start(profile.zygote(), cg == null ? List.of() : cg.dirs());
+        z = launcher.start(spec, cg == null ? List.of() : cg.dirs());
       } catch (ZygoteException e) {
         if (cg != null) {
           cg.remove();

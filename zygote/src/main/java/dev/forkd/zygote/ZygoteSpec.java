@@ -9,6 +9,9 @@ import java.util.List;
  *
  * @param uidMap lines {@code inside:outside:count} for the zygote's uid_map (empty: the launcher
  *     maps its own uid to 0)
+ * @param noMemoryCgroup the zygote's runs have no memory cgroup (cgroup mode "none"): the zygote
+ *     then fits each run's /tmp, /work and /dev/shm together into its RLIMIT_AS (launcher flag
+ *     {@code --no-memory-cgroup})
  */
 public record ZygoteSpec(
     Path binary,
@@ -19,13 +22,49 @@ public record ZygoteSpec(
     List<String> etcFiles,
     long tmpBytes,
     long workBytes,
-    long shmBytes) {
+    long shmBytes,
+    boolean noMemoryCgroup) {
+
+  /** A spec whose runs have a memory cgroup. */
+  public ZygoteSpec(
+      Path binary,
+      List<String> uidMap,
+      List<String> gidMap,
+      String hostname,
+      List<String> roBinds,
+      List<String> etcFiles,
+      long tmpBytes,
+      long workBytes,
+      long shmBytes) {
+    this(binary, uidMap, gidMap, hostname, roBinds, etcFiles, tmpBytes, workBytes, shmBytes, false);
+  }
 
   public ZygoteSpec {
     uidMap = List.copyOf(uidMap);
     gidMap = List.copyOf(gidMap);
     roBinds = List.copyOf(roBinds);
     etcFiles = List.copyOf(etcFiles);
+  }
+
+  /** This spec with other uid_map and gid_map lines (a zygote's own host id sub-range). */
+  public ZygoteSpec withIdMaps(List<String> uids, List<String> gids) {
+    return new ZygoteSpec(
+        binary,
+        uids,
+        gids,
+        hostname,
+        roBinds,
+        etcFiles,
+        tmpBytes,
+        workBytes,
+        shmBytes,
+        noMemoryCgroup);
+  }
+
+  /** This spec for runs without a memory cgroup (see {@code noMemoryCgroup}). */
+  public ZygoteSpec withoutMemoryCgroup() {
+    return new ZygoteSpec(
+        binary, uidMap, gidMap, hostname, roBinds, etcFiles, tmpBytes, workBytes, shmBytes, true);
   }
 
   /**
@@ -68,6 +107,9 @@ public record ZygoteSpec(
     if (shmBytes > 0) {
       cmd.add("--shm-size");
       cmd.add(Long.toString(shmBytes));
+    }
+    if (noMemoryCgroup) {
+      cmd.add("--no-memory-cgroup");
     }
     for (java.nio.file.Path c : cgroups) {
       cmd.add("--cgroup");

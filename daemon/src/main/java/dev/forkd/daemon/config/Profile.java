@@ -10,6 +10,8 @@ import java.util.List;
  *
  * @param workerUid uid the workers run as inside the sandbox
  * @param seccompBpf the compiled seccomp program loaded in every worker, or null (policy "none")
+ * @param seccompBpfWithoutCgroups the program for a daemon without cgroups (memfd and SysV shared
+ *     memory refused: see {@code SeccompPolicies.withoutCgroups}), or null (policy "none")
  */
 public record Profile(
     String name,
@@ -23,4 +25,24 @@ public record Profile(
     byte[] seccompBpf,
     int maxInputFiles,
     int maxCollectFiles,
-    long maxCollectBytes) {}
+    long maxCollectBytes,
+    byte[] seccompBpfWithoutCgroups) {
+
+  /** This profile in a daemon without cgroups: workers load {@link #seccompBpfWithoutCgroups}. */
+  public Profile withoutCgroups() {
+    return new Profile(
+        name,
+        zygote,
+        workerUid,
+        workerGid,
+        defaultEnv,
+        defaults,
+        maxima,
+        pool,
+        seccompBpfWithoutCgroups,
+        maxInputFiles,
+        maxCollectFiles,
+        maxCollectBytes,
+        seccompBpfWithoutCgroups);
+  }
+}

@@ -16,6 +16,15 @@ public interface SeccompSetup {
   /** The BPF program for a profile's policy, or null for the unconfined policy "none". */
   byte[] programFor(String profile, String policy) throws ConfigException;
 
+  /**
+   * The program for the profile's policy in a daemon without cgroups (see {@link
+   * SeccompPolicies#withoutCgroups}). This default, for stand-ins that compile nothing, is {@link
+   * #programFor}; {@link #of} compiles the variant.
+   */
+  default byte[] programWithoutCgroupsFor(String profile, String policy) throws ConfigException {
+    return programFor(profile, policy);
+  }
+
   /** With libseccomp: resolves the configuration's policies and compiles them. */
   static SeccompSetup of(DaemonConfig config) throws ConfigException {
     Logger log = Logger.getLogger(SeccompSetup.class.getName());
@@ -28,15 +37,16 @@ public interface SeccompSetup {
     SeccompPolicies policies =
         SeccompPolicies.resolve(config.getSeccompPoliciesList(), lib::isKnownSyscall);
     SeccompCompiler compiler = new SeccompCompiler(lib);
-    return (profile, name) -> {
-      SyscallPolicy p = policies.forProfile(profile, name);
-      if (p.unconfined()) {
-        log.warning(
-            "profile " + profile + " runs WITHOUT a seccomp filter (policy 'none'): unsafe");
-        return null;
-      }
-      try {
-        byte[] bpf = compiler.compile(p);
+    return new SeccompSetup() {
+      @Override
+      public byte[] programFor(String profile, String name) throws ConfigException {
+        SyscallPolicy p = policies.forProfile(profile, name);
+        if (p.unconfined()) {
+          log.warning(
+              "profile " + profile + " runs WITHOUT a seccomp filter (policy 'none'): unsafe");
+          return null;
+        }
+        byte[] bpf = compile(compiler, profile, p);
         log.info(
             "profile "
                 + profile
@@ -46,10 +56,24 @@ public interface SeccompSetup {
                 + bpf.length / SeccompCompiler.INSTRUCTION_BYTES
                 + " BPF instructions");
         return bpf;
-      } catch (SeccompException e) {
-        throw new ConfigException(
-            "profiles['" + profile + "'].seccomp_policy: " + e.getMessage(), e);
+      }
+
+      @Override
+      public byte[] programWithoutCgroupsFor(String profile, String name) throws ConfigException {
+        SyscallPolicy p = policies.forProfile(profile, name);
+        return p.unconfined()
+            ? null
+            : compile(compiler, profile, SeccompPolicies.withoutCgroups(p));
       }
     };
+  }
+
+  private static byte[] compile(SeccompCompiler compiler, String profile, SyscallPolicy p)
+      throws ConfigException {
+    try {
+      return compiler.compile(p);
+    } catch (SeccompException e) {
+      throw new ConfigException("profiles['" + profile + "'].seccomp_policy: " + e.getMessage(), e);
+    }
   }
 }

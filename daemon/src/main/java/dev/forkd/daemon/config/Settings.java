@@ -8,17 +8,22 @@ import dev.forkd.zygote.ZygoteSpec;
 import dev.forkd.zygote.frame.ProtocolLimits;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The daemon's checked configuration: a {@link DaemonConfig} turned into domain objects. */
+/**
+ * The daemon's checked configuration: a {@link DaemonConfig} turned into domain objects.
+ *
+ * @param hostIds the host id range whose sub-ranges the zygotes map (one each), or null in rootless
+ *     mode (every zygote maps the daemon's own uid)
+ */
 public record Settings(
     Path socket,
     Duration queueTimeout,
     long maxRequestBytes,
     boolean rootless,
+    HostIdRange hostIds,
     Map<String, Profile> profiles,
     dev.forkd.api.v1.FileStoreConfig fileStore,
     AdmissionLimits admission) {
@@ -49,19 +54,19 @@ public record Settings(
       throw new ConfigException("queue_timeout: must be positive");
     }
     long maxRequest = c.getMaxRequestBytes() == 0 ? 64L << 20 : c.getMaxRequestBytes();
-    List<String> uidMap = new ArrayList<>();
-    List<String> gidMap = new ArrayList<>();
+    HostIdRange hostIds = null;
     if (!rootless) {
       // 0 (unset) takes the default range; sandbox root is never host root.
       long base =
           c.getHostIdBase() == 0 ? DEFAULT_HOST_ID_BASE : Integer.toUnsignedLong(c.getHostIdBase());
       long count = c.getHostIdCount() == 0 ? 65536 : Integer.toUnsignedLong(c.getHostIdCount());
-      if (count < 65536 || base + count > 0xFFFFFFFFL) {
+      if (count < HostIdRange.IDS_PER_ZYGOTE || base + count - 1 > 0xFFFFFFFEL) {
         throw new ConfigException(
-            "host_id_count: must be at least 65536 and fit below 2^32 - 1 with host_id_base");
+            "host_id_count: must be at least "
+                + HostIdRange.IDS_PER_ZYGOTE
+                + " and fit below 2^32 - 1 with host_id_base");
       }
-      uidMap.add("0:" + base + ":" + count);
-      gidMap.add("0:" + base + ":" + count);
+      hostIds = new HostIdRange(base, count);
     }
     Map<String, Profile> profiles = new LinkedHashMap<>();
     for (int i = 0; i < c.getProfilesCount(); i++) {
@@ -126,8 +131,9 @@ public record Settings(
       ZygoteSpec spec =
           new ZygoteSpec(
               host.zygoteBinary(),
-              uidMap,
-              gidMap,
+              // Filled in per zygote from its own sub-range of hostIds (Daemon); rootless: none.
+              List.of(),
+              List.of(),
               p.getHostname().isEmpty() ? "forkd" : p.getHostname(),
               p.getRoBindsList(),
               p.getEtcFilesList(),
@@ -152,16 +158,48 @@ public record Settings(
               p.getMaxCollectFiles() == 0
                   ? 64
                   : Math.min(ProtocolLimits.MAX_FILES, p.getMaxCollectFiles()),
-              p.getMaxCollectBytes() == 0 ? 64L << 20 : p.getMaxCollectBytes()));
+              p.getMaxCollectBytes() == 0 ? 64L << 20 : p.getMaxCollectBytes(),
+              seccomp.programWithoutCgroupsFor(p.getName(), p.getSeccompPolicy())));
+    }
+    if (hostIds != null) {
+      long zygotes = profiles.values().stream().mapToLong(p -> p.pool().maxZygotes()).sum();
+      if (zygotes > hostIds.subRanges()) {
+        throw new ConfigException(
+            "host_id_count: "
+                + hostIds.count()
+                + " host ids make "
+                + hostIds.subRanges()
+                + " sub-ranges of "
+                + HostIdRange.IDS_PER_ZYGOTE
+                + " ids (one per live zygote), but the profiles' max_zygotes add up to "
+                + zygotes
+                + ": "
+                + zygotes
+                + " sub-ranges are needed, host_id_count at least "
+                + zygotes * HostIdRange.IDS_PER_ZYGOTE);
+      }
     }
     return new Settings(
         socket,
         queue,
         maxRequest,
         rootless,
+        hostIds,
         profiles,
         c.getFileStore(),
         AdmissionLimits.resolve(c, maxRequest, Runtime.getRuntime().maxMemory()));
+  }
+
+  /**
+   * These settings for a daemon without cgroups (mode "none"): every profile's workers load the
+   * policy variant that refuses memfd and SysV shared memory, whose pages nothing else bounds
+   * there.
+   */
+  public Settings withoutCgroups() {
+    Map<String, Profile> p = new LinkedHashMap<>();
+    profiles.forEach((name, profile) -> p.put(name, profile.withoutCgroups()));
+    return new Settings(
+        socket, queueTimeout, maxRequestBytes, rootless, hostIds, p, fileStore, admission);
   }
 
   private static void checkHostPath(String field, String path) throws ConfigException {

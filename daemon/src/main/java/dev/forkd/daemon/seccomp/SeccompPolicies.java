@@ -161,6 +161,31 @@ public final class SeccompPolicies {
     return String.join(", ", names);
   }
 
+  /**
+   * {@code p} for a daemon without cgroups (mode "none"): {@code memfd_create} and {@code shmget}
+   * fail with ENOSYS. There no memory cgroup charges a run's shared memory to it, and RLIMIT_AS
+   * (its memory limit there) bounds only what its processes map: the pages of a memfd or a SysV
+   * segment stay pinned after every mapping is gone (a memfd while any fd is open, a segment until
+   * IPC_RMID or the IPC namespace's end), in no tmpfs mount whose size the zygote sets. ENOSYS, not
+   * EPERM: it reads as "this kernel lacks the call", and programs that use memfd for convenience
+   * (glibc's own users, JITs, Wayland and Mesa, Python's multiprocessing) then fall back to a file
+   * in /dev/shm or /tmp, which is bounded; EPERM is taken as a hard failure by most. POSIX shared
+   * memory lives in /dev/shm and stays allowed. An unconfined policy stays unconfined.
+   */
+  public static SyscallPolicy withoutCgroups(SyscallPolicy p) {
+    if (p.unconfined()) {
+      return p;
+    }
+    SortedMap<String, SyscallRule> rules = new TreeMap<>(p.rules());
+    for (String s : NO_CGROUP_DENIED) {
+      rules.put(s, SyscallRule.fail(SyscallPolicy.ENOSYS));
+    }
+    return SyscallPolicy.of(p.name(), p.errno(), rules);
+  }
+
+  /** What {@link #withoutCgroups} refuses. */
+  public static final List<String> NO_CGROUP_DENIED = List.of("memfd_create", "shmget");
+
   /** Every policy by name, built-in ones first. */
   public Map<String, SyscallPolicy> all() {
     return byName;

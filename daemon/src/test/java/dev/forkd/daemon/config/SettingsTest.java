@@ -30,7 +30,9 @@ class SettingsTest {
     assertEquals(2, p.pool().minReady());
     assertEquals(8, p.pool().maxZygotes());
     assertEquals(10_000_000_000L, p.defaults().wallNanos());
-    assertEquals("0:1879048192:65536", p.zygote().uidMap().get(0));
+    // Each zygote gets its own sub-range when it starts; the profile's spec names none.
+    assertTrue(p.zygote().uidMap().isEmpty());
+    assertEquals(new HostIdRange(1879048192L, 65536), s.hostIds());
     assertFalse(s.rootless());
   }
 
@@ -50,6 +52,7 @@ class SettingsTest {
         Settings.resolve(ConfigLoader.defaults(), USER, SOCK, -1, (profile, policy) -> null);
     assertTrue(s.rootless());
     assertTrue(s.profiles().get("default").zygote().uidMap().isEmpty());
+    assertEquals(null, s.hostIds(), "rootless: every zygote maps the daemon's own uid");
     assertEquals(0, s.profiles().get("default").workerUid());
   }
 
@@ -65,7 +68,7 @@ class SettingsTest {
         "profiles['default'].etc_files: '/usr/x' is not under /etc",
         withDefaultProfile("etc_files: '/usr/x'"));
     assertMessage(
-        "host_id_count: must be at least 65536 and fit below 2^32 - 1 with host_id_base",
+        "host_id_count: must be at least 2 and fit below 2^32 - 1 with host_id_base",
         ConfigLoader.parse(
             ConfigLoader.defaultText()
                 .replace("host_id_base: 1879048192", "host_id_base: 4294960000"),
@@ -76,6 +79,42 @@ class SettingsTest {
     assertMessage(
         "profiles['x'].default_limits.wall_time: must be set",
         ConfigLoader.parse("profiles { name: 'x' }", "t"));
+  }
+
+  /** Every zygote of every pool must be able to hold a sub-range of its own at once. */
+  @Test
+  void hostIdCountMustCoverEveryZygote() throws ConfigException {
+    String two =
+        ConfigLoader.defaultText()
+            + "\nprofiles { name: 'b' default_limits { wall_time { seconds: 1 } cpu_time { seconds:"
+            + " 1 } memory_bytes: 1048576 max_processes: 1 max_output_bytes: 1 max_open_files: 16"
+            + " max_file_size_bytes: 1 work_dir_bytes: 1048576 } max_limits { wall_time { seconds:"
+            + " 1 } cpu_time { seconds: 1 } memory_bytes: 1048576 max_processes: 1"
+            + " max_output_bytes: 1 max_open_files: 16 max_file_size_bytes: 1 work_dir_bytes:"
+            + " 1048576 } pool { max_zygotes: 5 } }";
+    // 8 (the default profile on 2 cores) + 5 zygotes need 13 sub-ranges of 2 ids.
+    assertMessage(
+        "host_id_count: 24 host ids make 12 sub-ranges of 2 ids (one per live zygote), but the"
+            + " profiles' max_zygotes add up to 13: 13 sub-ranges are needed, host_id_count at"
+            + " least 26",
+        ConfigLoader.parse(two.replace("host_id_count: 65536", "host_id_count: 24"), "t"));
+    Settings ok =
+        Settings.resolve(
+            ConfigLoader.parse(two.replace("host_id_count: 65536", "host_id_count: 26"), "t"),
+            ROOT,
+            SOCK,
+            -1,
+            (profile, policy) -> null);
+    assertEquals(13, ok.hostIds().subRanges());
+    // Rootless: one uid, shared by every zygote, whatever the count says.
+    Settings rootless =
+        Settings.resolve(
+            ConfigLoader.parse(two.replace("host_id_count: 65536", "host_id_count: 24"), "t"),
+            USER,
+            SOCK,
+            -1,
+            (profile, policy) -> null);
+    assertEquals(null, rootless.hostIds());
   }
 
   @Test

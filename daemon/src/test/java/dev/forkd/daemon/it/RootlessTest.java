@@ -248,4 +248,65 @@ class RootlessTest {
       stop(daemon);
     }
   }
+
+  /**
+   * Issue 13, item 6: without cgroups a run's memory limit is RLIMIT_AS, which counts no tmpfs,
+   * memfd or SysV page. A hostile run with a 32 MiB limit writes /work, /tmp and /dev/shm full
+   * (their configured sizes add up to 144 MiB), tries a memfd and SysV segments: the three mounts
+   * hold at most 32 MiB, memfd_create and shmget fail ENOSYS. The same probe with the default 256
+   * MiB limit, told 32 MiB, sees the mounts' full 144 MiB: it measures what they hold.
+   */
+  @Test
+  void withoutCgroupsARunPinsNoMoreThanItsMemoryLimit() throws Exception {
+    assumeTrue("root".equals(System.getProperty("user.name")), "needs root to become nobody");
+    assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
+    HostileTest.sourceRoot =
+        Path.of(System.getProperty("forkd.source.root", "..")).toAbsolutePath().normalize();
+    long limit = 32L << 20;
+    Process daemon = startRootless(dir);
+    try (ForkdClient client = ForkdClient.unix(dir.resolve("run/forkd.sock"))) {
+      assertEquals("none", awaitReady(dir, daemon, client).getCgroupMode());
+      ExecRequest.Builder small =
+          ExecRequest.newBuilder()
+              .setLimits(dev.forkd.api.v1.Limits.newBuilder().setMemoryBytes(limit).build());
+      ExecResult r = runHostile(client, small, "pin", Long.toString(limit));
+      HostileTest.assertNothingEscaped(r, List.of("memfd", "sysv-shm", "tmpfs"));
+      String out = r.getStdout().toStringUtf8();
+      assertTrue(out.contains("PASS memfd: memfd_create: ENOSYS"), out);
+      assertTrue(out.contains("PASS sysv-shm: shmget: ENOSYS"), out);
+      long pinned = pinned(r);
+      System.out.println("pin, 32 MiB limit, cgroup mode none: " + out.trim().replace("\n", "; "));
+      assertTrue(pinned <= limit, out);
+      // The mounts were really written full: nearly all of the limit is in them.
+      assertTrue(pinned > limit * 9 / 10, "the probe filled less than it could: " + out);
+      awaitIdle(client);
+      // Control: under the default limit (256 MiB) the mounts keep their 64 + 64 + 16 MiB, and the
+      // probe's budget (2 x 32 MiB written) goes in whole.
+      ExecResult control =
+          runHostile(client, ExecRequest.newBuilder(), "pin", Long.toString(limit));
+      long full = pinned(control);
+      assertTrue(full >= 2 * limit, control.getStdout().toStringUtf8());
+      assertTrue(
+          control.getStdout().toStringUtf8().contains("ESCAPE tmpfs"),
+          control.getStdout().toStringUtf8());
+      awaitIdle(client);
+      // The next run has the full sizes again.
+      ExecResult sizes =
+          client.exec(
+              ExecRequest.newBuilder()
+                  .addArgv("sh")
+                  .addArgv("-c")
+                  .addArgv("df -k /tmp /work /dev/shm | tail -n 3 | awk '{print $2}'")
+                  .build());
+      assertEquals("65536\n65536\n16384\n", sizes.getStdout().toStringUtf8(), sizes.toString());
+    } finally {
+      stop(daemon);
+    }
+  }
+
+  private static long pinned(ExecResult r) {
+    List<String> v = HostileTest.values(r, "PINNED");
+    assertEquals(1, v.size(), r.getStdout().toStringUtf8() + r.getStderr().toStringUtf8());
+    return Long.parseLong(v.get(0).split(" ")[0]);
+  }
 }

@@ -45,6 +45,12 @@ final class TestDaemon implements AutoCloseable {
         extraConfig.isEmpty()
             ? base
             : ConfigLoader.parse(ConfigLoader.defaultText() + "\n" + extraConfig, "test");
+    return start(dir, zygotes, c, faults);
+  }
+
+  /** Starts a daemon with the whole configuration {@code c}. */
+  static TestDaemon start(Path dir, int zygotes, DaemonConfig c, RunFaults faults)
+      throws Exception {
     Path socket = dir.resolve("forkd.sock");
     Settings s =
         Settings.resolve(

@@ -275,4 +275,31 @@ class SeccompCompilerTest {
     SeccompException e = assertThrows(SeccompException.class, () -> compiler.compile(huge));
     assertTrue(e.getMessage().contains("at most 4096 fit"), e.getMessage());
   }
+
+  /**
+   * Without cgroups (mode "none") memfd_create and shmget fail ENOSYS, everything else as in the
+   * policy it derives from; with cgroups both stay allowed.
+   */
+  @Test
+  void withoutCgroupsMemfdAndSysvShmFailEnosys() {
+    assumeX86_64();
+    byte[] none =
+        compiler.compileNow(SeccompPolicies.withoutCgroups(SeccompPolicies.defaultPolicy()));
+    assertEquals(RET_ALLOW, run(defaultBpf, "memfd_create", 0, 0));
+    assertEquals(RET_ALLOW, run(defaultBpf, "shmget", 0, 4096, 01000));
+    assertEquals(errno(38), run(none, "memfd_create", 0, 0));
+    assertEquals(errno(38), run(none, "memfd_create", 0, 1)); // MFD_CLOEXEC
+    assertEquals(errno(38), run(none, "shmget", 0, 4096, 01000));
+    for (String same : List.of("shmat", "shmctl", "shm_open", "openat", "mmap", "clone3", "kill")) {
+      if (lib.resolveSyscall(same) >= 0) {
+        assertEquals(run(defaultBpf, same, 1, 0, 0), run(none, same, 1, 0, 0), same);
+      }
+    }
+    assertEquals(errno(1), run(none, "unshare", 0));
+    assertEquals(RET_KILL_PROCESS, BpfInterpreter.run(none, 0x40000003, 356)); // i386 memfd
+    assertEquals(
+        SeccompPolicies.defaultPolicy().rules().size(),
+        SeccompPolicies.withoutCgroups(SeccompPolicies.defaultPolicy()).rules().size());
+    assertTrue(SeccompPolicies.withoutCgroups(SyscallPolicy.unconfined("none")).unconfined());
+  }
 }

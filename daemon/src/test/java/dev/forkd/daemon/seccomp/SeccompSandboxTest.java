@@ -92,8 +92,9 @@ class SeccompSandboxTest {
     spec =
         new ZygoteSpec(
             p.binary(),
-            p.uidMap(),
-            p.gidMap(),
+            // The first host id sub-range, as the daemon's first zygote gets (none when rootless).
+            settings.hostIds() == null ? List.of() : settings.hostIds().map(0, profile.workerUid()),
+            settings.hostIds() == null ? List.of() : settings.hostIds().map(0, profile.workerGid()),
             p.hostname(),
             p.roBinds(),
             etc,
