@@ -24,7 +24,6 @@ import java.util.List;
  * here from the fds it returns, within the profile's collect budget.
  */
 final class Staging implements Closeable {
-  private static final int MFD_CLOEXEC = 1;
   private static final long PAGE = 4096;
 
   private final List<RunSpec.InputFile> inputs = new ArrayList<>();
@@ -77,21 +76,7 @@ final class Staging implements Closeable {
   }
 
   private static int memfd(byte[] content) throws IOException {
-    int fd = Posix.libc().memfd_create("forkd-input", MFD_CLOEXEC);
-    if (fd < 0) {
-      throw Posix.error("memfd_create");
-    }
-    try (FileChannel ch =
-        FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.WRITE)) {
-      ByteBuffer b = ByteBuffer.wrap(content);
-      while (b.hasRemaining()) {
-        ch.write(b);
-      }
-    } catch (IOException e) {
-      Posix.closeQuietly(fd);
-      throw e;
-    }
-    return fd;
+    return Posix.memfdOf("forkd-input", content);
   }
 
   List<RunSpec.InputFile> inputs() {

@@ -3,11 +3,8 @@ package dev.forkd.daemon.files;
 import dev.forkd.zygote.posix.LibC;
 import dev.forkd.zygote.posix.Posix;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 /**
  * The content of one stored file, in one of three places: bytes on the Java heap (small files: no
@@ -83,21 +80,7 @@ final class Blob {
 
   /** A new memfd holding {@code content}; the caller closes it. */
   static int memfdOf(byte[] content) throws IOException {
-    int fd = Posix.libc().memfd_create("forkd-file", MFD_CLOEXEC);
-    if (fd < 0) {
-      throw Posix.error("memfd_create");
-    }
-    try (FileChannel ch =
-        FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.WRITE)) {
-      ByteBuffer b = ByteBuffer.wrap(content);
-      while (b.hasRemaining()) {
-        ch.write(b);
-      }
-    } catch (IOException e) {
-      Posix.closeQuietly(fd);
-      throw e;
-    }
-    return fd;
+    return Posix.memfdOf("forkd-file", content);
   }
 
   /** Drops this blob's hold on the content (open fds keep it readable). */

@@ -62,6 +62,29 @@ public final class Posix {
   }
 
   /** Closes {@code fd} if it is open (>= 0); errors are ignored (close never retries). */
+  /** memfd_create's close-on-exec flag. */
+  public static final int MFD_CLOEXEC = 1;
+
+  /** A new close-on-exec memfd named {@code name} holding {@code content}; the caller closes it. */
+  public static int memfdOf(String name, byte[] content) throws java.io.IOException {
+    int fd = libc().memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) {
+      throw error("memfd_create");
+    }
+    try (java.nio.channels.FileChannel ch =
+        java.nio.channels.FileChannel.open(
+            java.nio.file.Path.of("/proc/self/fd/" + fd), java.nio.file.StandardOpenOption.WRITE)) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(content);
+      while (b.hasRemaining()) {
+        ch.write(b);
+      }
+    } catch (java.io.IOException e) {
+      closeQuietly(fd);
+      throw e;
+    }
+    return fd;
+  }
+
   public static void closeQuietly(int fd) {
     if (fd >= 0) {
       LIBC.close(fd);
