@@ -833,11 +833,14 @@ public final class Soak {
     for (int i = 0; i < lines.size(); i++) {
       String l = lines.get(i);
       longest = Math.max(longest, l.length());
-      if (!l.contains(" SEVERE ")) {
+      // An exception no one caught reaches stderr through the JVM's default handler, not the
+      // log: "Exception in thread ..." counts like a SEVERE line.
+      boolean uncaught = l.startsWith("Exception in thread ");
+      if (!l.contains(" SEVERE ") && !uncaught) {
         continue;
       }
       severe++;
-      String what = l.substring(l.indexOf(" SEVERE ") + 8);
+      String what = uncaught ? l : l.substring(l.indexOf(" SEVERE ") + 8);
       if (i + 1 < lines.size() && !lines.get(i + 1).startsWith("20")) {
         what += " | " + lines.get(i + 1).trim();
         for (int j = i + 2; j < lines.size() && j < i + 40; j++) {

@@ -289,13 +289,17 @@ final class AdmissionInterceptor implements ServerInterceptor {
     void expireIfDue(long now) {
       String why;
       synchronized (this) {
-        if (expiry == null || now - deadlineNanos < 0) {
+        if (expiry == null || now - deadlineNanos < 0 || refused || ended) {
           return;
         }
         why = expiry;
         unpend();
+        // Decided under the lock: a slot granted a moment later finds the call refused and asks
+        // for nothing (deciding outside it let a grant slip in, so the call was closed here while
+        // its handler ran: one ListFiles in 80,000 soak calls ended UNKNOWN).
+        refused = true;
       }
-      refuse(why);
+      closeRefused(why);
     }
 
     synchronized boolean isRefused() {
@@ -310,6 +314,10 @@ final class AdmissionInterceptor implements ServerInterceptor {
         }
         refused = true;
       }
+      closeRefused(why);
+    }
+
+    private void closeRefused(String why) {
       try {
         call.close(Status.RESOURCE_EXHAUSTED.withDescription(why), new Metadata());
       } catch (IllegalStateException e) {
