@@ -46,6 +46,10 @@ public final class RequestValidator {
     if (profile == null) {
       throw new NotFoundException("profile '" + printable(name) + "' not found");
     }
+    if (!r.getSessionId().isEmpty()) {
+      // No session service yet: no id can name an open session.
+      throw new NotFoundException("session '" + printable(r.getSessionId()) + "' not found");
+    }
     if (r.getArgvCount() == 0) {
       throw new InvalidRequestException("argv", "must not be empty");
     }

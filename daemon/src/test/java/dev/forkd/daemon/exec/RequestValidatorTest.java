@@ -110,6 +110,14 @@ class RequestValidatorTest {
   }
 
   @Test
+  void aSessionIdNamesNoOpenSession() {
+    NotFoundException e =
+        assertThrows(
+            NotFoundException.class, () -> v.validate(req("x").setSessionId("s-1").build()));
+    assertEquals("session 's-1' not found", e.getMessage());
+  }
+
+  @Test
   void filesAndCollectAreChecked() {
     assertEquals(
         "files[0]: needs content or file_id",
