@@ -63,9 +63,9 @@ static const struct tag_info tags[FRAME_TAG_MAX + 1] = {
 
 struct type_info {
     const char *name;
-    uint32_t allowed;
-    uint32_t required;
-    uint32_t repeated;
+    uint64_t allowed;
+    uint64_t required;
+    uint64_t repeated;
     uint8_t order[12]; /* encoding order of PROTOCOL.md, 0-terminated */
 };
 
@@ -288,7 +288,8 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
     const struct type_info *ti = &types[type];
 
     /* Pass 1: validate, count, size the arena. */
-    uint32_t seen = 0, argc = 0, envc = 0, nrl = 0, nfiles = 0, npaths = 0, nresults = 0;
+    uint64_t seen = 0;
+    uint32_t argc = 0, envc = 0, nrl = 0, nfiles = 0, npaths = 0, nresults = 0;
     size_t need = 0;
     for (uint32_t off = 0; off < len;) {
         if (len - off < 6) return FRAME_E_FIELD_HEADER;

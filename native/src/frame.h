@@ -74,9 +74,9 @@ enum frame_tag {
     TAG_PATH = 25,
     TAG_COLLECT_RESULT = 26,
 };
-#define FRAME_TAG_MAX 26
+#define FRAME_TAG_MAX 26 /* at most 63: `present` is a 64-bit mask */
 
-#define FRAME_BIT(tag)    (1u << (tag))
+#define FRAME_BIT(tag)    (UINT64_C(1) << (tag))
 #define FRAME_HAS(f, tag) (((f)->present & FRAME_BIT(tag)) != 0)
 #define FRAME_SET(f, tag) ((f)->present |= FRAME_BIT(tag))
 
@@ -140,7 +140,7 @@ struct frame_collect_result {
  */
 struct frame {
     uint8_t type;
-    uint32_t present;
+    uint64_t present;
     uint32_t proto_version;
     uint32_t launcher_pid;
     uint32_t uid;
