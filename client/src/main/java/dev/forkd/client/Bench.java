@@ -13,6 +13,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * {@code forkctl bench}: N runs of one command, optionally concurrent or spaced out, with latency
@@ -28,7 +30,11 @@ final class Bench {
       List<String> argv,
       java.nio.file.Path samples,
       String profile,
-      List<dev.forkd.api.v1.InputFile> files) {}
+      List<dev.forkd.api.v1.InputFile> files,
+      int block) {}
+
+  /** Calls in a row that go to one daemon when several are compared (--block). */
+  static final int DEFAULT_BLOCK = 200;
 
   /** Latency samples in nanoseconds. */
   static final class Samples {
@@ -59,10 +65,16 @@ final class Bench {
 
   /** What one daemon's share of the runs showed. */
   private static final class Stats {
+    /** Successful runs only: a failed run's latency measures the failure, not a run. */
     final Samples total = new Samples();
+
     final Samples toExec = new Samples();
     final Samples rpc = new Samples();
     final AtomicInteger failures = new AtomicInteger();
+
+    /** Wall time of this daemon's blocks: its own throughput is its runs over this. */
+    final AtomicLong busyNanos = new AtomicLong();
+
     String firstError;
 
     synchronized void fail(String text) {
@@ -79,9 +91,17 @@ final class Bench {
   }
 
   /**
-   * With several daemons, call i goes to daemon (i + i / k) % k of k (the order turns each round):
-   * all of them see the same machine at the same moments, so a comparison between them is not made
-   * of the noise between minutes. One result (line, or JSON object) per daemon, in order.
+   * With several daemons, the calls go to them in blocks of {@code o.block()} calls, in rounds
+   * whose order turns (round r starts with daemon r % k): all of them see the same machine in the
+   * same minutes, so a comparison between them is not made of the noise between minutes, and each
+   * daemon serves back-to-back calls as it would alone. (Alternating call by call gave a daemon
+   * with one zygote the other daemons' calls to finish its reset, which hid its cost.)
+   *
+   * <p>With {@code --interval}, call i is due at start + i * interval, and its latency is counted
+   * from then, not from when it was sent: a call that had to wait for a slow predecessor counts
+   * that wait (no coordinated omission).
+   *
+   * <p>One result (line, or JSON object) per daemon, in order.
    */
   static int run(List<ForkdClient> clients, Options o, PrintStream out, PrintStream err)
       throws InterruptedException {
@@ -91,6 +111,11 @@ final class Bench {
             .setProfile(o.profile())
             .addAllFiles(o.files())
             .build();
+    // The empty-RPC baseline takes Exec's own path (the event loop, the interceptors, the
+    // validator, the run log) and stops where a run would be handed to a run thread: an Exec
+    // that the daemon refuses for its empty argv. GetStatus, measured before, also crossed the
+    // daemon's call executor, a hop that Exec does not take.
+    ExecRequest empty = ExecRequest.newBuilder().setProfile(o.profile()).build();
     int k = clients.size();
     for (int i = 0; i < o.warmup() * k; i++) {
       clients.get(i % k).exec(req);
@@ -100,12 +125,43 @@ final class Bench {
       Stats st = new Stats();
       for (int i = 0; i < Math.min(200, Math.max(20, o.runs() / 5)); i++) {
         long t0 = System.nanoTime();
-        c.status();
+        try {
+          c.exec(empty);
+          throw new IllegalStateException("the daemon ran an Exec with an empty argv");
+        } catch (ForkdException e) {
+          if (e.code() != io.grpc.Status.Code.INVALID_ARGUMENT) {
+            throw new IllegalStateException("empty-RPC baseline: " + e.getMessage(), e);
+          }
+        }
         st.rpc.add(System.nanoTime() - t0);
       }
       stats.add(st);
     }
     int calls = o.runs() * k;
+    int block = k == 1 ? o.runs() : Math.max(1, o.block());
+    // The schedule: round r gives each daemon its r-th block, daemon (j + r) % k j-th, so that
+    // every daemon makes exactly o.runs() calls even when the last blocks are short.
+    int[] daemonOf = new int[calls];
+    int[] blockOf = new int[calls];
+    int blocks = 0;
+    for (int r = 0, at = 0; at < calls; r++) {
+      int size = Math.min(block, o.runs() - r * block);
+      for (int j = 0; j < k; j++, blocks++) {
+        for (int n = 0; n < size; n++, at++) {
+          daemonOf[at] = (j + r) % k;
+          blockOf[at] = blocks;
+        }
+      }
+    }
+    int[] blockDaemon = new int[blocks];
+    for (int i = 0; i < calls; i++) {
+      blockDaemon[blockOf[i]] = daemonOf[i];
+    }
+    AtomicLongArray blockStart = new AtomicLongArray(blocks);
+    AtomicLongArray blockEnd = new AtomicLongArray(blocks);
+    for (int b = 0; b < blocks; b++) {
+      blockStart.set(b, Long.MAX_VALUE);
+    }
     AtomicInteger next = new AtomicInteger();
     long start = System.nanoTime();
     ExecutorService pool = Executors.newFixedThreadPool(o.concurrency());
@@ -120,28 +176,35 @@ final class Bench {
                   if (i >= calls) {
                     return null;
                   }
+                  long due = 0;
                   if (o.intervalNanos() > 0) {
-                    long due = start + i * o.intervalNanos();
+                    due = start + i * o.intervalNanos();
                     long wait = due - System.nanoTime();
                     if (wait > 0) {
                       TimeUnit.NANOSECONDS.sleep(wait);
                     }
                   }
-                  int c = (i + i / k) % k;
+                  int b = blockOf[i];
+                  int c = daemonOf[i];
                   Stats st = stats.get(c);
                   long t0 = System.nanoTime();
+                  long from = due != 0 ? Math.min(due, t0) : t0;
+                  blockStart.accumulateAndGet(b, from, Math::min);
                   try {
                     ExecResult r = clients.get(c).exec(req);
-                    st.total.add(System.nanoTime() - t0);
-                    st.toExec.add(
-                        r.getTiming().getToExec().getSeconds() * 1_000_000_000L
-                            + r.getTiming().getToExec().getNanos());
+                    long t1 = System.nanoTime();
                     if (r.getStatus() != Status.STATUS_EXITED || r.getExitCode() != 0) {
                       st.fail(r.getStatus() + " " + r.getMessage());
+                    } else {
+                      st.total.add(t1 - from);
+                      st.toExec.add(
+                          r.getTiming().getToExec().getSeconds() * 1_000_000_000L
+                              + r.getTiming().getToExec().getNanos());
                     }
                   } catch (ForkdException e) {
                     st.fail(e.getMessage());
                   }
+                  blockEnd.accumulateAndGet(b, System.nanoTime(), Math::max);
                   if (tty && i % 50 == 0) {
                     int done = Math.min(calls, i + 1);
                     int width = 40;
@@ -170,7 +233,11 @@ final class Bench {
     if (tty) {
       err.print("\r" + " ".repeat(60) + "\r");
     }
-    double seconds = (System.nanoTime() - start) / 1e9;
+    for (int b = 0; b < blocks; b++) {
+      if (blockEnd.get(b) > 0) {
+        stats.get(blockDaemon[b]).busyNanos.addAndGet(blockEnd.get(b) - blockStart.get(b));
+      }
+    }
     int failed = 0;
     for (int c = 0; c < k; c++) {
       java.nio.file.Path samples =
@@ -180,8 +247,9 @@ final class Bench {
       if (k > 1 && !o.json()) {
         out.println("daemon " + (c + 1) + " of " + k + ":");
       }
-      report(stats.get(c), o, seconds, samples, out, err);
-      failed += stats.get(c).failures.get();
+      Stats st = stats.get(c);
+      report(st, o, st.busyNanos.get() / 1e9, samples, out, err);
+      failed += st.failures.get();
     }
     return failed == 0 ? 0 : 1;
   }
@@ -207,13 +275,15 @@ final class Bench {
     }
     long[] x = st.toExec.sorted();
     long[] g = st.rpc.sorted();
-    double throughput = t.length / seconds;
+    // Runs per second of this daemon's own time, failed runs included (they took the time).
+    double throughput = (t.length + st.failures.get()) / seconds;
     if (o.json()) {
       out.printf(
           Locale.ROOT,
           "{\"runs\":%d,\"failures\":%d,\"concurrency\":%d,\"interval_ms\":%.3f,\"seconds\":%.3f,"
               + "\"throughput_per_s\":%.1f,\"total_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
               + "\"to_exec_ms\":{\"p50\":%.3f,\"p99\":%.3f},\"rpc_ms\":{\"p50\":%.3f,\"p99\":%.3f}}%n",
+          // Successful runs, the ones in the latencies; the calls made are runs + failures.
           t.length,
           st.failures.get(),
           o.concurrency(),
@@ -232,8 +302,8 @@ final class Bench {
     }
     out.printf(
         Locale.ROOT,
-        "%d runs of %s, concurrency %d%s: %.1f runs/s, %d failed%n",
-        t.length,
+        "%d runs of %s, concurrency %d%s: %.1f runs/s, %d failed (not in the latencies)%n",
+        t.length + st.failures.get(),
         String.join(" ", o.argv()),
         o.concurrency(),
         o.intervalNanos() > 0
@@ -255,7 +325,7 @@ final class Bench {
         Samples.percentileMillis(x, 99));
     out.printf(
         Locale.ROOT,
-        "  empty RPC (status)  p50 %.3f ms  p99 %.3f ms%n",
+        "  empty RPC (refused Exec)  p50 %.3f ms  p99 %.3f ms%n",
         Samples.percentileMillis(g, 50),
         Samples.percentileMillis(g, 99));
     if (st.firstError != null) {

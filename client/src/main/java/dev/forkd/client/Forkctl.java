@@ -288,6 +288,7 @@ public final class Forkctl {
     String profile = "";
     List<dev.forkd.api.v1.InputFile> files = new java.util.ArrayList<>();
     List<Path> also = new java.util.ArrayList<>();
+    int block = Bench.DEFAULT_BLOCK;
     int i = 0;
     for (; i < args.length; i++) {
       String a = args[i];
@@ -303,9 +304,13 @@ public final class Forkctl {
           out.println(
               "usage: forkctl bench [-n RUNS] [--warmup N] [-c CONCURRENCY] [--interval DUR] [--json]"
                   + " [--samples FILE] [--profile P] [--file LOCAL[:PATH]] [--file-id ID:PATH]"
-                  + " [--also SOCKET]... [-- CMD ARG...]\n  runs CMD (default /bin/true) and prints"
-                  + " latency percentiles; with --also, the calls alternate between the daemons and"
-                  + " each gets its own result (samples of the n-th --also in FILE.n)");
+                  + " [--also SOCKET]... [--block N] [-- CMD ARG...]\n  runs CMD (default /bin/true)"
+                  + " and prints latency percentiles of the successful runs (failed runs are"
+                  + " counted apart); with --interval, latency counts from each call's due time;"
+                  + " with --also, the calls go to the daemons in turn, N (default "
+                  + Bench.DEFAULT_BLOCK
+                  + ") at a time, and each gets its own result and throughput (samples of the"
+                  + " n-th --also in FILE.n)");
           return 0;
         }
         case "-n", "--runs" -> runs = (int) Units.bytes(arg(args, ++i, a));
@@ -316,6 +321,7 @@ public final class Forkctl {
         case "--samples" -> samples = Path.of(arg(args, ++i, a));
         case "--profile" -> profile = arg(args, ++i, a);
         case "--also" -> also.add(Path.of(arg(args, ++i, a)));
+        case "--block" -> block = (int) Units.bytes(arg(args, ++i, a));
         case "--file" -> files.add(localFile(arg(args, ++i, a)));
         case "--file-id" -> {
           String spec = arg(args, ++i, a);
@@ -332,8 +338,8 @@ public final class Forkctl {
         default -> throw new IllegalArgumentException("unknown bench option '" + a + "'");
       }
     }
-    if (runs < 1 || concurrency < 1) {
-      throw new IllegalArgumentException("bench: -n and -c must be at least 1");
+    if (runs < 1 || concurrency < 1 || block < 1) {
+      throw new IllegalArgumentException("bench: -n, -c and --block must be at least 1");
     }
     List<String> argv =
         i < args.length ? Arrays.asList(args).subList(i, args.length) : List.of("/bin/true");
@@ -346,7 +352,7 @@ public final class Forkctl {
       return Bench.run(
           clients,
           new Bench.Options(
-              runs, warmup, concurrency, interval, json, argv, samples, profile, files),
+              runs, warmup, concurrency, interval, json, argv, samples, profile, files, block),
           out,
           err);
     } catch (InterruptedException e) {

@@ -10,6 +10,8 @@ package dev.forkd.zygote;
  * @param killed the run was killed on request (cancel, output limit)
  * @param spawnNanos from receipt of SPAWN until exec was confirmed, measured in the zygote
  * @param toExecNanos from sending SPAWN until STARTED arrived, measured by the daemon
+ * @param startedAtNanos {@link System#nanoTime()} when STARTED arrived (0 if it never did), so that
+ *     a caller can measure from its own start, e.g. a request's arrival
  */
 public record RunResult(
     boolean execFailed,
@@ -25,7 +27,8 @@ public record RunResult(
     boolean wallTimeout,
     boolean killed,
     long spawnNanos,
-    long toExecNanos) {
+    long toExecNanos,
+    long startedAtNanos) {
 
   public boolean exited() {
     return !execFailed && (waitStatus & 0x7f) == 0;

@@ -179,6 +179,7 @@ public final class Zygote {
     boolean outputOpen = true;
     int pid = -1;
     long toExec = 0;
+    long startedAt = 0;
     long spawnNanos = 0;
     Frame end = null;
     ByteBuffer pending = null;
@@ -239,7 +240,8 @@ public final class Zygote {
               }
               pid = f.u32(Tag.PID);
               spawnNanos = f.u64(Tag.SPAWN_NS);
-              toExec = System.nanoTime() - sent;
+              startedAt = System.nanoTime();
+              toExec = startedAt - sent;
               io.started(pid);
               break;
             case EXEC_FAILED:
@@ -313,7 +315,8 @@ public final class Zygote {
           false,
           killSent,
           0,
-          System.nanoTime() - sent);
+          System.nanoTime() - sent,
+          0);
     }
     int flags = end.u32(Tag.FLAGS);
     return new RunResult(
@@ -330,7 +333,8 @@ public final class Zygote {
         (flags & 1) != 0,
         (flags & 2) != 0 || killSent,
         spawnNanos,
-        toExec);
+        toExec,
+        startedAt);
   }
 
   /** A collected file: an fd open for reading when {@code errno} is 0 (the caller closes it). */

@@ -200,7 +200,15 @@ public final class Runner {
         faults.at(RunFaults.Stage.DELIVER);
         deliver.accept(
             outcome(
-                spec, result, io, queued, usage, watch != null && watch.fired(), cgroups, files));
+                spec,
+                result,
+                io,
+                queued,
+                arrivalNanos,
+                usage,
+                watch != null && watch.fired(),
+                cgroups,
+                files));
         return;
       }
     }
@@ -397,12 +405,14 @@ public final class Runner {
       RunResult r,
       RunStreams io,
       long queued,
+      long arrivalNanos,
       RunUsage usage,
       boolean cpuWatchFired,
       boolean cgroups,
       List<CollectedFile> files) {
     String runId = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
-    long toExec = r.execFailed() ? 0 : queued + r.toExecNanos();
+    // From the request's arrival, as documented: queueing, staging, limits and SPAWN included.
+    long toExec = r.execFailed() ? 0 : r.startedAtNanos() - arrivalNanos;
     if (r.execFailed()) {
       String msg =
           "cannot execute '"

@@ -153,6 +153,8 @@ class ForkctlTest {
               samples.toString(),
               "--also",
               second.socket.toString(),
+              "--block",
+              "4",
               "--",
               "/bin/true");
       assertEquals(0, o.code(), o.err());
@@ -164,5 +166,17 @@ class ForkctlTest {
       assertEquals(6, java.nio.file.Files.readAllLines(samples).size());
       assertEquals(6, java.nio.file.Files.readAllLines(Path.of(samples + ".1")).size());
     }
+  }
+
+  @Test
+  void benchCountsFailedRunsApartFromTheLatencies() throws Exception {
+    Outcome o = forkctl("", "bench", "-n", "5", "--warmup", "0", "--json", "--", "/bin/false");
+    assertEquals(1, o.code(), o.err());
+    // No latency of a failed run is reported as a run's; the five calls are all failures.
+    assertTrue(o.out().startsWith("{\"runs\":0,\"failures\":5,"), o.out());
+    Outcome text = forkctl("", "bench", "-n", "3", "--warmup", "0", "--", "/bin/false");
+    assertTrue(text.out().contains("3 runs of /bin/false"), text.out());
+    assertTrue(text.out().contains("3 failed (not in the latencies)"), text.out());
+    assertTrue(text.out().contains("first failure: STATUS_EXITED"), text.out());
   }
 }
