@@ -294,7 +294,12 @@ public final class PipelineRunner {
           faults.at(RunFaults.Stage.SPAWN);
           // From here the zygote's run owns the pipe ends: it closes them once SPAWN is sent.
           cmd.fdsGone = true;
-          cmd.result = z.run(runSpec, cmd.io, cmd.control.flag(), cmd.watch);
+          cmd.result =
+              z.run(
+                  runSpec,
+                  faults == RunFaults.NONE ? cmd.io : new Runner.FaultingIo(cmd.io, faults),
+                  cmd.control.flag(),
+                  cmd.watch);
           faults.at(RunFaults.Stage.ENDED);
           if (cg != null) {
             cmd.usage = Runner.readUsage(cg);

@@ -328,7 +328,7 @@ public final class Runner {
   }
 
   /** The run loop's streams, with the STARTED fault stage. */
-  private static final class FaultingIo implements RunIo {
+  static final class FaultingIo implements RunIo {
     private final RunIo io;
     private final RunFaults faults;
 
