@@ -201,6 +201,12 @@ static int worker_child(void *arg) {
      * land; done before the rlimits, so that a low RLIMIT_NOFILE cannot refuse a target.
      */
     int high[FRAME_MAX_FDS];
+    /* The zygote's proc fd, used below, may sit on a target too: it moves up first. */
+    int proc_fd = s->proc_fd;
+    if (proc_fd >= 0 && proc_fd <= (int)FRAME_MAX_PIPE_FD && s->npipes > 0) {
+        proc_fd = fcntl(proc_fd, F_DUPFD_CLOEXEC, (int)FRAME_MAX_PIPE_FD + 1);
+        if (proc_fd < 0) child_fail(c, STEP_PIPE_FDS);
+    }
     for (uint32_t i = 0; i < s->npipes; i++) {
         high[i] = fcntl(s->pipe_src[i], F_DUPFD_CLOEXEC, (int)FRAME_MAX_PIPE_FD + 1);
         if (high[i] < 0) child_fail(c, STEP_PIPE_FDS);
@@ -224,9 +230,9 @@ static int worker_child(void *arg) {
      * zygote turns it off again as soon as clone() returns, before the run has a process that
      * could look (this worker is the only process of the namespace until its exec).
      */
-    if (s->proc_fd >= 0) {
+    if (proc_fd >= 0) {
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) child_fail(c, STEP_OOM_SCORE);
-        int fd = openat(s->proc_fd, "self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        int fd = openat(proc_fd, "self/oom_score_adj", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, "1000", 4) != 4) child_fail(c, STEP_OOM_SCORE);
         close(fd);
     }

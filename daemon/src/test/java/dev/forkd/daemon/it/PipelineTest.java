@@ -233,6 +233,36 @@ class PipelineTest {
   }
 
   @Test
+  void everyFdFromThreeToNineAndSixtyThree() throws Exception {
+    // Seven pipes on fds 3..9 of both commands, and fd 63 into fd 10: whatever fd numbers the
+    // zygote's own descriptors have, every target lands and the worker's set-up still works.
+    PipelineRequest.Builder b =
+        PipelineRequest.newBuilder()
+            .addCommands(
+                cmd(
+                    "/bin/sh",
+                    "-c",
+                    "for fd in 3 4 5 6 7 8 9; do eval \"echo fd$fd >&$fd\"; done;"
+                        + " exec python3 -c \"import os; os.write(63, b'sixty-three')\""))
+            .addCommands(
+                cmd(
+                    "/bin/sh",
+                    "-c",
+                    "for fd in 3 4 5 6 7 8 9; do eval \"cat <&$fd\"; done;"
+                        + " exec python3 -c \"import os; print(os.read(10, 100).decode())\""));
+    for (int fd = 3; fd <= 9; fd++) {
+      b.addPipes(pipe(0, fd, 1, fd));
+    }
+    b.addPipes(pipe(0, 63, 1, 10));
+    PipelineResult r = d.client.pipeline(b.build());
+    assertEquals(Status.STATUS_EXITED, r.getResults(0).getStatus(), r.toString());
+    assertEquals(0, r.getResults(0).getExitCode(), r.toString());
+    assertEquals(
+        "fd3\nfd4\nfd5\nfd6\nfd7\nfd8\nfd9\nsixty-three\n", out(r.getResults(1)), r.toString());
+    assertPoolFull("fds 3..9 and 63");
+  }
+
+  @Test
   void interactiveJudgeCorrectSolution() throws Exception {
     PipelineResult r = play("i-judge", 5000, "s-correct", 5000);
     ExecResult i = r.getResults(0);
