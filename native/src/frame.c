@@ -60,6 +60,7 @@ static const struct tag_info tags[FRAME_TAG_MAX + 1] = {
     [TAG_PATH] = {KIND_PATH, 0},
     [TAG_COLLECT_RESULT] = {KIND_RESULT, 0},
     [TAG_PIPE_FD] = {KIND_U32, 0},
+    [TAG_STDIO_PIPED] = {KIND_U32, 0},
 };
 
 struct type_info {
@@ -67,7 +68,7 @@ struct type_info {
     uint64_t allowed;
     uint64_t required;
     uint64_t repeated;
-    uint8_t order[12]; /* encoding order of PROTOCOL.md, 0-terminated */
+    uint8_t order[16]; /* encoding order of PROTOCOL.md, 0-terminated */
 };
 
 #define FAILURE_TAGS (B(TAG_STEP) | B(TAG_ERRNO) | B(TAG_MESSAGE))
@@ -84,11 +85,11 @@ static const struct type_info types[FRAME_TYPE_MAX + 1] = {
     [FRAME_SPAWN] = {"SPAWN",
                      B(TAG_ARGV) | B(TAG_ENV) | B(TAG_CWD) | B(TAG_WALL_TIME_NS) | B(TAG_UID) |
                          B(TAG_GID) | B(TAG_RLIMIT) | B(TAG_SECCOMP_BPF) | B(TAG_WORK_DIR_BYTES) |
-                         B(TAG_FILE) | B(TAG_PIPE_FD),
+                         B(TAG_FILE) | B(TAG_PIPE_FD) | B(TAG_STDIO_PIPED),
                      B(TAG_ARGV),
                      B(TAG_ARGV) | B(TAG_ENV) | B(TAG_RLIMIT) | B(TAG_FILE) | B(TAG_PIPE_FD),
                      {TAG_ARGV, TAG_ENV, TAG_CWD, TAG_WALL_TIME_NS, TAG_UID, TAG_GID, TAG_RLIMIT,
-                      TAG_SECCOMP_BPF, TAG_WORK_DIR_BYTES, TAG_FILE, TAG_PIPE_FD}},
+                      TAG_SECCOMP_BPF, TAG_WORK_DIR_BYTES, TAG_FILE, TAG_PIPE_FD, TAG_STDIO_PIPED}},
     [FRAME_STARTED] = {"STARTED",
                        B(TAG_PID) | B(TAG_SPAWN_NS),
                        B(TAG_PID) | B(TAG_SPAWN_NS),
@@ -144,7 +145,8 @@ const char *frame_strerror(int err) {
         case FRAME_E_PATH: return "path is not relative and normalised";
         case FRAME_E_MODE: return "FILE mode is not 0644 or 0755";
         case FRAME_E_RESULT_RESERVED: return "COLLECT_RESULT reserved bytes are not zero";
-        case FRAME_E_PIPE_FD: return "PIPE_FD is not 3..63 or names an fd twice";
+        case FRAME_E_PIPE_FD:
+            return "PIPE_FD is not 3..63 or names an fd twice, or STDIO_PIPED is not 0..7";
         default: return "unknown codec error";
     }
 }
@@ -240,6 +242,7 @@ static int check_value(unsigned tag, const uint8_t *v, uint32_t len) {
                 return FRAME_E_SIGNAL;
             if (tag == TAG_PIPE_FD && (get_u32(v) < 3 || get_u32(v) > FRAME_MAX_PIPE_FD))
                 return FRAME_E_PIPE_FD;
+            if (tag == TAG_STDIO_PIPED && get_u32(v) > 7) return FRAME_E_PIPE_FD;
             return FRAME_OK;
         case KIND_U64: return len == 8 ? FRAME_OK : FRAME_E_FIXED_SIZE;
         case KIND_RLIMIT: return len == RLIMIT_WIRE_SIZE ? FRAME_OK : FRAME_E_FIXED_SIZE;
@@ -384,6 +387,7 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
             case TAG_SIGNAL_NUMBER: out->signal_number = get_u32(v); break;
             case TAG_WORK_DIR_BYTES: out->work_dir_bytes = get_u64(v); break;
             case TAG_PIPE_FD: pipes[out->npipe_fds++] = get_u32(v); break;
+            case TAG_STDIO_PIPED: out->stdio_piped = get_u32(v); break;
             case TAG_FILE: {
                 struct frame_file *file = &files[out->nfiles++];
                 file->mode = get_u32(v);
@@ -541,6 +545,13 @@ static void encode_tag(struct writer *w, const struct frame *f, unsigned tag) {
             }
             break;
         }
+        case TAG_STDIO_PIPED:
+            if (f->stdio_piped > 7) {
+                fail(w, FRAME_E_PIPE_FD);
+                return;
+            }
+            put_u32_field(w, tag, f->stdio_piped);
+            break;
         case TAG_FILE:
             for (uint32_t i = 0; i < f->nfiles; i++) {
                 if (!file_mode_ok(f->files[i].mode)) {

@@ -74,8 +74,9 @@ enum frame_tag {
     TAG_PATH = 25,
     TAG_COLLECT_RESULT = 26,
     TAG_PIPE_FD = 27, /* pipelines: 27-29 */
+    TAG_STDIO_PIPED = 28,
 };
-#define FRAME_TAG_MAX 27 /* at most 63: `present` is a 64-bit mask */
+#define FRAME_TAG_MAX 28 /* at most 63: `present` is a 64-bit mask */
 
 #define FRAME_BIT(tag)    (UINT64_C(1) << (tag))
 #define FRAME_HAS(f, tag) (((f)->present & FRAME_BIT(tag)) != 0)
@@ -179,6 +180,8 @@ struct frame {
     /* SPAWN's PIPE_FDs: the target fd of each extra fd sent after the FILE fds, in order. */
     uint32_t npipe_fds;
     const uint32_t *pipe_fds;
+    /* SPAWN's STDIO_PIPED: bit i set when stdio fd i is a pipeline's pipe end (0..7). */
+    uint32_t stdio_piped;
 };
 
 /* Human-readable text of a frame_error. */

@@ -515,6 +515,19 @@ static void on_spawn(const struct frame *f, int *fds) {
     close_fds(pipes, npipes);
     z.out_fd = stdio[1];
     z.err_fd = stdio[2];
+    /*
+     * A pipeline's pipe end in the stdout or stderr slot (STDIO_PIPED) goes at once as well: the
+     * command's reader then sees EOF when the command closes it, not when the whole run ends.
+     */
+    uint32_t piped = FRAME_HAS(f, TAG_STDIO_PIPED) ? f->stdio_piped : 0;
+    if (piped & 2u) {
+        close(z.out_fd);
+        z.out_fd = -1;
+    }
+    if (piped & 4u) {
+        close(z.err_fd);
+        z.err_fd = -1;
+    }
     if (!res.exec_ok) {
         close_output();
         /* The worker already exited (CLONE_VFORK); reap it and anything else first. */

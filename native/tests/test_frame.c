@@ -867,6 +867,17 @@ static void test_pipe_fds(void) {
     check(decode_built(buf, m, FRAME_COLLECT, &f, &arena) == FRAME_E_MISPLACED_TAG,
           "PIPE_FD outside SPAWN is rejected");
     free(arena);
+    v[0] = 6;
+    m = n + put_field(buf + 8 + n, TAG_STDIO_PIPED, v, 4);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_OK && f.stdio_piped == 6 &&
+              frame_fd_count(&f) == 3,
+          "STDIO_PIPED 6 decodes; no extra fds");
+    free(arena);
+    v[0] = 8;
+    m = n + put_field(buf + 8 + n, TAG_STDIO_PIPED, v, 4);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_PIPE_FD,
+          "STDIO_PIPED 8 is rejected");
+    free(arena);
 }
 
 static void test_mutations(void) {

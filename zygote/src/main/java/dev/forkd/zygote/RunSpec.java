@@ -155,10 +155,16 @@ public record RunSpec(
     for (InputFile f : files) {
       b.file(f.executable() ? 0755 : 0644, f.size(), f.path());
     }
+    int stdioPiped = 0;
     for (PipeFd p : pipes) {
       if (p.target() > 2) {
         b.u32(Tag.PIPE_FD, p.target());
+      } else {
+        stdioPiped |= 1 << p.target();
       }
+    }
+    if (stdioPiped != 0) {
+      b.u32(Tag.STDIO_PIPED, stdioPiped);
     }
     return b.build();
   }

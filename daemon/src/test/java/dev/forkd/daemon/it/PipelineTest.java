@@ -263,6 +263,28 @@ class PipelineTest {
   }
 
   @Test
+  void aReaderSeesEofWhenTheWriterClosesItsStdoutNotWhenItEnds() throws Exception {
+    PipelineResult r =
+        d.client.pipeline(
+            PipelineRequest.newBuilder()
+                .addCommands(cmd("/bin/sh", "-c", "echo early; exec >&-; exec sleep 2"))
+                .addCommands(cmd("cat"))
+                .addPipes(pipe(0, 1, 1, 0))
+                .build());
+    assertEquals("early\n", out(r.getResults(1)), r.toString());
+    long writer = millis(r.getResults(0).getUsage().getWallTime());
+    long reader = millis(r.getResults(1).getUsage().getWallTime());
+    assertTrue(writer >= 1900, "the writer ran " + writer + " ms");
+    // As on a host: EOF came when the writer closed the pipe, not when its run ended.
+    assertTrue(reader < 1500, "the reader ran " + reader + " ms (the writer " + writer + " ms)");
+    assertPoolFull("an early close");
+  }
+
+  static long millis(Duration d) {
+    return d.getSeconds() * 1000 + d.getNanos() / 1_000_000;
+  }
+
+  @Test
   void interactiveJudgeCorrectSolution() throws Exception {
     PipelineResult r = play("i-judge", 5000, "s-correct", 5000);
     ExecResult i = r.getResults(0);
