@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// A small client of forkd's Sandbox.Exec with @grpc/grpc-js.
+// A small client of forkd's Sandbox.Exec and Sandbox.ExecPipeline with @grpc/grpc-js.
 // The repo's .proto files are loaded at run time by @grpc/proto-loader (which ships
 // google/protobuf/*.proto itself), so nothing is generated.
 //
@@ -96,6 +96,29 @@ async function main() {
   );
   await check('exit-code', { argv: ['sh', '-c', 'echo oops >&2; exit 3'] }, { status: 'STATUS_EXITED', exit_code: 3 });
   await check('missing', { argv: ['no-such-program'] }, { status: 'STATUS_EXEC_FAILED', message: true });
+
+  // ExecPipeline: each command in its own sandbox, stdout of one piped into stdin of the next by
+  // the kernel; one result per command.
+  try {
+    const p = await new Promise((resolve, reject) =>
+      client.ExecPipeline(
+        {
+          commands: [{ argv: ['echo', 'piped through two sandboxes'] }, { argv: ['tr', 'a-z', 'A-Z'] }],
+          pipes: [{ writer: { command: 0, fd: 1 }, reader: { command: 1, fd: 0 } }],
+        },
+        { deadline: new Date(Date.now() + 30000) },
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
+    );
+    const got = p.results.map((r) => `${r.status}/${r.exit_code}`).join(' | ');
+    const out = p.results[1].stdout.toString();
+    const ok = got === 'STATUS_EXITED/0 | STATUS_EXITED/0' && out === 'PIPED THROUGH TWO SANDBOXES\n';
+    console.log(`${ok ? 'ok  ' : 'FAIL'} pipeline  echo | tr -> ${got} stdout=${JSON.stringify(out)}`);
+    if (!ok) failures++;
+  } catch (e) {
+    console.log(`FAIL pipeline  RPC error ${grpc.status[e.code] || e.code}: ${e.details || e.message}`);
+    failures++;
+  }
 
   client.close();
   console.log(`node example: ${failures ? `${failures} check(s) failed` : 'all checks passed'}`);

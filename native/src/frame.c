@@ -59,6 +59,8 @@ static const struct tag_info tags[FRAME_TAG_MAX + 1] = {
     [TAG_FILE] = {KIND_FILE, 0},
     [TAG_PATH] = {KIND_PATH, 0},
     [TAG_COLLECT_RESULT] = {KIND_RESULT, 0},
+    [TAG_PIPE_FD] = {KIND_U32, 0},
+    [TAG_STDIO_PIPED] = {KIND_U32, 0},
 };
 
 struct type_info {
@@ -66,7 +68,7 @@ struct type_info {
     uint64_t allowed;
     uint64_t required;
     uint64_t repeated;
-    uint8_t order[12]; /* encoding order of PROTOCOL.md, 0-terminated */
+    uint8_t order[16]; /* encoding order of PROTOCOL.md, 0-terminated */
 };
 
 #define FAILURE_TAGS (B(TAG_STEP) | B(TAG_ERRNO) | B(TAG_MESSAGE))
@@ -83,11 +85,11 @@ static const struct type_info types[FRAME_TYPE_MAX + 1] = {
     [FRAME_SPAWN] = {"SPAWN",
                      B(TAG_ARGV) | B(TAG_ENV) | B(TAG_CWD) | B(TAG_WALL_TIME_NS) | B(TAG_UID) |
                          B(TAG_GID) | B(TAG_RLIMIT) | B(TAG_SECCOMP_BPF) | B(TAG_WORK_DIR_BYTES) |
-                         B(TAG_FILE),
+                         B(TAG_FILE) | B(TAG_PIPE_FD) | B(TAG_STDIO_PIPED),
                      B(TAG_ARGV),
-                     B(TAG_ARGV) | B(TAG_ENV) | B(TAG_RLIMIT) | B(TAG_FILE),
+                     B(TAG_ARGV) | B(TAG_ENV) | B(TAG_RLIMIT) | B(TAG_FILE) | B(TAG_PIPE_FD),
                      {TAG_ARGV, TAG_ENV, TAG_CWD, TAG_WALL_TIME_NS, TAG_UID, TAG_GID, TAG_RLIMIT,
-                      TAG_SECCOMP_BPF, TAG_WORK_DIR_BYTES, TAG_FILE}},
+                      TAG_SECCOMP_BPF, TAG_WORK_DIR_BYTES, TAG_FILE, TAG_PIPE_FD, TAG_STDIO_PIPED}},
     [FRAME_STARTED] = {"STARTED",
                        B(TAG_PID) | B(TAG_SPAWN_NS),
                        B(TAG_PID) | B(TAG_SPAWN_NS),
@@ -143,6 +145,8 @@ const char *frame_strerror(int err) {
         case FRAME_E_PATH: return "path is not relative and normalised";
         case FRAME_E_MODE: return "FILE mode is not 0644 or 0755";
         case FRAME_E_RESULT_RESERVED: return "COLLECT_RESULT reserved bytes are not zero";
+        case FRAME_E_PIPE_FD:
+            return "PIPE_FD is not 3..63 or names an fd twice, or STDIO_PIPED is not 0..7";
         default: return "unknown codec error";
     }
 }
@@ -214,7 +218,9 @@ int frame_check_path(const void *path, size_t len) {
 }
 
 unsigned frame_fd_count(const struct frame *f) {
-    if (f->type == FRAME_SPAWN) return 3u + (FRAME_HAS(f, TAG_FILE) ? f->nfiles : 0u);
+    if (f->type == FRAME_SPAWN)
+        return 3u + (FRAME_HAS(f, TAG_FILE) ? f->nfiles : 0u) +
+               (FRAME_HAS(f, TAG_PIPE_FD) ? f->npipe_fds : 0u);
     if (f->type != FRAME_COLLECTED || !FRAME_HAS(f, TAG_COLLECT_RESULT)) return 0;
     unsigned n = 0;
     for (uint32_t i = 0; i < f->nresults; i++)
@@ -234,6 +240,9 @@ static int check_value(unsigned tag, const uint8_t *v, uint32_t len) {
             if (len != 4) return FRAME_E_FIXED_SIZE;
             if (tag == TAG_SIGNAL_NUMBER && (get_u32(v) < 1 || get_u32(v) > 64))
                 return FRAME_E_SIGNAL;
+            if (tag == TAG_PIPE_FD && (get_u32(v) < 3 || get_u32(v) > FRAME_MAX_PIPE_FD))
+                return FRAME_E_PIPE_FD;
+            if (tag == TAG_STDIO_PIPED && get_u32(v) > 7) return FRAME_E_PIPE_FD;
             return FRAME_OK;
         case KIND_U64: return len == 8 ? FRAME_OK : FRAME_E_FIXED_SIZE;
         case KIND_RLIMIT: return len == RLIMIT_WIRE_SIZE ? FRAME_OK : FRAME_E_FIXED_SIZE;
@@ -289,7 +298,8 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
 
     /* Pass 1: validate, count, size the arena. */
     uint64_t seen = 0;
-    uint32_t argc = 0, envc = 0, nrl = 0, nfiles = 0, npaths = 0, nresults = 0;
+    uint32_t argc = 0, envc = 0, nrl = 0, nfiles = 0, npaths = 0, nresults = 0, npipes = 0;
+    uint64_t pipe_targets = 0; /* bit n: fd n named by a PIPE_FD */
     size_t need = 0;
     for (uint32_t off = 0; off < len;) {
         if (len - off < 6) return FRAME_E_FIELD_HEADER;
@@ -309,6 +319,12 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
         if (tag == TAG_FILE && ++nfiles > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
         if (tag == TAG_PATH && ++npaths > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
         if (tag == TAG_COLLECT_RESULT && ++nresults > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
+        if (tag == TAG_PIPE_FD) {
+            uint64_t bit = UINT64_C(1) << get_u32(payload + off); /* 3..63: checked above */
+            if (pipe_targets & bit) return FRAME_E_PIPE_FD;
+            pipe_targets |= bit;
+            npipes++;
+        }
         if (tags[tag].kind == KIND_STRING || tag == TAG_PATH) need += (size_t)flen + 1;
         if (tag == TAG_FILE) need += (size_t)(flen - FILE_WIRE_HEAD) + 1;
         if (tag == TAG_COLLECT_RESULT) need += (size_t)(flen - RESULT_WIRE_HEAD) + 1;
@@ -316,11 +332,13 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
         off += flen;
     }
     if ((seen & ti->required) != ti->required) return FRAME_E_MISSING;
+    /* stdin, stdout, stderr, the FILE fds and the PIPE_FD fds share one SCM_RIGHTS message. */
+    if (3u + nfiles + npipes > FRAME_MAX_FDS) return FRAME_E_TOO_MANY;
     /* Pointer and struct arrays, and worst-case alignment padding (8 aligned blocks). */
     need += sizeof(char *) * ((size_t)argc + 1) + sizeof(char *) * ((size_t)envc + 1) +
             sizeof(struct frame_rlimit) * nrl + sizeof(struct frame_file) * nfiles +
             sizeof(char *) * ((size_t)npaths + 1) + sizeof(struct frame_collect_result) * nresults +
-            8 * 8;
+            sizeof(uint32_t) * npipes + 8 * 8;
     if (arena_mem == NULL || need > arena_size) return FRAME_E_ARENA;
 
     /* Pass 2: fill; cannot fail. */
@@ -334,6 +352,7 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
     char **paths = arena_take(&a, sizeof(char *) * ((size_t)npaths + 1), 8);
     struct frame_collect_result *results =
         arena_take(&a, sizeof(struct frame_collect_result) * nresults, 8);
+    uint32_t *pipes = arena_take(&a, sizeof(uint32_t) * npipes, 8);
     for (uint32_t off = 0; off < len;) {
         unsigned tag = get_u16(payload + off);
         uint32_t flen = get_u32(payload + off + 2);
@@ -367,6 +386,8 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
             case TAG_MESSAGE: out->message = arena_string(&a, v, flen); break;
             case TAG_SIGNAL_NUMBER: out->signal_number = get_u32(v); break;
             case TAG_WORK_DIR_BYTES: out->work_dir_bytes = get_u64(v); break;
+            case TAG_PIPE_FD: pipes[out->npipe_fds++] = get_u32(v); break;
+            case TAG_STDIO_PIPED: out->stdio_piped = get_u32(v); break;
             case TAG_FILE: {
                 struct frame_file *file = &files[out->nfiles++];
                 file->mode = get_u32(v);
@@ -401,6 +422,7 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
     out->files = files;
     out->paths = paths;
     out->results = results;
+    out->pipe_fds = pipes;
     return FRAME_OK;
 }
 
@@ -510,6 +532,26 @@ static void encode_tag(struct writer *w, const struct frame *f, unsigned tag) {
         case TAG_SPAWN_NS: put_u64_field(w, tag, f->spawn_ns); break;
         case TAG_MESSAGE: put_string_field(w, tag, f->message); break;
         case TAG_WORK_DIR_BYTES: put_u64_field(w, tag, f->work_dir_bytes); break;
+        case TAG_PIPE_FD: {
+            uint64_t named = 0;
+            for (uint32_t i = 0; i < f->npipe_fds; i++) {
+                uint32_t fd = f->pipe_fds[i];
+                if (fd < 3 || fd > FRAME_MAX_PIPE_FD || (named & (UINT64_C(1) << fd))) {
+                    fail(w, FRAME_E_PIPE_FD);
+                    return;
+                }
+                named |= UINT64_C(1) << fd;
+                put_u32_field(w, tag, fd);
+            }
+            break;
+        }
+        case TAG_STDIO_PIPED:
+            if (f->stdio_piped > 7) {
+                fail(w, FRAME_E_PIPE_FD);
+                return;
+            }
+            put_u32_field(w, tag, f->stdio_piped);
+            break;
         case TAG_FILE:
             for (uint32_t i = 0; i < f->nfiles; i++) {
                 if (!file_mode_ok(f->files[i].mode)) {
@@ -569,6 +611,9 @@ ssize_t frame_encode(const struct frame *f, uint8_t *out, size_t cap) {
     if (FRAME_HAS(f, TAG_PATH) && (f->npaths == 0 || f->npaths > FRAME_MAX_FILES))
         return FRAME_E_TOO_MANY;
     if (FRAME_HAS(f, TAG_COLLECT_RESULT) && f->nresults > FRAME_MAX_FILES) return FRAME_E_TOO_MANY;
+    if (FRAME_HAS(f, TAG_PIPE_FD) &&
+        (f->npipe_fds == 0 || 3u + f->nfiles + f->npipe_fds > FRAME_MAX_FDS))
+        return FRAME_E_TOO_MANY;
     if (cap < FRAME_HEADER_SIZE) return FRAME_E_NO_SPACE;
 
     struct writer w = {out, cap, FRAME_HEADER_SIZE, 0};

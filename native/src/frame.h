@@ -73,8 +73,10 @@ enum frame_tag {
     TAG_FILE = 24,
     TAG_PATH = 25,
     TAG_COLLECT_RESULT = 26,
+    TAG_PIPE_FD = 27, /* pipelines: 27-29 */
+    TAG_STDIO_PIPED = 28,
 };
-#define FRAME_TAG_MAX 26 /* at most 63: `present` is a 64-bit mask */
+#define FRAME_TAG_MAX 28 /* at most 63: `present` is a 64-bit mask */
 
 #define FRAME_BIT(tag)    (UINT64_C(1) << (tag))
 #define FRAME_HAS(f, tag) (((f)->present & FRAME_BIT(tag)) != 0)
@@ -110,6 +112,7 @@ enum frame_error {
     FRAME_E_PATH = -21,
     FRAME_E_MODE = -22,
     FRAME_E_RESULT_RESERVED = -23,
+    FRAME_E_PIPE_FD = -24,
 };
 
 struct frame_rlimit {
@@ -174,6 +177,11 @@ struct frame {
     const struct frame_file *files;
     char **paths;
     const struct frame_collect_result *results;
+    /* SPAWN's PIPE_FDs: the target fd of each extra fd sent after the FILE fds, in order. */
+    uint32_t npipe_fds;
+    const uint32_t *pipe_fds;
+    /* SPAWN's STDIO_PIPED: bit i set when stdio fd i is a pipeline's pipe end (0..7). */
+    uint32_t stdio_piped;
 };
 
 /* Human-readable text of a frame_error. */
@@ -202,7 +210,8 @@ int frame_decode(const uint8_t *buf, size_t len, struct frame *out, void *arena,
  */
 int frame_check_path(const void *path, size_t len);
 
-/* Number of fds that travel with *f: 3 + nfiles for SPAWN, the ok results for COLLECTED. */
+/* Number of fds that travel with *f: 3 + nfiles + npipe_fds for SPAWN, the ok results for
+ * COLLECTED. */
 unsigned frame_fd_count(const struct frame *f);
 
 /* Encodes *f (fields in the order of PROTOCOL.md) into out; returns the length or an error. */

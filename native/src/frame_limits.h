@@ -14,6 +14,7 @@
  *   FRAME_MAX_PATH        bytes of a FILE, PATH or COLLECT_RESULT path
  *   FRAME_MAX_PATH_PARTS  components of such a path
  *   FRAME_MAX_FDS         SCM_RIGHTS fds per message (the kernel's SCM_MAX_FD)
+ *   FRAME_MAX_PIPE_FD     highest fd number a PIPE_FD of SPAWN may name (targets 3..this)
  */
 #ifndef FORKD_FRAME_LIMITS_H
 #define FORKD_FRAME_LIMITS_H
@@ -28,5 +29,6 @@
 #define FRAME_MAX_PATH       4096u
 #define FRAME_MAX_PATH_PARTS 64u
 #define FRAME_MAX_FDS        253u
+#define FRAME_MAX_PIPE_FD    63u
 
 #endif

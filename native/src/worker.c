@@ -60,6 +60,7 @@ enum worker_step {
     STEP_CAPSET,
     STEP_NO_NEW_PRIVS,
     STEP_CLOEXEC,
+    STEP_PIPE_FDS,
     STEP_SIGPROCMASK,
     STEP_SECCOMP,
     STEP_EXECVE,
@@ -84,6 +85,7 @@ static const char *const step_names[STEP_COUNT] = {
     [STEP_CAPSET] = "capset",
     [STEP_NO_NEW_PRIVS] = "no_new_privs",
     [STEP_CLOEXEC] = "close fds",
+    [STEP_PIPE_FDS] = "pipe fds",
     [STEP_SIGPROCMASK] = "sigprocmask",
     [STEP_SECCOMP] = "seccomp",
     [STEP_EXECVE] = "execve",
@@ -193,6 +195,25 @@ static int worker_child(void *arg) {
     for (int i = 0; i < 3; i++) {
         if (dup2(s->stdio[i], i) < 0) child_fail(c, STEP_DUP2);
     }
+    /*
+     * A pipeline's other pipe ends, at the fds it names. A received fd may sit where another one
+     * must go, so all move above every target first (close-on-exec copies, gone at exec), then
+     * land; done before the rlimits, so that a low RLIMIT_NOFILE cannot refuse a target.
+     */
+    int high[FRAME_MAX_FDS];
+    /* The zygote's proc fd, used below, may sit on a target too: it moves up first. */
+    int proc_fd = s->proc_fd;
+    if (proc_fd >= 0 && proc_fd <= (int)FRAME_MAX_PIPE_FD && s->npipes > 0) {
+        proc_fd = fcntl(proc_fd, F_DUPFD_CLOEXEC, (int)FRAME_MAX_PIPE_FD + 1);
+        if (proc_fd < 0) child_fail(c, STEP_PIPE_FDS);
+    }
+    for (uint32_t i = 0; i < s->npipes; i++) {
+        high[i] = fcntl(s->pipe_src[i], F_DUPFD_CLOEXEC, (int)FRAME_MAX_PIPE_FD + 1);
+        if (high[i] < 0) child_fail(c, STEP_PIPE_FDS);
+    }
+    for (uint32_t i = 0; i < s->npipes; i++) {
+        if (dup2(high[i], (int)s->pipe_dst[i]) < 0) child_fail(c, STEP_PIPE_FDS);
+    }
     /* The run's resource limits; core dumps always off. */
     for (uint32_t i = 0; i < s->nrlimits; i++) {
         struct rlimit rl = {(rlim_t)s->rlimits[i].soft, (rlim_t)s->rlimits[i].hard};
@@ -209,9 +230,9 @@ static int worker_child(void *arg) {
      * zygote turns it off again as soon as clone() returns, before the run has a process that
      * could look (this worker is the only process of the namespace until its exec).
      */
-    if (s->proc_fd >= 0) {
+    if (proc_fd >= 0) {
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) child_fail(c, STEP_OOM_SCORE);
-        int fd = openat(s->proc_fd, "self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        int fd = openat(proc_fd, "self/oom_score_adj", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, "1000", 4) != 4) child_fail(c, STEP_OOM_SCORE);
         close(fd);
     }
@@ -255,6 +276,10 @@ static int worker_child(void *arg) {
         for (int fd = 3; fd <= s->max_fd; fd++) {
             if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF) child_fail(c, STEP_CLOEXEC);
         }
+    }
+    /* ... but the pipeline's fds, which the run was given on purpose. */
+    for (uint32_t i = 0; i < s->npipes; i++) {
+        if (fcntl((int)s->pipe_dst[i], F_SETFD, 0) < 0) child_fail(c, STEP_PIPE_FDS);
     }
     /* The zygote blocked every signal around clone(); the target starts with none blocked. */
     sigset_t none;

@@ -23,6 +23,10 @@ struct worker_spec {
     const void *seccomp_bpf; /* NULL: no filter */
     uint32_t seccomp_len;    /* bytes */
     int stdio[3];
+    /* Pipelines: pipe_src[i] (received, close-on-exec) becomes the run's fd pipe_dst[i]. */
+    const int *pipe_src;
+    const uint32_t *pipe_dst;
+    uint32_t npipes;
     bool setgroups_allowed;
     int cap_last_cap;
     int max_fd;  /* bound of the fallback loop that marks fds close-on-exec */

@@ -427,11 +427,14 @@ static void fit_scratch(const struct frame *f, uint64_t *tmp, uint64_t *work, ui
 
 /*
  * Zygote main loop: SPAWN -> copy-in -> STARTED or EXEC_FAILED. fds holds stdin, stdout,
- * stderr, then one fd per FILE; all of them are closed here.
+ * stderr, then one fd per FILE, then one per PIPE_FD; all of them are closed here.
  */
 static void on_spawn(const struct frame *f, int *fds) {
     uint64_t received_ns = now_ns();
     int *stdio = fds;
+    /* A pipeline's pipe ends (PIPE_FD): closed on every path below, as stdin is. */
+    int *pipes = fds + 3 + (FRAME_HAS(f, TAG_FILE) ? f->nfiles : 0);
+    int npipes = FRAME_HAS(f, TAG_PIPE_FD) ? (int)f->npipe_fds : 0;
     uid_t uid = FRAME_HAS(f, TAG_UID) ? f->uid : SANDBOX_UID;
     gid_t gid = FRAME_HAS(f, TAG_GID) ? f->gid : SANDBOX_GID;
     z.collectable = false;
@@ -444,6 +447,7 @@ static void on_spawn(const struct frame *f, int *fds) {
         static struct files_failure failure;
         if (files_copy_in(f, fds + 3, uid, gid, work, &z.work_size, &failure) < 0) {
             close_fds(stdio, 3);
+            close_fds(pipes, npipes);
             send_failure(FRAME_EXEC_FAILED, failure.step, failure.err);
             return;
         }
@@ -461,6 +465,7 @@ static void on_spawn(const struct frame *f, int *fds) {
         z.shm_size = shm;
     if (step != NULL) {
         close_fds(stdio, 3);
+        close_fds(pipes, npipes);
         send_failure(FRAME_EXEC_FAILED, step, err);
         return;
     }
@@ -476,6 +481,9 @@ static void on_spawn(const struct frame *f, int *fds) {
         .seccomp_bpf = FRAME_HAS(f, TAG_SECCOMP_BPF) ? f->seccomp_bpf : NULL,
         .seccomp_len = f->seccomp_len,
         .stdio = {stdio[0], stdio[1], stdio[2]},
+        .pipe_src = pipes,
+        .pipe_dst = f->pipe_fds,
+        .npipes = (uint32_t)npipes,
         .setgroups_allowed = z.setgroups_allowed,
         .cap_last_cap = z.cap_last_cap,
         .max_fd = z.max_fd,
@@ -503,8 +511,23 @@ static void on_spawn(const struct frame *f, int *fds) {
      * (EOF when the command exits, EXITED a moment later).
      */
     close(stdio[0]);
+    /* The pipe ends too: the run holds the only copies, so EOF and EPIPE come as on a host. */
+    close_fds(pipes, npipes);
     z.out_fd = stdio[1];
     z.err_fd = stdio[2];
+    /*
+     * A pipeline's pipe end in the stdout or stderr slot (STDIO_PIPED) goes at once as well: the
+     * command's reader then sees EOF when the command closes it, not when the whole run ends.
+     */
+    uint32_t piped = FRAME_HAS(f, TAG_STDIO_PIPED) ? f->stdio_piped : 0;
+    if (piped & 2u) {
+        close(z.out_fd);
+        z.out_fd = -1;
+    }
+    if (piped & 4u) {
+        close(z.err_fd);
+        z.err_fd = -1;
+    }
     if (!res.exec_ok) {
         close_output();
         /* The worker already exited (CLONE_VFORK); reap it and anything else first. */

@@ -808,6 +808,78 @@ static uint64_t rng(void) {
     return rng_state;
 }
 
+/* SPAWN's PIPE_FD: targets 3..63, each at most once, counted in the fds; encoded in order. */
+static void test_pipe_fds(void) {
+    static uint8_t buf[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD + 64];
+    static uint8_t out[FRAME_HEADER_SIZE + 4096];
+    struct frame f;
+    void *arena;
+    size_t n, m;
+    uint8_t v[4];
+
+    n = put_field(buf + 8, TAG_ARGV, "x", 1);
+    m = n;
+    static const uint32_t good[] = {3, 9, 63};
+    for (size_t i = 0; i < 3; i++) {
+        for (int b = 0; b < 4; b++)
+            v[b] = (uint8_t)(good[i] >> (8 * b));
+        m += put_field(buf + 8 + m, TAG_PIPE_FD, v, 4);
+    }
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_OK && f.npipe_fds == 3 &&
+              f.pipe_fds[0] == 3 && f.pipe_fds[1] == 9 && f.pipe_fds[2] == 63 &&
+              frame_fd_count(&f) == 6,
+          "PIPE_FD 3, 9, 63 decode in order; 6 fds");
+    ssize_t len = frame_encode(&f, out, sizeof(out));
+    check(len == (ssize_t)(m + 8) && memcmp(out + 8, buf + 8, m) == 0,
+          "PIPE_FDs encode back to the same bytes");
+    free(arena);
+    static const uint32_t bad[] = {0, 1, 2, 64, 1000, UINT32_MAX};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (int b = 0; b < 4; b++)
+            v[b] = (uint8_t)(bad[i] >> (8 * b));
+        m = n + put_field(buf + 8 + n, TAG_PIPE_FD, v, 4);
+        check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_PIPE_FD,
+              "PIPE_FD %u is rejected", bad[i]);
+        free(arena);
+    }
+    v[0] = 5, v[1] = v[2] = v[3] = 0;
+    m = n + put_field(buf + 8 + n, TAG_PIPE_FD, v, 4);
+    m += put_field(buf + 8 + m, TAG_PIPE_FD, v, 4);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_PIPE_FD,
+          "PIPE_FD naming fd 5 twice is rejected");
+    free(arena);
+    m = n + put_field(buf + 8 + n, TAG_PIPE_FD, v, 2);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_FIXED_SIZE,
+          "PIPE_FD of 2 bytes is rejected");
+    free(arena);
+    /* 250 FILEs and one PIPE_FD: 254 fds, more than one SCM_RIGHTS message carries. */
+    m = n;
+    for (unsigned i = 0; i < FRAME_MAX_FILES; i++) {
+        char name[16];
+        int nl = snprintf(name, sizeof(name), "d/%u", i);
+        m += put_head_path(buf + 8 + m, TAG_FILE, 0644, 0, 0, 12, name, (size_t)nl);
+    }
+    m += put_field(buf + 8 + m, TAG_PIPE_FD, v, 4);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_TOO_MANY,
+          "250 FILEs and a PIPE_FD (254 fds) are rejected");
+    free(arena);
+    m = n + put_field(buf + 8 + n, TAG_PIPE_FD, v, 4);
+    check(decode_built(buf, m, FRAME_COLLECT, &f, &arena) == FRAME_E_MISPLACED_TAG,
+          "PIPE_FD outside SPAWN is rejected");
+    free(arena);
+    v[0] = 6;
+    m = n + put_field(buf + 8 + n, TAG_STDIO_PIPED, v, 4);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_OK && f.stdio_piped == 6 &&
+              frame_fd_count(&f) == 3,
+          "STDIO_PIPED 6 decodes; no extra fds");
+    free(arena);
+    v[0] = 8;
+    m = n + put_field(buf + 8 + n, TAG_STDIO_PIPED, v, 4);
+    check(decode_built(buf, m, FRAME_SPAWN, &f, &arena) == FRAME_E_PIPE_FD,
+          "STDIO_PIPED 8 is rejected");
+    free(arena);
+}
+
 static void test_mutations(void) {
     enum { ROUNDS = 2000 };
     uint8_t buf[4096], reencoded[4096];
@@ -878,6 +950,7 @@ int main(int argc, char **argv) {
         test_edges();
         test_paths();
         test_file_edges();
+        test_pipe_fds();
         test_mutations();
     }
     for (int i = 0; i < n_goldens; i++)

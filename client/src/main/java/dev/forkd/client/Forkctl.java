@@ -36,6 +36,10 @@ public final class Forkctl {
           "",
           "commands:",
           "  run [OPTIONS] -- CMD [ARG...]   run CMD in a sandbox; stdin goes in, outputs come out",
+          "  pipe [OPTIONS] -- CMD1 ARGS '|' CMD2 ARGS ...   a pipeline, each command in its own"
+              + " sandbox",
+          "  pipe --json FILE                any ExecPipeline request (protobuf JSON, - = stdin);"
+              + " prints the result as JSON",
           "  status                          show the daemon's version and pools",
           "  bench [-n N] [-c C] [--interval DUR] [--json] [-- CMD...]   latency of N runs",
           "  files put FILE | get ID [OUT] | ls | rm ID   the daemon's file cache",
@@ -69,7 +73,7 @@ public final class Forkctl {
   private boolean insecure;
 
   /** A client for the daemon named on the command line: a Unix socket, or --target over TCP. */
-  private ForkdClient connect(Path socket) {
+  ForkdClient connect(Path socket) {
     if (target == null) {
       return ForkdClient.unix(socket);
     }
@@ -162,6 +166,8 @@ public final class Forkctl {
     switch (command) {
       case "run":
         return runCommand(socketPath, rest, stdin);
+      case "pipe":
+        return Pipeline.run(this, socketPath, rest, stdin, out, err);
       case "bench":
         return bench(socketPath, rest);
       case "files":
@@ -530,7 +536,7 @@ public final class Forkctl {
   }
 
   /** True if fd 0 is a terminal: then there is no piped input to send. */
-  private static boolean stdinIsTerminal() {
+  static boolean stdinIsTerminal() {
     try {
       String target = Files.readSymbolicLink(Path.of("/proc/self/fd/0")).toString();
       return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");

@@ -150,6 +150,30 @@ public final class ForkdClient implements AutoCloseable {
     return f;
   }
 
+  /**
+   * Runs several commands, each in its own sandbox, connected by kernel pipes
+   * (Sandbox.ExecPipeline); one result per command, in order.
+   */
+  public dev.forkd.api.v1.PipelineResult pipeline(dev.forkd.api.v1.PipelineRequest request) {
+    try {
+      return sandbox.execPipeline(request);
+    } catch (StatusRuntimeException e) {
+      throw ForkdException.of(e);
+    }
+  }
+
+  /** {@link #pipeline(dev.forkd.api.v1.PipelineRequest)} with a deadline for the whole call. */
+  public dev.forkd.api.v1.PipelineResult pipeline(
+      dev.forkd.api.v1.PipelineRequest request, Duration deadline) {
+    try {
+      return sandbox
+          .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
+          .execPipeline(request);
+    } catch (StatusRuntimeException e) {
+      throw ForkdException.of(e);
+    }
+  }
+
   /** Runs one command with a deadline for the whole call. */
   public ExecResult exec(ExecRequest request, Duration deadline) {
     try {

@@ -175,7 +175,8 @@ public final class Daemon {
           GrpcServer.start(
               new GrpcServer.Listeners(socket, inherited, ops.tcp()),
               settings.maxRequestBytes(),
-              new RequestValidator(settings.profiles(), settings.maxRequestBytes()),
+              new RequestValidator(
+                  settings.profiles(), settings.maxRequestBytes(), settings.maxPipelineCommands()),
               new Runner(pools, settings.queueTimeout(), cgroups.mode(), files, faults),
               VERSION,
               cgroups.mode(),

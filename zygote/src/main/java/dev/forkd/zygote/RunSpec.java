@@ -15,6 +15,9 @@ import java.util.List;
  * @param seccompBpf a classic BPF program loaded right before exec, or null
  * @param workDirBytes size of the run's /work, or 0 for the zygote's default
  * @param files copied into /work before the command starts; their fds stay the caller's
+ * @param pipes a pipeline's pipe ends, each given to the run as fd {@code target} (0-2 replace that
+ *     standard stream, 3 and up travel as PIPE_FD); {@link Zygote#run} takes them over and closes
+ *     them as soon as they are sent (or the run fails before)
  */
 public record RunSpec(
     List<String> argv,
@@ -26,7 +29,11 @@ public record RunSpec(
     List<Frame.Rlimit> rlimits,
     byte[] seccompBpf,
     long workDirBytes,
-    List<InputFile> files) {
+    List<InputFile> files,
+    List<PipeFd> pipes) {
+
+  /** A pipe end (any fd) that the run gets as its fd {@code target}. */
+  public record PipeFd(int target, int fd) {}
 
   /** A file to copy in: {@code size} bytes from offset 0 of {@code fd}. */
   public record InputFile(String path, boolean executable, long size, int fd) {}
@@ -36,6 +43,7 @@ public record RunSpec(
     env = List.copyOf(env);
     rlimits = List.copyOf(rlimits);
     files = List.copyOf(files);
+    pipes = List.copyOf(pipes);
     if (argv.isEmpty()) {
       throw new IllegalArgumentException("argv is empty");
     }
@@ -57,11 +65,59 @@ public record RunSpec(
     this(argv, env, cwd, wallTimeNanos, uid, gid, rlimits, seccompBpf, 0, List.of());
   }
 
-  /** The fds to send with SPAWN after the three standard streams. */
+  /** A run without pipeline fds. */
+  public RunSpec(
+      List<String> argv,
+      List<String> env,
+      String cwd,
+      long wallTimeNanos,
+      int uid,
+      int gid,
+      List<Frame.Rlimit> rlimits,
+      byte[] seccompBpf,
+      long workDirBytes,
+      List<InputFile> files) {
+    this(
+        argv,
+        env,
+        cwd,
+        wallTimeNanos,
+        uid,
+        gid,
+        rlimits,
+        seccompBpf,
+        workDirBytes,
+        files,
+        List.of());
+  }
+
+  /** This run with the given pipeline fds. */
+  public RunSpec withPipes(List<PipeFd> pipes) {
+    return new RunSpec(
+        argv, env, cwd, wallTimeNanos, uid, gid, rlimits, seccompBpf, workDirBytes, files, pipes);
+  }
+
+  /** The pipe end given as the run's fd {@code target}, or -1. */
+  int pipeFd(int target) {
+    for (PipeFd p : pipes) {
+      if (p.target() == target) {
+        return p.fd();
+      }
+    }
+    return -1;
+  }
+
+  /** The fds to send with SPAWN after the three standard streams: files, then PIPE_FDs. */
   int[] fileFds() {
-    int[] fds = new int[files.size()];
-    for (int i = 0; i < fds.length; i++) {
-      fds[i] = files.get(i).fd();
+    int[] fds = new int[files.size() + (int) pipes.stream().filter(p -> p.target() > 2).count()];
+    int n = 0;
+    for (InputFile f : files) {
+      fds[n++] = f.fd();
+    }
+    for (PipeFd p : pipes) {
+      if (p.target() > 2) {
+        fds[n++] = p.fd();
+      }
     }
     return fds;
   }
@@ -98,6 +154,17 @@ public record RunSpec(
     }
     for (InputFile f : files) {
       b.file(f.executable() ? 0755 : 0644, f.size(), f.path());
+    }
+    int stdioPiped = 0;
+    for (PipeFd p : pipes) {
+      if (p.target() > 2) {
+        b.u32(Tag.PIPE_FD, p.target());
+      } else {
+        stdioPiped |= 1 << p.target();
+      }
+    }
+    if (stdioPiped != 0) {
+      b.u32(Tag.STDIO_PIPED, stdioPiped);
     }
     return b.build();
   }

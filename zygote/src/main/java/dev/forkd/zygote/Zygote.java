@@ -129,24 +129,41 @@ public final class Zygote {
     int[] out = new int[2];
     int[] err = new int[2];
     in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
+    // A pipeline's pipe end in place of a standard stream: the daemon then neither feeds nor
+    // reads that stream (the -1 ends leave it out of the loop).
+    int[] piped = {spec.pipeFd(0), spec.pipeFd(1), spec.pipeFd(2)};
+    boolean pipesGiven = false;
     try {
-      pipe(in);
-      pipe(out);
-      pipe(err);
-      Posix.setNonBlocking(in[1]);
+      if (piped[0] < 0) {
+        pipe(in);
+        Posix.setNonBlocking(in[1]);
+      }
+      if (piped[1] < 0) {
+        pipe(out);
+      }
+      if (piped[2] < 0) {
+        pipe(err);
+      }
       signals.clear();
       long sent = System.nanoTime();
       runs++;
       try {
         int[] files = spec.fileFds();
         int[] fds = new int[3 + files.length];
-        fds[0] = in[0];
-        fds[1] = out[1];
-        fds[2] = err[1];
+        fds[0] = piped[0] >= 0 ? piped[0] : in[0];
+        fds[1] = piped[1] >= 0 ? piped[1] : out[1];
+        fds[2] = piped[2] >= 0 ? piped[2] : err[1];
         System.arraycopy(files, 0, fds, 3, files.length);
         ctl.send(spec.toFrame(), fds);
       } catch (IOException e) {
         throw new ZygoteException("zygote " + id + " refused the run: " + e.getMessage(), e);
+      } finally {
+        // Sent or not, the pipeline's pipe ends are ours no more: the run holds the only copies,
+        // so the other commands see EOF and EPIPE as on a host.
+        pipesGiven = true;
+        for (RunSpec.PipeFd p : spec.pipes()) {
+          Posix.closeQuietly(p.fd());
+        }
       }
       // The zygote has its own copies now; ours must go, or the pipes never reach EOF.
       closeAll(in[0], out[1], err[1]);
@@ -156,6 +173,12 @@ public final class Zygote {
       throw new ZygoteException("run plumbing failed: " + e.getMessage(), e);
     } finally {
       closeAll(in[0], in[1], out[0], out[1], err[0], err[1]);
+      if (!pipesGiven) {
+        // pipe2 failed before SPAWN: the pipeline's ends were never sent, and go here.
+        for (RunSpec.PipeFd p : spec.pipes()) {
+          Posix.closeQuietly(p.fd());
+        }
+      }
     }
   }
 

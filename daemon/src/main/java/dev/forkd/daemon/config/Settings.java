@@ -26,7 +26,8 @@ public record Settings(
     HostIdRange hostIds,
     Map<String, Profile> profiles,
     dev.forkd.api.v1.FileStoreConfig fileStore,
-    AdmissionLimits admission) {
+    AdmissionLimits admission,
+    int maxPipelineCommands) {
 
   /** First host id of the default range: just past systemd-nspawn's container range. */
   public static final long DEFAULT_HOST_ID_BASE = 0x70000000L;
@@ -187,7 +188,17 @@ public record Settings(
         hostIds,
         profiles,
         c.getFileStore(),
-        AdmissionLimits.resolve(c, maxRequest, Runtime.getRuntime().maxMemory()));
+        AdmissionLimits.resolve(c, maxRequest, Runtime.getRuntime().maxMemory()),
+        c.getMaxPipelineCommands() == 0 ? 8 : checkPipelineCommands(c.getMaxPipelineCommands()));
+  }
+
+  /** Each command of a pipeline is a zygote and a thread held at once: a bound keeps it sane. */
+  private static int checkPipelineCommands(int n) throws ConfigException {
+    if (n < 0 || n > 256) {
+      throw new ConfigException(
+          "max_pipeline_commands: " + Integer.toUnsignedString(n) + " is not 1..256");
+    }
+    return n;
   }
 
   /**
@@ -199,7 +210,15 @@ public record Settings(
     Map<String, Profile> p = new LinkedHashMap<>();
     profiles.forEach((name, profile) -> p.put(name, profile.withoutCgroups()));
     return new Settings(
-        socket, queueTimeout, maxRequestBytes, rootless, hostIds, p, fileStore, admission);
+        socket,
+        queueTimeout,
+        maxRequestBytes,
+        rootless,
+        hostIds,
+        p,
+        fileStore,
+        admission,
+        maxPipelineCommands);
   }
 
   private static void checkHostPath(String field, String path) throws ConfigException {

@@ -34,10 +34,25 @@ public final class RequestValidator {
 
   private final Map<String, Profile> profiles;
   private final long maxStdinBytes;
+  private final int maxPipelineCommands;
 
   public RequestValidator(Map<String, Profile> profiles, long maxStdinBytes) {
+    this(profiles, maxStdinBytes, PipelineValidator.DEFAULT_MAX_COMMANDS);
+  }
+
+  /**
+   * @param maxPipelineCommands most commands of one ExecPipeline (DaemonConfig field 16)
+   */
+  public RequestValidator(
+      Map<String, Profile> profiles, long maxStdinBytes, int maxPipelineCommands) {
     this.profiles = profiles;
     this.maxStdinBytes = maxStdinBytes;
+    this.maxPipelineCommands = maxPipelineCommands;
+  }
+
+  /** Most commands of one pipeline (see {@link PipelineValidator}). */
+  public int maxPipelineCommands() {
+    return maxPipelineCommands;
   }
 
   public ExecSpec validate(ExecRequest r) throws InvalidRequestException, NotFoundException {

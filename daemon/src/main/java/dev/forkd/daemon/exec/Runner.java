@@ -92,6 +92,28 @@ public final class Runner {
     return store;
   }
 
+  // For PipelineRunner, which runs each command of a pipeline with the same pools, limits and
+  // lease discipline as a single run.
+  Map<String, ZygotePool> pools() {
+    return pools;
+  }
+
+  Duration queueTimeout() {
+    return queueTimeout;
+  }
+
+  boolean cgroups() {
+    return cgroups;
+  }
+
+  RunFaults faults() {
+    return faults;
+  }
+
+  int cores() {
+    return cores;
+  }
+
   /**
    * Runs {@code spec}; {@code deliver} receives the outcome as soon as it is known.
    *
@@ -215,8 +237,7 @@ public final class Runner {
   }
 
   /** Opens the run's inputs (after the lease: a queued request holds no fds). */
-  private Staging stage(ExecSpec spec)
-      throws ZygoteException, InvalidRequestException, NotFoundException {
+  Staging stage(ExecSpec spec) throws ZygoteException, InvalidRequestException, NotFoundException {
     try {
       return Staging.of(spec, store);
     } catch (IOException e) {
@@ -258,7 +279,7 @@ public final class Runner {
    * One leased zygote and what became of it. {@link #close()} hands it back exactly once: reset
    * after a clean end, untouched when no run was sent, destroyed after anything else. Never throws.
    */
-  private static final class Lease implements AutoCloseable {
+  static final class Lease implements AutoCloseable {
     private enum State {
       UNUSED,
       SENT,
@@ -315,7 +336,7 @@ public final class Runner {
   }
 
   /** The run loop's streams, with the STARTED fault stage. */
-  private static final class FaultingIo implements RunIo {
+  static final class FaultingIo implements RunIo {
     private final RunIo io;
     private final RunFaults faults;
 
@@ -350,7 +371,7 @@ public final class Runner {
     }
   }
 
-  private static void applyLimits(ZygoteCgroup cg, LimitValues limits) throws ZygoteException {
+  static void applyLimits(ZygoteCgroup cg, LimitValues limits) throws ZygoteException {
     try {
       cg.applyLimits(limits);
     } catch (IOException e) {
@@ -358,7 +379,7 @@ public final class Runner {
     }
   }
 
-  private static RunUsage readUsage(ZygoteCgroup cg) throws ZygoteException {
+  static RunUsage readUsage(ZygoteCgroup cg) throws ZygoteException {
     try {
       return cg.usage();
     } catch (IOException e) {

@@ -2,6 +2,7 @@ package dev.forkd.daemon.grpc;
 
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecStreamRequest;
+import dev.forkd.api.v1.PipelineRequest;
 import dev.forkd.daemon.grpc.transport.PeerAttributes;
 import dev.forkd.daemon.ops.AccessPolicy;
 import dev.forkd.daemon.ops.Peer;
@@ -39,6 +40,18 @@ public final class AccessInterceptor implements ServerInterceptor {
     return r.getProfile().isEmpty() ? "default" : r.getProfile();
   }
 
+  /** A pipeline is refused when any of its commands' profiles is, naming that command. */
+  private Optional<String> denyPipeline(PipelineRequest p, Peer peer) {
+    for (int i = 0; i < p.getCommandsCount(); i++) {
+      String profile = profileOf(p.getCommands(i));
+      Optional<String> why = policy.deny(profile, peer);
+      if (why.isPresent()) {
+        return Optional.of("commands[" + i + "].profile: " + why.get());
+      }
+    }
+    return Optional.empty();
+  }
+
   @Override
   public <Q, A> ServerCall.Listener<Q> interceptCall(
       ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
@@ -57,6 +70,9 @@ public final class AccessInterceptor implements ServerInterceptor {
           checked = true;
           String profile = profileOf(message);
           Optional<String> why = profile == null ? Optional.empty() : policy.deny(profile, peer);
+          if (message instanceof PipelineRequest p) {
+            why = denyPipeline(p, peer);
+          }
           if (why.isPresent()) {
             denied = true;
             call.close(Status.PERMISSION_DENIED.withDescription(why.get()), new Metadata());

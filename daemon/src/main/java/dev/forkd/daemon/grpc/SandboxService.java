@@ -7,10 +7,15 @@ import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.ExecStreamRequest;
 import dev.forkd.api.v1.ExecStreamResponse;
 import dev.forkd.api.v1.OutputFile;
+import dev.forkd.api.v1.PipelineRequest;
+import dev.forkd.api.v1.PipelineResult;
 import dev.forkd.api.v1.SandboxGrpc;
 import dev.forkd.api.v1.Timing;
 import dev.forkd.api.v1.Usage;
 import dev.forkd.daemon.exec.ExecOutcome;
+import dev.forkd.daemon.exec.PipelineControl;
+import dev.forkd.daemon.exec.PipelineRunner;
+import dev.forkd.daemon.exec.PipelineValidator;
 import dev.forkd.daemon.exec.RequestValidator;
 import dev.forkd.daemon.exec.RunControl;
 import dev.forkd.daemon.exec.Runner;
@@ -25,6 +30,8 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
   private final RequestValidator validator;
   private final Runner runner;
   private final ExecutorService runs;
+  private final PipelineValidator pipelineValidator;
+  private final PipelineRunner pipelines;
 
   /**
    * @param runs runs the runs, one thread each (they block on their sandbox)
@@ -33,6 +40,50 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
     this.validator = validator;
     this.runner = runner;
     this.runs = runs;
+    this.pipelineValidator = new PipelineValidator(validator, validator.maxPipelineCommands());
+    this.pipelines = new PipelineRunner(runner, runs);
+  }
+
+  /** Like {@link #exec}: validated and run on a run thread (its other commands on more). */
+  @Override
+  public void execPipeline(PipelineRequest request, StreamObserver<PipelineResult> observer) {
+    long arrival = System.nanoTime();
+    ServerCallStreamObserver<PipelineResult> call =
+        (ServerCallStreamObserver<PipelineResult>) observer;
+    PipelineControl control = new PipelineControl();
+    Context context = Context.current();
+    context.addListener(ctx -> control.cancel(), Runnable::run);
+    Runnable task =
+        () -> {
+          try {
+            pipelines.run(
+                pipelineValidator.validate(request, CallerInterceptor.current()),
+                control,
+                arrival,
+                outcomes -> {
+                  if (!call.isCancelled()) {
+                    PipelineResult.Builder b = PipelineResult.newBuilder();
+                    outcomes.forEach(o -> b.addResults(toProto(o)));
+                    call.onNext(b.build());
+                    call.onCompleted();
+                  }
+                });
+          } catch (Exception | Error e) {
+            if (!call.isCancelled()) {
+              call.onError(StatusMapping.of(e).asRuntimeException());
+            }
+          }
+        };
+    try {
+      runs.execute(context.wrap(task));
+    } catch (RejectedExecutionException e) {
+      call.onError(
+          (runs.isShutdown()
+                  ? io.grpc.Status.UNAVAILABLE.withDescription("the daemon is shutting down")
+                  : io.grpc.Status.RESOURCE_EXHAUSTED.withDescription(
+                      "too many runs in flight or waiting for a sandbox; try again later"))
+              .asRuntimeException());
+    }
   }
 
   @Override

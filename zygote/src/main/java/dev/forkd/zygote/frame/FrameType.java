@@ -20,7 +20,9 @@ public enum FrameType {
           .repeated(Tag.RLIMIT, ProtocolLimits.MAX_RLIMITS)
           .optional(Tag.SECCOMP_BPF)
           .optional(Tag.WORK_DIR_BYTES)
-          .repeated(Tag.FILE, ProtocolLimits.MAX_FILES)),
+          .repeated(Tag.FILE, ProtocolLimits.MAX_FILES)
+          .repeated(Tag.PIPE_FD, ProtocolLimits.MAX_PIPE_FD - 2)
+          .optional(Tag.STDIO_PIPED)),
   STARTED(3, true, rules().required(Tag.PID).required(Tag.SPAWN_NS)),
   EXEC_FAILED(4, true, rules().required(Tag.STEP).required(Tag.ERRNO).optional(Tag.MESSAGE)),
   KILL(5, false, rules()),

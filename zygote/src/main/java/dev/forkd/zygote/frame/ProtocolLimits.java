@@ -53,6 +53,9 @@ public final class ProtocolLimits {
   /** fds in one message. */
   public static final int MAX_FDS = get("FRAME_MAX_FDS");
 
+  /** Highest fd number a PIPE_FD of SPAWN may name (they name 3..this). */
+  public static final int MAX_PIPE_FD = get("FRAME_MAX_PIPE_FD");
+
   private ProtocolLimits() {}
 
   /** Every {@code #define NAME VALUEu} of the header. */

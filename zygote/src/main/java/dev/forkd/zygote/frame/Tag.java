@@ -27,7 +27,11 @@ public enum Tag {
   WORK_DIR_BYTES(23, Kind.U64),
   FILE(24, Kind.FILE),
   PATH(25, Kind.PATH),
-  COLLECT_RESULT(26, Kind.COLLECT_RESULT);
+  COLLECT_RESULT(26, Kind.COLLECT_RESULT),
+  /** Pipelines: the run's fd number (3..63) of the next extra fd of SPAWN. */
+  PIPE_FD(27, Kind.U32),
+  /** Pipelines: bit i set when SPAWN's stdio fd i is a pipe end of the pipeline (0..7). */
+  STDIO_PIPED(28, Kind.U32);
 
   /** How a value is laid out on the wire. */
   enum Kind {
