@@ -15,6 +15,7 @@ import java.util.List;
  * @param seccompBpf a classic BPF program loaded right before exec, or null
  * @param workDirBytes size of the run's /work, or 0 for the zygote's default
  * @param files copied into /work before the command starts; their fds stay the caller's
+ * @param runFlags RUN_FLAGS of a session's run ({@link #KEEP_PROCESSES}), 0 otherwise
  */
 public record RunSpec(
     List<String> argv,
@@ -26,7 +27,14 @@ public record RunSpec(
     List<Frame.Rlimit> rlimits,
     byte[] seccompBpf,
     long workDirBytes,
-    List<InputFile> files) {
+    List<InputFile> files,
+    int runFlags) {
+
+  /**
+   * RUN_FLAGS bit: processes the run leaves running survive its end (a session's), and its output
+   * is read only until the run ends.
+   */
+  public static final int KEEP_PROCESSES = 1;
 
   /** A file to copy in: {@code size} bytes from offset 0 of {@code fd}. */
   public record InputFile(String path, boolean executable, long size, int fd) {}
@@ -53,8 +61,33 @@ public record RunSpec(
       int uid,
       int gid,
       List<Frame.Rlimit> rlimits,
+      byte[] seccompBpf,
+      long workDirBytes,
+      List<InputFile> files) {
+    this(argv, env, cwd, wallTimeNanos, uid, gid, rlimits, seccompBpf, workDirBytes, files, 0);
+  }
+
+  public RunSpec(
+      List<String> argv,
+      List<String> env,
+      String cwd,
+      long wallTimeNanos,
+      int uid,
+      int gid,
+      List<Frame.Rlimit> rlimits,
       byte[] seccompBpf) {
     this(argv, env, cwd, wallTimeNanos, uid, gid, rlimits, seccompBpf, 0, List.of());
+  }
+
+  /** This run with the given RUN_FLAGS. */
+  public RunSpec withRunFlags(int flags) {
+    return new RunSpec(
+        argv, env, cwd, wallTimeNanos, uid, gid, rlimits, seccompBpf, workDirBytes, files, flags);
+  }
+
+  /** Whether processes of the run survive its end. */
+  public boolean keepsProcesses() {
+    return (runFlags & KEEP_PROCESSES) != 0;
   }
 
   /** The fds to send with SPAWN after the three standard streams. */
@@ -98,6 +131,9 @@ public record RunSpec(
     }
     for (InputFile f : files) {
       b.file(f.executable() ? 0755 : 0644, f.size(), f.path());
+    }
+    if (runFlags != 0) {
+      b.u32(Tag.RUN_FLAGS, runFlags);
     }
     return b.build();
   }
