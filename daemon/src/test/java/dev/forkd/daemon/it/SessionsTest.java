@@ -402,6 +402,79 @@ class SessionsTest {
   }
 
   @Test
+  void afterKillNineAndARestartNothingOfTheOldSessionsIsLeft() throws Exception {
+    Path other = Files.createDirectory(dir.resolve("kill9"));
+    Path socket = other.resolve("forkd.sock");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process daemon =
+        new ProcessBuilder(
+                java,
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.forkd.daemon.Main",
+                "--zygote-binary",
+                TestDaemon.zygoteBinary().toString(),
+                "--socket",
+                socket.toString(),
+                "--zygotes",
+                "1")
+            .redirectErrorStream(true)
+            .redirectOutput(other.resolve("daemon.log").toFile())
+            .start();
+    String otherMarker = other.resolve(".forkd.sock.zygotes").toString();
+    String id;
+    Path cgroup = null;
+    try {
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!Files.exists(socket) && System.nanoTime() < end) {
+        Thread.sleep(50);
+      }
+      try (dev.forkd.client.ForkdClient c = dev.forkd.client.ForkdClient.unix(socket)) {
+        ForkdException last = null;
+        String opened = null;
+        while (opened == null && System.nanoTime() < end) {
+          try {
+            opened =
+                c.openSession(OpenSessionRequest.newBuilder().setKeepProcesses(true).build())
+                    .getSessionId();
+          } catch (ForkdException e) {
+            last = e;
+            Thread.sleep(100);
+          }
+        }
+        assertTrue(opened != null, "session opened: " + last);
+        id = opened;
+        ExecResult r = c.execIn(id, sh("sleep 987657 >/dev/null 2>&1 &").build());
+        assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
+      }
+      List<Long> sleeps = hostProcesses("987657");
+      assertEquals(1, sleeps.size());
+      for (String line : Files.readAllLines(Path.of("/proc", sleeps.get(0).toString(), "cgroup"))) {
+        String[] f = line.split(":", 3);
+        if (f.length == 3 && List.of(f[1].split(",")).contains("memory")) {
+          cgroup = Path.of("/sys/fs/cgroup/memory" + f[2]);
+        }
+      }
+      new ProcessBuilder("kill", "-9", Long.toString(daemon.pid())).start().waitFor();
+      assertTrue(daemon.waitFor(10, TimeUnit.SECONDS));
+      awaitGone(() -> hostProcesses("987657"), "the session's process after kill -9");
+      awaitGone(() -> DaemonProcessTest.processesMentioning(otherMarker), "launchers");
+    } finally {
+      daemon.destroyForcibly();
+    }
+    // A new daemon on the same socket: no session of the old one, its cgroups gone.
+    try (TestDaemon again = TestDaemon.start(other, 1, "").awaitReady()) {
+      assertEquals(List.of(), again.client.listSessions());
+      ForkdException e =
+          assertThrows(ForkdException.class, () -> again.client.execIn(id, sh("true").build()));
+      assertEquals(Code.NOT_FOUND, e.code());
+      if (cgroup != null) {
+        assertFalse(Files.exists(cgroup), "the old session's cgroup " + cgroup);
+      }
+    }
+  }
+
+  @Test
   void aBrokenSandboxEndsItsSessionAndReleasesItsZygote() throws Exception {
     long failed = sessionStatus("default").getEndedOrDefault("failed", 0);
     String[] id = new String[1];
@@ -603,6 +676,34 @@ class SessionsTest {
       }
     } finally {
       pool.shutdownNow();
+      d.client.closeSession(s);
+    }
+  }
+
+  @Test
+  void execStreamRunsInTheSessionAndACancelledCallLeavesItUsable() throws Exception {
+    String s = open(OpenSessionRequest.newBuilder().setKeepProcesses(true));
+    try {
+      out(run(s, "echo planted > /work/f"));
+      try (dev.forkd.client.ExecSession es =
+          d.client.start(sh("cat /work/f; cat > /tmp/typed").setSessionId(s).build())) {
+        es.stdin().write("typed\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        es.stdin().close();
+        ExecResult r = es.result();
+        assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
+        assertEquals("planted\n", new String(es.stdout().readAllBytes()));
+      }
+      assertEquals("typed\n", out(run(s, "cat /tmp/typed")));
+      // A call whose client gives up is killed; the session goes on.
+      ForkdException e =
+          assertThrows(
+              ForkdException.class,
+              () ->
+                  d.client.exec(
+                      sh("sleep 30").setSessionId(s).build(), java.time.Duration.ofMillis(300)));
+      assertEquals(Code.DEADLINE_EXCEEDED, e.code());
+      assertEquals("planted\n", out(run(s, "cat /work/f")));
+    } finally {
       d.client.closeSession(s);
     }
   }
