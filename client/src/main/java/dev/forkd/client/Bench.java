@@ -28,7 +28,21 @@ final class Bench {
       List<String> argv,
       java.nio.file.Path samples,
       String profile,
-      List<dev.forkd.api.v1.InputFile> files) {}
+      List<dev.forkd.api.v1.InputFile> files,
+      String sessionId) {
+    Options(
+        int runs,
+        int warmup,
+        int concurrency,
+        long intervalNanos,
+        boolean json,
+        List<String> argv,
+        java.nio.file.Path samples,
+        String profile,
+        List<dev.forkd.api.v1.InputFile> files) {
+      this(runs, warmup, concurrency, intervalNanos, json, argv, samples, profile, files, "");
+    }
+  }
 
   /** Latency samples in nanoseconds. */
   static final class Samples {
@@ -88,8 +102,9 @@ final class Bench {
     ExecRequest req =
         ExecRequest.newBuilder()
             .addAllArgv(o.argv())
-            .setProfile(o.profile())
+            .setProfile(o.sessionId().isEmpty() ? o.profile() : "")
             .addAllFiles(o.files())
+            .setSessionId(o.sessionId())
             .build();
     int k = clients.size();
     for (int i = 0; i < o.warmup() * k; i++) {

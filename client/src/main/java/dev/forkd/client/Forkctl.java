@@ -384,6 +384,7 @@ public final class Forkctl {
     String profile = "";
     List<dev.forkd.api.v1.InputFile> files = new java.util.ArrayList<>();
     List<Path> also = new java.util.ArrayList<>();
+    boolean inSession = false;
     int i = 0;
     for (; i < args.length; i++) {
       String a = args[i];
@@ -399,9 +400,11 @@ public final class Forkctl {
           out.println(
               "usage: forkctl bench [-n RUNS] [--warmup N] [-c CONCURRENCY] [--interval DUR] [--json]"
                   + " [--samples FILE] [--profile P] [--file LOCAL[:PATH]] [--file-id ID:PATH]"
-                  + " [--also SOCKET]... [-- CMD ARG...]\n  runs CMD (default /bin/true) and prints"
+                  + " [--also SOCKET]... [--in-session] [-- CMD ARG...]\n  runs CMD (default /bin/true)"
+                  + " and prints"
                   + " latency percentiles; with --also, the calls alternate between the daemons and"
-                  + " each gets its own result (samples of the n-th --also in FILE.n)");
+                  + " each gets its own result (samples of the n-th --also in FILE.n); with"
+                  + " --in-session, every call runs in one session opened for the bench");
           return 0;
         }
         case "-n", "--runs" -> runs = (int) Units.bytes(arg(args, ++i, a));
@@ -412,6 +415,7 @@ public final class Forkctl {
         case "--samples" -> samples = Path.of(arg(args, ++i, a));
         case "--profile" -> profile = arg(args, ++i, a);
         case "--also" -> also.add(Path.of(arg(args, ++i, a)));
+        case "--in-session" -> inSession = true;
         case "--file" -> files.add(localFile(arg(args, ++i, a)));
         case "--file-id" -> {
           String spec = arg(args, ++i, a);
@@ -433,22 +437,37 @@ public final class Forkctl {
     }
     List<String> argv =
         i < args.length ? Arrays.asList(args).subList(i, args.length) : List.of("/bin/true");
+    if (inSession && !also.isEmpty()) {
+      throw new IllegalArgumentException("bench: --in-session works with one daemon, not --also");
+    }
     List<ForkdClient> clients = new java.util.ArrayList<>();
+    String session = "";
     try {
       clients.add(connect(socket));
       for (Path p : also) {
         clients.add(ForkdClient.unix(p));
       }
+      if (inSession) {
+        session =
+            clients
+                .get(0)
+                .openSession(
+                    dev.forkd.api.v1.OpenSessionRequest.newBuilder().setProfile(profile).build())
+                .getSessionId();
+      }
       return Bench.run(
           clients,
           new Bench.Options(
-              runs, warmup, concurrency, interval, json, argv, samples, profile, files),
+              runs, warmup, concurrency, interval, json, argv, samples, profile, files, session),
           out,
           err);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return EXIT_FORKCTL;
     } finally {
+      if (!session.isEmpty()) {
+        clients.get(0).closeSession(session);
+      }
       for (ForkdClient c : clients) {
         c.close();
       }
