@@ -158,12 +158,14 @@ public final class Daemon {
                 + " runs"
                 + (p.pool().hermetic() ? ", hermetic" : ""));
         // Sessions hold zygotes of their own pool: never one of the pool above.
-        sessionPools.put(
-            p.name(),
-            new ZygotePool(
-                p.name() + "-sessions",
-                p.sessions().pool(),
-                new CgroupedFactory(launcher, p, cgroups, names, ids)));
+        if (p.sessions().enabled()) {
+          sessionPools.put(
+              p.name(),
+              new ZygotePool(
+                  p.name() + "-sessions",
+                  p.sessions().pool(),
+                  new CgroupedFactory(launcher, p, cgroups, names, ids)));
+        }
       }
       RequestValidator validator =
           new RequestValidator(settings.profiles(), settings.maxRequestBytes());

@@ -8,7 +8,8 @@ import java.time.Duration;
 /**
  * A profile's resolved {@link SessionConfig}: how many sessions, for how long. Pure.
  *
- * @param maxSessions most open at once in the profile (also its session pool's size)
+ * @param maxSessions most open at once in the profile (also its session pool's size); 0: the
+ *     profile serves no sessions
  * @param maxPerCaller most open at once for one caller identity
  * @param minReady zygotes kept ready for sessions to open on
  */
@@ -31,6 +32,9 @@ public record SessionPolicy(
   }
 
   static SessionPolicy resolve(SessionConfig c, int cores, String where) throws ConfigException {
+    if (c.getDisabled()) {
+      return new SessionPolicy(0, 0, 0, Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ZERO);
+    }
     int max = c.getMaxSessions() == 0 ? Math.max(8, 4 * Math.max(1, cores)) : c.getMaxSessions();
     if (max < 0 || max > 100_000) {
       throw new ConfigException(where + ".max_sessions: must be 1..100000");
@@ -61,6 +65,11 @@ public record SessionPolicy(
       throw new ConfigException(where + ".default_max_lifetime: above max_max_lifetime");
     }
     return new SessionPolicy(max, perCaller, minReady, defaultIdle, maxIdle, defaultLife, maxLife);
+  }
+
+  /** Whether the profile serves sessions at all. */
+  public boolean enabled() {
+    return maxSessions > 0;
   }
 
   /**

@@ -145,6 +145,10 @@ public final class SessionManager implements AutoCloseable {
     long arrival = System.nanoTime();
     Profile profile = validator.profile(r.getProfile());
     ZygotePool pool = pools.get(profile.name());
+    if (pool == null) {
+      throw new InvalidRequestException(
+          "profile", "'" + profile.name() + "' serves no sessions (its sessions.disabled is set)");
+    }
     SessionPolicy policy = profile.sessions();
     LimitValues limits = RequestValidator.resolveLimits(r.getLimits(), profile);
     long cpuBudget = r.getLimits().hasCpuTime() ? limits.cpuNanos() : Long.MAX_VALUE;
