@@ -61,6 +61,7 @@ static const struct tag_info tags[FRAME_TAG_MAX + 1] = {
     [TAG_COLLECT_RESULT] = {KIND_RESULT, 0},
     [TAG_PIPE_FD] = {KIND_U32, 0},
     [TAG_STDIO_PIPED] = {KIND_U32, 0},
+    [TAG_RUN_FLAGS] = {KIND_U32, 0},
 };
 
 struct type_info {
@@ -85,11 +86,12 @@ static const struct type_info types[FRAME_TYPE_MAX + 1] = {
     [FRAME_SPAWN] = {"SPAWN",
                      B(TAG_ARGV) | B(TAG_ENV) | B(TAG_CWD) | B(TAG_WALL_TIME_NS) | B(TAG_UID) |
                          B(TAG_GID) | B(TAG_RLIMIT) | B(TAG_SECCOMP_BPF) | B(TAG_WORK_DIR_BYTES) |
-                         B(TAG_FILE) | B(TAG_PIPE_FD) | B(TAG_STDIO_PIPED),
+                         B(TAG_FILE) | B(TAG_PIPE_FD) | B(TAG_STDIO_PIPED) | B(TAG_RUN_FLAGS),
                      B(TAG_ARGV),
                      B(TAG_ARGV) | B(TAG_ENV) | B(TAG_RLIMIT) | B(TAG_FILE) | B(TAG_PIPE_FD),
                      {TAG_ARGV, TAG_ENV, TAG_CWD, TAG_WALL_TIME_NS, TAG_UID, TAG_GID, TAG_RLIMIT,
-                      TAG_SECCOMP_BPF, TAG_WORK_DIR_BYTES, TAG_FILE, TAG_PIPE_FD, TAG_STDIO_PIPED}},
+                      TAG_SECCOMP_BPF, TAG_WORK_DIR_BYTES, TAG_FILE, TAG_PIPE_FD, TAG_STDIO_PIPED,
+                      TAG_RUN_FLAGS}},
     [FRAME_STARTED] = {"STARTED",
                        B(TAG_PID) | B(TAG_SPAWN_NS),
                        B(TAG_PID) | B(TAG_SPAWN_NS),
@@ -117,6 +119,12 @@ static const struct type_info types[FRAME_TYPE_MAX + 1] = {
     [FRAME_COLLECT] = {"COLLECT", B(TAG_PATH), B(TAG_PATH), B(TAG_PATH), {TAG_PATH}},
     [FRAME_COLLECTED] =
         {"COLLECTED", B(TAG_COLLECT_RESULT), 0, B(TAG_COLLECT_RESULT), {TAG_COLLECT_RESULT}},
+    [FRAME_SEED] = {"SEED",
+                    B(TAG_UID) | B(TAG_GID) | B(TAG_WORK_DIR_BYTES) | B(TAG_FILE),
+                    0,
+                    B(TAG_FILE),
+                    {TAG_UID, TAG_GID, TAG_WORK_DIR_BYTES, TAG_FILE}},
+    [FRAME_SEEDED] = {"SEEDED", 0, 0, 0, {0}},
 };
 
 const char *frame_strerror(int err) {
@@ -221,6 +229,7 @@ unsigned frame_fd_count(const struct frame *f) {
     if (f->type == FRAME_SPAWN)
         return 3u + (FRAME_HAS(f, TAG_FILE) ? f->nfiles : 0u) +
                (FRAME_HAS(f, TAG_PIPE_FD) ? f->npipe_fds : 0u);
+    if (f->type == FRAME_SEED) return FRAME_HAS(f, TAG_FILE) ? f->nfiles : 0u;
     if (f->type != FRAME_COLLECTED || !FRAME_HAS(f, TAG_COLLECT_RESULT)) return 0;
     unsigned n = 0;
     for (uint32_t i = 0; i < f->nresults; i++)
@@ -388,6 +397,7 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
             case TAG_WORK_DIR_BYTES: out->work_dir_bytes = get_u64(v); break;
             case TAG_PIPE_FD: pipes[out->npipe_fds++] = get_u32(v); break;
             case TAG_STDIO_PIPED: out->stdio_piped = get_u32(v); break;
+            case TAG_RUN_FLAGS: out->run_flags = get_u32(v); break;
             case TAG_FILE: {
                 struct frame_file *file = &files[out->nfiles++];
                 file->mode = get_u32(v);
@@ -552,6 +562,7 @@ static void encode_tag(struct writer *w, const struct frame *f, unsigned tag) {
             }
             put_u32_field(w, tag, f->stdio_piped);
             break;
+        case TAG_RUN_FLAGS: put_u32_field(w, tag, f->run_flags); break;
         case TAG_FILE:
             for (uint32_t i = 0; i < f->nfiles; i++) {
                 if (!file_mode_ok(f->files[i].mode)) {

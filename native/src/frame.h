@@ -43,8 +43,10 @@ enum frame_type {
     FRAME_SIGNAL = 12,
     FRAME_COLLECT = 13,
     FRAME_COLLECTED = 14,
+    FRAME_SEED = 15, /* sessions: 15-17 */
+    FRAME_SEEDED = 16,
 };
-#define FRAME_TYPE_MAX 14
+#define FRAME_TYPE_MAX 16
 
 enum frame_tag {
     TAG_PROTO_VERSION = 1,
@@ -75,8 +77,9 @@ enum frame_tag {
     TAG_COLLECT_RESULT = 26,
     TAG_PIPE_FD = 27, /* pipelines: 27-29 */
     TAG_STDIO_PIPED = 28,
+    TAG_RUN_FLAGS = 30, /* sessions: 30-34 */
 };
-#define FRAME_TAG_MAX 28 /* at most 63: `present` is a 64-bit mask */
+#define FRAME_TAG_MAX 30 /* at most 63: `present` is a 64-bit mask */
 
 #define FRAME_BIT(tag)    (UINT64_C(1) << (tag))
 #define FRAME_HAS(f, tag) (((f)->present & FRAME_BIT(tag)) != 0)
@@ -85,6 +88,10 @@ enum frame_tag {
 /* EXITED FLAGS bits. */
 #define EXITED_FLAG_WALL_TIMER 1u
 #define EXITED_FLAG_KILLED     2u
+
+/* SPAWN RUN_FLAGS bits. */
+#define RUN_FLAG_KEEP_PROCESSES 1u /* a session's run: what it leaves running survives its end */
+#define RUN_FLAGS_KNOWN         RUN_FLAG_KEEP_PROCESSES
 
 /* Decoder and encoder results: 0 or one of these (negative). */
 enum frame_error {
@@ -160,6 +167,7 @@ struct frame {
     uint64_t maxrss_kb;
     uint64_t spawn_ns;
     uint64_t work_dir_bytes; /* 0: keep the current size */
+    uint32_t run_flags;      /* RUN_FLAG_* */
     const char *cwd;
     const char *step;
     const char *message;
@@ -210,8 +218,10 @@ int frame_decode(const uint8_t *buf, size_t len, struct frame *out, void *arena,
  */
 int frame_check_path(const void *path, size_t len);
 
-/* Number of fds that travel with *f: 3 + nfiles + npipe_fds for SPAWN, the ok results for
- * COLLECTED. */
+/*
+ * Number of fds that travel with *f: 3 + nfiles + npipe_fds for SPAWN, nfiles for SEED, the ok
+ * results for COLLECTED.
+ */
 unsigned frame_fd_count(const struct frame *f);
 
 /* Encodes *f (fields in the order of PROTOCOL.md) into out; returns the length or an error. */

@@ -87,6 +87,7 @@ static struct {
     pid_t worker;
     bool worker_reaped;
     int worker_status;
+    bool keep_processes; /* RUN_FLAG_KEEP_PROCESSES: the run's end kills only the worker's group */
     uint32_t flags;
     uint64_t clone_ns;
     uint64_t reaped_ns;
@@ -323,9 +324,13 @@ static void close_output(void) {
     z.out_fd = z.err_fd = -1;
 }
 
-/* Zygote main loop: the worker is gone; kill the rest of the run, reap it, send EXITED. */
+/*
+ * Zygote main loop: the worker is gone; kill the rest of the run, reap it, send EXITED. A session's
+ * run with RUN_FLAG_KEEP_PROCESSES kills nothing: what it left running (reparented to us, pid 1)
+ * lives on into the session's next runs, and is reaped whenever it exits (reap_exited).
+ */
 static void finish_run(void) {
-    kill_and_reap_all();
+    if (!z.keep_processes) kill_and_reap_all();
     arm_timer(0);
     uint64_t expirations;
     if (read(z.timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
@@ -381,7 +386,14 @@ static void kill_run(uint32_t flag) {
     reap_exited();
     if (!z.active) return;
     z.flags |= flag;
-    if (kill(-1, SIGKILL) < 0 && errno != ESRCH) log_fail("kill(-1)");
+    /*
+     * A session that keeps processes loses only this run's process group (the worker's setsid()
+     * made its pid the group id): its earlier runs' processes stay. The run still ends when the
+     * worker is reaped; a process of the run that left the group survives, as it would have
+     * after a normal end.
+     */
+    pid_t target = z.keep_processes ? -z.worker : -1;
+    if (kill(target, SIGKILL) < 0 && errno != ESRCH) log_fail("kill(%d)", (int)target);
 }
 
 /*
@@ -438,6 +450,7 @@ static void on_spawn(const struct frame *f, int *fds) {
     uid_t uid = FRAME_HAS(f, TAG_UID) ? f->uid : SANDBOX_UID;
     gid_t gid = FRAME_HAS(f, TAG_GID) ? f->gid : SANDBOX_GID;
     z.collectable = false;
+    z.keep_processes = FRAME_HAS(f, TAG_RUN_FLAGS) && (f->run_flags & RUN_FLAG_KEEP_PROCESSES);
     uint64_t work = FRAME_HAS(f, TAG_WORK_DIR_BYTES) && f->work_dir_bytes != 0 ? f->work_dir_bytes
                                                                                : z.cfg->work_size;
     uint64_t tmp = z.cfg->tmp_size, shm = z.cfg->shm_size;
@@ -536,7 +549,8 @@ static void on_spawn(const struct frame *f, int *fds) {
             while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
             }
         }
-        kill_and_reap_all();
+        /* A session keeping processes keeps its earlier runs' ones: the worker ran nothing. */
+        if (!z.keep_processes) kill_and_reap_all();
         send_failure(FRAME_EXEC_FAILED, worker_step_name(res.step), res.err);
         return;
     }
@@ -550,6 +564,27 @@ static void on_spawn(const struct frame *f, int *fds) {
     started.spawn_ns = now_ns() - received_ns;
     started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS);
     send_frame(&started);
+}
+
+/*
+ * Zygote main loop: SEED -> SEEDED, or EXEC_FAILED with the copy-in's failing step. A session's
+ * first frame: its /work (WORK_DIR_BYTES) and files, copied in as for SPAWN but with no worker,
+ * so that a session opens with its files in place. fds holds one fd per FILE; closed here.
+ */
+static void on_seed(const struct frame *f, int *fds) {
+    static struct files_failure failure;
+    uid_t uid = FRAME_HAS(f, TAG_UID) ? f->uid : SANDBOX_UID;
+    gid_t gid = FRAME_HAS(f, TAG_GID) ? f->gid : SANDBOX_GID;
+    uint64_t work = FRAME_HAS(f, TAG_WORK_DIR_BYTES) && f->work_dir_bytes != 0 ? f->work_dir_bytes
+                                                                               : z.cfg->work_size;
+    z.collectable = false;
+    if (files_copy_in(f, fds, uid, gid, work, &z.work_size, &failure) < 0) {
+        send_failure(FRAME_EXEC_FAILED, failure.step, failure.err);
+        return;
+    }
+    struct frame seeded;
+    frame_init(&seeded, FRAME_SEEDED);
+    send_frame(&seeded);
 }
 
 /*
@@ -751,7 +786,18 @@ static void on_control(void) {
                 close_fds(fds, nfds);
                 die_protocol(EPROTO, "protocol", "SPAWN during a run");
             }
+            if (f.run_flags & ~RUN_FLAGS_KNOWN) {
+                close_fds(fds, nfds);
+                die_protocol(EPROTO, "protocol", "unknown RUN_FLAGS bits");
+            }
             on_spawn(&f, fds);
+            break;
+        case FRAME_SEED:
+            if (z.active) {
+                close_fds(fds, nfds);
+                die_protocol(EPROTO, "protocol", "SEED during a run");
+            }
+            on_seed(&f, fds);
             break;
         case FRAME_COLLECT:
             if (!z.collectable) die_protocol(EPROTO, "protocol", "COLLECT not after EXITED");

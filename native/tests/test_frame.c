@@ -216,6 +216,7 @@ static const char *frame_diff(const struct frame *a, const struct frame *b) {
     SAME(nrlimits, TAG_RLIMIT);
     SAME(seccomp_len, TAG_SECCOMP_BPF);
     SAME(work_dir_bytes, TAG_WORK_DIR_BYTES);
+    SAME(run_flags, TAG_RUN_FLAGS);
     SAME(nfiles, TAG_FILE);
     SAME(npaths, TAG_PATH);
     SAME(nresults, TAG_COLLECT_RESULT);
@@ -939,6 +940,63 @@ static void test_mutations(void) {
           inconsistent);
 }
 
+/* Sessions: SPAWN with RUN_FLAGS, SEED with FILEs and its fd count, SEEDED; misplaced tags. */
+static void test_session_frames(void) {
+    static uint8_t buf[4096];
+    struct frame f, g;
+    void *arena;
+    frame_init(&f, FRAME_SPAWN);
+    f.argv = spawn_min_argv;
+    f.argc = 1;
+    f.run_flags = RUN_FLAG_KEEP_PROCESSES;
+    f.present = FRAME_BIT(TAG_ARGV) | FRAME_BIT(TAG_RUN_FLAGS);
+    ssize_t n = frame_encode(&f, buf, sizeof(buf));
+    check(n > 0 && decode_copy(buf, (size_t)n, &g, &arena) == FRAME_OK && !frame_diff(&f, &g),
+          "SPAWN with RUN_FLAGS round-trips");
+    check(g.run_flags == RUN_FLAG_KEEP_PROCESSES && frame_fd_count(&g) == 3,
+          "RUN_FLAGS decoded, SPAWN still takes 3 fds");
+    free(arena);
+
+    frame_init(&f, FRAME_SEED);
+    f.uid = 1000;
+    f.gid = 1000;
+    f.work_dir_bytes = 1u << 20;
+    f.files = spawn_files_files;
+    f.nfiles = 2;
+    f.present = FRAME_BIT(TAG_UID) | FRAME_BIT(TAG_GID) | FRAME_BIT(TAG_WORK_DIR_BYTES) |
+                FRAME_BIT(TAG_FILE);
+    n = frame_encode(&f, buf, sizeof(buf));
+    check(n > 0 && decode_copy(buf, (size_t)n, &g, &arena) == FRAME_OK && !frame_diff(&f, &g),
+          "SEED with files round-trips");
+    check(frame_fd_count(&g) == 2, "SEED takes one fd per FILE (%u)", frame_fd_count(&g));
+    free(arena);
+    frame_init(&f, FRAME_SEED);
+    n = frame_encode(&f, buf, sizeof(buf));
+    check(n > 0 && decode_copy(buf, (size_t)n, &g, &arena) == FRAME_OK && frame_fd_count(&g) == 0,
+          "an empty SEED (only /work's size kept) is valid, with no fds");
+    free(arena);
+    frame_init(&f, FRAME_SEEDED);
+    n = frame_encode(&f, buf, sizeof(buf));
+    check(n == FRAME_HEADER_SIZE && strcmp(frame_type_name(FRAME_SEEDED), "SEEDED") == 0,
+          "SEEDED is a bare header");
+
+    /* ARGV in SEED, RUN_FLAGS in SEED: misplaced. A type past SEEDED: unknown. */
+    uint8_t one[4] = {1, 0, 0, 0};
+    size_t len = put_field(buf + FRAME_HEADER_SIZE, TAG_RUN_FLAGS, one, 4);
+    check(decode_built(buf, len, FRAME_SEED, &g, &arena) == FRAME_E_MISPLACED_TAG,
+          "RUN_FLAGS in SEED is misplaced");
+    free(arena);
+    len = put_field(buf + FRAME_HEADER_SIZE, TAG_RUN_FLAGS, one, 3);
+    check(decode_built(buf, len, FRAME_SPAWN, &g, &arena) != FRAME_OK,
+          "RUN_FLAGS of 3 bytes is malformed");
+    free(arena);
+    uint8_t type;
+    uint32_t plen;
+    put_header(buf, FRAME_TYPE_MAX + 1, 0);
+    check(frame_parse_header(buf, &type, &plen) == FRAME_E_TYPE, "type %d is unknown",
+          FRAME_TYPE_MAX + 1);
+}
+
 int main(int argc, char **argv) {
     /* From native/ (as make runs it) or from native/tests/ or native/build/. */
     const char *path = argc > 1 ? argv[1] : "testdata/golden-frames.txt";
@@ -952,6 +1010,7 @@ int main(int argc, char **argv) {
         test_file_edges();
         test_pipe_fds();
         test_mutations();
+        test_session_frames();
     }
     for (int i = 0; i < n_goldens; i++)
         free(goldens[i].bytes);

@@ -31,7 +31,23 @@ final class Bench {
       java.nio.file.Path samples,
       String profile,
       List<dev.forkd.api.v1.InputFile> files,
-      int block) {}
+      int block,
+      String sessionId) {
+    Options(
+        int runs,
+        int warmup,
+        int concurrency,
+        long intervalNanos,
+        boolean json,
+        List<String> argv,
+        java.nio.file.Path samples,
+        String profile,
+        List<dev.forkd.api.v1.InputFile> files,
+        int block) {
+      this(
+          runs, warmup, concurrency, intervalNanos, json, argv, samples, profile, files, block, "");
+    }
+  }
 
   /** Calls in a row that go to one daemon when several are compared (--block). */
   static final int DEFAULT_BLOCK = 200;
@@ -108,8 +124,9 @@ final class Bench {
     ExecRequest req =
         ExecRequest.newBuilder()
             .addAllArgv(o.argv())
-            .setProfile(o.profile())
+            .setProfile(o.sessionId().isEmpty() ? o.profile() : "")
             .addAllFiles(o.files())
+            .setSessionId(o.sessionId())
             .build();
     // The empty-RPC baseline takes Exec's own path (the event loop, the interceptors, the
     // validator, the run log) and stops where a run would be handed to a run thread: an Exec

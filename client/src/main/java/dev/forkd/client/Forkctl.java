@@ -43,6 +43,8 @@ public final class Forkctl {
           "  status                          show the daemon's version and pools",
           "  bench [-n N] [-c C] [--interval DUR] [--json] [-- CMD...]   latency of N runs",
           "  files put FILE | get ID [OUT] | ls | rm ID   the daemon's file cache",
+          "  session open [OPTIONS] | exec ID [run options] -- CMD... | close ID | ls",
+          "                                  a sandbox kept across calls (session open --help)",
           "",
           "run options:",
           "  --profile NAME     sandbox profile (default: default)",
@@ -172,6 +174,8 @@ public final class Forkctl {
         return bench(socketPath, rest);
       case "files":
         return files(socketPath, rest);
+      case "session":
+        return session(socketPath, rest, stdin);
       case "status":
         if (rest.length > 0 && (rest[0].equals("--help") || rest[0].equals("-h"))) {
           out.println("usage: forkctl status    show the daemon's version, modes and pools");
@@ -184,7 +188,99 @@ public final class Forkctl {
   }
 
   private int runCommand(Path socket, String[] args, java.io.InputStream stdin) throws IOException {
-    ExecRequest.Builder req = ExecRequest.newBuilder();
+    return runCommand(socket, args, stdin, "");
+  }
+
+  private static final String SESSION_USAGE =
+      String.join(
+          "\n",
+          "usage: forkctl session open [OPTIONS]          prints the new session's id",
+          "       forkctl session exec ID [run options] -- CMD [ARG...]",
+          "       forkctl session close ID",
+          "       forkctl session ls                     your open sessions: ID PROFILE",
+          "",
+          "open options:",
+          "  --profile NAME       sandbox profile (default: default)",
+          "  --keep-processes     processes a call leaves running live on into later calls",
+          "  --idle DUR           end after this long without a call (default: the profile's)",
+          "  --lifetime DUR       end this long after opening (default: the profile's)",
+          "  --memory SIZE        memory of the whole session",
+          "  --processes N        processes of the whole session",
+          "  --work-size SIZE     size of its /work",
+          "  --cpu-time DUR       CPU time of all its calls together",
+          "  --file LOCAL[:PATH]  copy a local file into /work at open");
+
+  private int session(Path socket, String[] args, java.io.InputStream stdin) throws IOException {
+    if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+      out.println(SESSION_USAGE);
+      return args.length == 0 ? EXIT_FORKCTL : 0;
+    }
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    switch (args[0]) {
+      case "open" -> {
+        dev.forkd.api.v1.OpenSessionRequest.Builder req =
+            dev.forkd.api.v1.OpenSessionRequest.newBuilder();
+        Limits.Builder limits = Limits.newBuilder();
+        for (int i = 0; i < rest.length; i++) {
+          String a = rest[i];
+          switch (a) {
+            case "--help", "-h" -> {
+              out.println(SESSION_USAGE);
+              return 0;
+            }
+            case "--profile" -> req.setProfile(arg(rest, ++i, a));
+            case "--keep-processes" -> req.setKeepProcesses(true);
+            case "--idle" -> req.setIdleTimeout(duration(Units.durationNanos(arg(rest, ++i, a))));
+            case "--lifetime" ->
+                req.setMaxLifetime(duration(Units.durationNanos(arg(rest, ++i, a))));
+            case "--memory" -> limits.setMemoryBytes(Units.bytes(arg(rest, ++i, a)));
+            case "--processes" -> limits.setMaxProcesses((int) Units.bytes(arg(rest, ++i, a)));
+            case "--work-size" -> limits.setWorkDirBytes(Units.bytes(arg(rest, ++i, a)));
+            case "--cpu-time" ->
+                limits.setCpuTime(duration(Units.durationNanos(arg(rest, ++i, a))));
+            case "--file" -> req.addFiles(localFile(arg(rest, ++i, a)));
+            default ->
+                throw new IllegalArgumentException("unknown session open option '" + a + "'");
+          }
+        }
+        if (!limits.build().equals(Limits.getDefaultInstance())) {
+          req.setLimits(limits);
+        }
+        try (ForkdClient client = connect(socket)) {
+          out.println(client.openSession(req.build()).getSessionId());
+        }
+        return 0;
+      }
+      case "exec" -> {
+        if (rest.length == 0) {
+          throw new IllegalArgumentException("session exec: no session id given");
+        }
+        return runCommand(socket, Arrays.copyOfRange(rest, 1, rest.length), stdin, rest[0]);
+      }
+      case "close" -> {
+        if (rest.length != 1) {
+          throw new IllegalArgumentException("session close: give one session id");
+        }
+        try (ForkdClient client = connect(socket)) {
+          client.closeSession(rest[0]);
+        }
+        return 0;
+      }
+      case "ls" -> {
+        try (ForkdClient client = connect(socket)) {
+          for (dev.forkd.api.v1.Session x : client.listSessions()) {
+            out.println(x.getSessionId() + " " + x.getProfile());
+          }
+        }
+        return 0;
+      }
+      default -> throw new IllegalArgumentException("unknown session command '" + args[0] + "'");
+    }
+  }
+
+  private int runCommand(Path socket, String[] args, java.io.InputStream stdin, String sessionId)
+      throws IOException {
+    ExecRequest.Builder req = ExecRequest.newBuilder().setSessionId(sessionId);
     Limits.Builder limits = Limits.newBuilder();
     boolean readStdin = true;
     boolean interactive = false;
@@ -295,6 +391,7 @@ public final class Forkctl {
     List<dev.forkd.api.v1.InputFile> files = new java.util.ArrayList<>();
     List<Path> also = new java.util.ArrayList<>();
     int block = Bench.DEFAULT_BLOCK;
+    boolean inSession = false;
     int i = 0;
     for (; i < args.length; i++) {
       String a = args[i];
@@ -310,13 +407,14 @@ public final class Forkctl {
           out.println(
               "usage: forkctl bench [-n RUNS] [--warmup N] [-c CONCURRENCY] [--interval DUR] [--json]"
                   + " [--samples FILE] [--profile P] [--file LOCAL[:PATH]] [--file-id ID:PATH]"
-                  + " [--also SOCKET]... [--block N] [-- CMD ARG...]\n  runs CMD (default /bin/true)"
-                  + " and prints latency percentiles of the successful runs (failed runs are"
-                  + " counted apart); with --interval, latency counts from each call's due time;"
-                  + " with --also, the calls go to the daemons in turn, N (default "
+                  + " [--also SOCKET]... [--block N] [--in-session] [-- CMD ARG...]\n  runs CMD"
+                  + " (default /bin/true) and prints latency percentiles of the successful runs"
+                  + " (failed runs are counted apart); with --interval, latency counts from each"
+                  + " call's due time; with --also, the calls go to the daemons in turn, N (default "
                   + Bench.DEFAULT_BLOCK
                   + ") at a time, and each gets its own result and throughput (samples of the"
-                  + " n-th --also in FILE.n)");
+                  + " n-th --also in FILE.n); with --in-session, every call runs in one session"
+                  + " opened for the bench");
           return 0;
         }
         case "-n", "--runs" -> runs = (int) Units.bytes(arg(args, ++i, a));
@@ -328,6 +426,7 @@ public final class Forkctl {
         case "--profile" -> profile = arg(args, ++i, a);
         case "--also" -> also.add(Path.of(arg(args, ++i, a)));
         case "--block" -> block = (int) Units.bytes(arg(args, ++i, a));
+        case "--in-session" -> inSession = true;
         case "--file" -> files.add(localFile(arg(args, ++i, a)));
         case "--file-id" -> {
           String spec = arg(args, ++i, a);
@@ -349,22 +448,47 @@ public final class Forkctl {
     }
     List<String> argv =
         i < args.length ? Arrays.asList(args).subList(i, args.length) : List.of("/bin/true");
+    if (inSession && !also.isEmpty()) {
+      throw new IllegalArgumentException("bench: --in-session works with one daemon, not --also");
+    }
     List<ForkdClient> clients = new java.util.ArrayList<>();
+    String session = "";
     try {
       clients.add(connect(socket));
       for (Path p : also) {
         clients.add(ForkdClient.unix(p));
       }
+      if (inSession) {
+        session =
+            clients
+                .get(0)
+                .openSession(
+                    dev.forkd.api.v1.OpenSessionRequest.newBuilder().setProfile(profile).build())
+                .getSessionId();
+      }
       return Bench.run(
           clients,
           new Bench.Options(
-              runs, warmup, concurrency, interval, json, argv, samples, profile, files, block),
+              runs,
+              warmup,
+              concurrency,
+              interval,
+              json,
+              argv,
+              samples,
+              profile,
+              files,
+              block,
+              session),
           out,
           err);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return EXIT_FORKCTL;
     } finally {
+      if (!session.isEmpty()) {
+        clients.get(0).closeSession(session);
+      }
       for (ForkdClient c : clients) {
         c.close();
       }

@@ -290,6 +290,45 @@ public final class ForkdClient implements AutoCloseable {
     }
   }
 
+  /**
+   * Opens a session (Sessions.OpenSession): a sandbox whose /work and /tmp persist across the calls
+   * that name its id ({@code ExecRequest.session_id}, or {@link #execIn}).
+   */
+  public dev.forkd.api.v1.Session openSession(dev.forkd.api.v1.OpenSessionRequest request) {
+    try {
+      return dev.forkd.api.v1.SessionsGrpc.newBlockingStub(channel).openSession(request);
+    } catch (StatusRuntimeException e) {
+      throw ForkdException.of(e);
+    }
+  }
+
+  /** Runs {@code request} in the open session {@code sessionId}. */
+  public ExecResult execIn(String sessionId, ExecRequest request) {
+    return exec(request.toBuilder().setSessionId(sessionId).build());
+  }
+
+  /** Closes a session: its processes are killed, its sandbox destroyed. */
+  public void closeSession(String sessionId) {
+    try {
+      dev.forkd.api.v1.SessionsGrpc.newBlockingStub(channel)
+          .closeSession(
+              dev.forkd.api.v1.CloseSessionRequest.newBuilder().setSessionId(sessionId).build());
+    } catch (StatusRuntimeException e) {
+      throw ForkdException.of(e);
+    }
+  }
+
+  /** The caller's open sessions. */
+  public java.util.List<dev.forkd.api.v1.Session> listSessions() {
+    try {
+      return dev.forkd.api.v1.SessionsGrpc.newBlockingStub(channel)
+          .listSessions(dev.forkd.api.v1.ListSessionsRequest.getDefaultInstance())
+          .getSessionsList();
+    } catch (StatusRuntimeException e) {
+      throw ForkdException.of(e);
+    }
+  }
+
   public DaemonStatus status() {
     try {
       return admin.getStatus(GetStatusRequest.getDefaultInstance());

@@ -17,6 +17,7 @@ import dev.forkd.daemon.ops.HostPort;
 import dev.forkd.daemon.ops.Metrics;
 import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.daemon.ops.SocketActivation;
+import dev.forkd.daemon.session.SessionManager;
 import dev.forkd.zygote.Zygote;
 import dev.forkd.zygote.ZygoteException;
 import dev.forkd.zygote.ZygoteLauncher;
@@ -51,6 +52,8 @@ public final class Daemon {
   private final Metrics metrics;
   private final int metricsPort;
   private final FileStore files;
+  private final Map<String, ZygotePool> sessionPools;
+  private final SessionManager sessions;
 
   private final CgroupDriver cgroups;
   private final AtomicBoolean stopping = new AtomicBoolean();
@@ -66,7 +69,11 @@ public final class Daemon {
       Metrics metrics,
       int metricsPort,
       FileStore files,
-      CgroupDriver cgroups) {
+      CgroupDriver cgroups,
+      Map<String, ZygotePool> sessionPools,
+      SessionManager sessions) {
+    this.sessionPools = sessionPools;
+    this.sessions = sessions;
     this.settings = settings;
     this.ops = ops;
     this.socketInherited = socketInherited;
@@ -121,6 +128,8 @@ public final class Daemon {
     }
     ZygoteLauncher launcher = new ZygoteLauncher(zygoteDir);
     Map<String, ZygotePool> pools = new LinkedHashMap<>();
+    Map<String, ZygotePool> sessionPools = new LinkedHashMap<>();
+    SessionManager sessions = null;
     GrpcServer server = null;
     Metrics metrics = new Metrics(VERSION, cgroups.mode());
     int metricsPort = -1;
@@ -148,7 +157,22 @@ public final class Daemon {
                 + p.pool().maxRunsPerZygote()
                 + " runs"
                 + (p.pool().hermetic() ? ", hermetic" : ""));
+        // Sessions hold zygotes of their own pool: never one of the pool above.
+        if (p.sessions().enabled()) {
+          sessionPools.put(
+              p.name(),
+              new ZygotePool(
+                  p.name() + "-sessions",
+                  p.sessions().pool(),
+                  new CgroupedFactory(launcher, p, cgroups, names, ids)));
+        }
       }
+      RequestValidator validator =
+          new RequestValidator(
+              settings.profiles(), settings.maxRequestBytes(), settings.maxPipelineCommands());
+      sessions =
+          new SessionManager(
+              validator, sessionPools, settings.queueTimeout(), cgroups.mode(), files);
       Map<String, String> features = new LinkedHashMap<>();
       features.put("user_namespaces", "yes");
       features.put("cgroups", cgroups.describe());
@@ -171,12 +195,12 @@ public final class Daemon {
           ops.access().allOpen() ? "none (every client that can connect)" : "on");
       metrics.watchPools(pools.values());
       metrics.watchCgroupErrors(cgroups::errors);
+      metrics.watchSessions(sessions::stats);
       server =
           GrpcServer.start(
               new GrpcServer.Listeners(socket, inherited, ops.tcp()),
               settings.maxRequestBytes(),
-              new RequestValidator(
-                  settings.profiles(), settings.maxRequestBytes(), settings.maxPipelineCommands()),
+              validator,
               new Runner(pools, settings.queueTimeout(), cgroups.mode(), files, faults),
               VERSION,
               cgroups.mode(),
@@ -186,7 +210,8 @@ public final class Daemon {
               ops.access(),
               metrics,
               settings.admission(),
-              settings.queueTimeout());
+              settings.queueTimeout(),
+              sessions);
     } catch (IOException | RuntimeException e) {
       if (server != null) {
         server.stopAccepting();
@@ -200,6 +225,10 @@ public final class Daemon {
       if (files != null) {
         files.close();
       }
+      if (sessions != null) {
+        sessions.close();
+      }
+      sessionPools.values().forEach(ZygotePool::destroyAll);
       pools.values().forEach(ZygotePool::destroyAll);
       launcher.close();
       cgroups.close();
@@ -224,7 +253,9 @@ public final class Daemon {
         metrics,
         metricsPort,
         files,
-        cgroups);
+        cgroups,
+        sessionPools,
+        sessions);
   }
 
   /**
@@ -476,6 +507,15 @@ public final class Daemon {
     return pools;
   }
 
+  /** The pools of session zygotes, by profile. */
+  public Map<String, ZygotePool> sessionPools() {
+    return sessionPools;
+  }
+
+  public SessionManager sessions() {
+    return sessions;
+  }
+
   public Settings settings() {
     return settings;
   }
@@ -532,6 +572,9 @@ public final class Daemon {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+      // Every session ends (its call in progress, if any, is killed), its zygote destroyed.
+      sessions.close();
+      sessionPools.values().forEach(ZygotePool::destroyAll);
       metrics.close();
       pools.values().forEach(ZygotePool::destroyAll);
       launcher.close();

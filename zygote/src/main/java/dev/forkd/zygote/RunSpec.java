@@ -18,6 +18,7 @@ import java.util.List;
  * @param pipes a pipeline's pipe ends, each given to the run as fd {@code target} (0-2 replace that
  *     standard stream, 3 and up travel as PIPE_FD); {@link Zygote#run} takes them over and closes
  *     them as soon as they are sent (or the run fails before)
+ * @param runFlags RUN_FLAGS of a session's run ({@link #KEEP_PROCESSES}), 0 otherwise
  */
 public record RunSpec(
     List<String> argv,
@@ -30,10 +31,17 @@ public record RunSpec(
     byte[] seccompBpf,
     long workDirBytes,
     List<InputFile> files,
-    List<PipeFd> pipes) {
+    List<PipeFd> pipes,
+    int runFlags) {
 
   /** A pipe end (any fd) that the run gets as its fd {@code target}. */
   public record PipeFd(int target, int fd) {}
+
+  /**
+   * RUN_FLAGS bit: processes the run leaves running survive its end (a session's), and its output
+   * is read only until the run ends.
+   */
+  public static final int KEEP_PROCESSES = 1;
 
   /** A file to copy in: {@code size} bytes from offset 0 of {@code fd}. */
   public record InputFile(String path, boolean executable, long size, int fd) {}
@@ -65,7 +73,7 @@ public record RunSpec(
     this(argv, env, cwd, wallTimeNanos, uid, gid, rlimits, seccompBpf, 0, List.of());
   }
 
-  /** A run without pipeline fds. */
+  /** A run without pipeline fds or RUN_FLAGS. */
   public RunSpec(
       List<String> argv,
       List<String> env,
@@ -88,13 +96,47 @@ public record RunSpec(
         seccompBpf,
         workDirBytes,
         files,
-        List.of());
+        List.of(),
+        0);
   }
 
   /** This run with the given pipeline fds. */
   public RunSpec withPipes(List<PipeFd> pipes) {
     return new RunSpec(
-        argv, env, cwd, wallTimeNanos, uid, gid, rlimits, seccompBpf, workDirBytes, files, pipes);
+        argv,
+        env,
+        cwd,
+        wallTimeNanos,
+        uid,
+        gid,
+        rlimits,
+        seccompBpf,
+        workDirBytes,
+        files,
+        pipes,
+        runFlags);
+  }
+
+  /** This run with the given RUN_FLAGS. */
+  public RunSpec withRunFlags(int flags) {
+    return new RunSpec(
+        argv,
+        env,
+        cwd,
+        wallTimeNanos,
+        uid,
+        gid,
+        rlimits,
+        seccompBpf,
+        workDirBytes,
+        files,
+        pipes,
+        flags);
+  }
+
+  /** Whether processes of the run survive its end. */
+  public boolean keepsProcesses() {
+    return (runFlags & KEEP_PROCESSES) != 0;
   }
 
   /** The pipe end given as the run's fd {@code target}, or -1. */
@@ -165,6 +207,9 @@ public record RunSpec(
     }
     if (stdioPiped != 0) {
       b.u32(Tag.STDIO_PIPED, stdioPiped);
+    }
+    if (runFlags != 0) {
+      b.u32(Tag.RUN_FLAGS, runFlags);
     }
     return b.build();
   }

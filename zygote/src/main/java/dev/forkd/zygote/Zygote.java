@@ -207,6 +207,13 @@ public final class Zygote {
     Frame end = null;
     ByteBuffer pending = null;
     while (end == null || out[0] >= 0 || err[0] >= 0) {
+      if (end != null && spec.keepsProcesses()) {
+        // A process the run left running may hold the pipes open for as long as it lives: read
+        // what the run wrote (complete: its worker has exited), then let go of them.
+        outputOpen = drainThenClose(io, RunIo.STDOUT, out, outputOpen);
+        drainThenClose(io, RunIo.STDERR, err, outputOpen);
+        break;
+      }
       if (end == null && !watchFired && System.nanoTime() >= nextCheck) {
         watchFired = watch.check();
         long after = watch.checkAfterNanos();
@@ -360,6 +367,34 @@ public final class Zygote {
         startedAt);
   }
 
+  /**
+   * Reads a pipe until it is empty (non-blocking) or at EOF, then closes it; {@code pipe[0]}
+   * becomes -1. Returns whether the output is still wanted.
+   */
+  private boolean drainThenClose(RunIo io, int stream, int[] pipe, boolean outputOpen)
+      throws PosixException {
+    if (pipe[0] < 0) {
+      return outputOpen;
+    }
+    Posix.setNonBlocking(pipe[0]);
+    while (true) {
+      long got = c.read(pipe[0], ioBuf, IO_CHUNK);
+      if (got < 0 && Posix.errno() == Posix.EINTR) {
+        continue;
+      }
+      if (got <= 0) {
+        break;
+      }
+      if (outputOpen) {
+        ioBuf.get(0, heapBuf, 0, (int) got);
+        outputOpen = io.output(stream, heapBuf, 0, (int) got);
+      }
+    }
+    Posix.closeQuietly(pipe[0]);
+    pipe[0] = -1;
+    return outputOpen;
+  }
+
   /** A collected file: an fd open for reading when {@code errno} is 0 (the caller closes it). */
   public record Collected(String path, int errno, long size, int fd) {}
 
@@ -398,6 +433,55 @@ public final class Zygote {
       out.add(new Collected(r.path(), r.errno(), r.size(), r.errno() == 0 ? fds[next++] : -1));
     }
     return out;
+  }
+
+  /**
+   * A session's start, before its first run: sizes /work ({@code workDirBytes}, 0 = as it is) and
+   * copies {@code files} into it, owned by {@code uid}/{@code gid}. Returns null, or the failing
+   * step and errno ("copy-in PATH", "remount /work") when the files do not go in; the zygote is
+   * then still usable.
+   */
+  public RunResult seed(
+      java.util.List<RunSpec.InputFile> files, int uid, int gid, long workDirBytes)
+      throws ZygoteException {
+    Frame.Builder b = Frame.builder(FrameType.SEED).u32(Tag.UID, uid).u32(Tag.GID, gid);
+    if (workDirBytes > 0) {
+      b.u64(Tag.WORK_DIR_BYTES, workDirBytes);
+    }
+    int[] fds = new int[files.size()];
+    for (int i = 0; i < fds.length; i++) {
+      RunSpec.InputFile f = files.get(i);
+      b.file(f.executable() ? 0755 : 0644, f.size(), f.path());
+      fds[i] = f.fd();
+    }
+    try {
+      ctl.send(b.build(), fds);
+    } catch (IOException e) {
+      throw new ZygoteException("zygote " + id + " refused SEED: " + e.getMessage(), e);
+    }
+    Frame f = receive();
+    if (f.type() == FrameType.SEEDED) {
+      return null;
+    }
+    if (f.type() != FrameType.EXEC_FAILED) {
+      throw protocol("answered SEED with " + f.type());
+    }
+    return new RunResult(
+        true,
+        f.string(Tag.STEP),
+        f.u32(Tag.ERRNO),
+        f.has(Tag.MESSAGE) ? f.string(Tag.MESSAGE) : "",
+        -1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        false,
+        false,
+        0,
+        0,
+        0);
   }
 
   /** Resets the zygote between runs: every process, file and IPC object of the last run gone. */

@@ -236,6 +236,22 @@ public final class ZygotePool implements Closeable {
     destroyLater(z);
   }
 
+  /**
+   * Ends a zygote that was leased for good (a session's, which is never reused): it is destroyed
+   * and replaced as the pool's sizing says; counted as recycled, not as a crash.
+   */
+  public void retire(Zygote z) {
+    synchronized (lock) {
+      if (!leased.remove(z)) {
+        return;
+      }
+      runs++;
+      recycled++;
+      replenishLocked();
+    }
+    destroyLater(z);
+  }
+
   /** Destroys a zygote off the caller's thread; inline once the pool's threads are gone. */
   private void destroyLater(Zygote z) {
     try {

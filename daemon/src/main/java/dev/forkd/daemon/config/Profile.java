@@ -12,6 +12,7 @@ import java.util.List;
  * @param seccompBpf the compiled seccomp program loaded in every worker, or null (policy "none")
  * @param seccompBpfWithoutCgroups the program for a daemon without cgroups (memfd and SysV shared
  *     memory refused: see {@code SeccompPolicies.withoutCgroups}), or null (policy "none")
+ * @param sessions how many sessions the profile serves, for how long
  */
 public record Profile(
     String name,
@@ -26,7 +27,8 @@ public record Profile(
     int maxInputFiles,
     int maxCollectFiles,
     long maxCollectBytes,
-    byte[] seccompBpfWithoutCgroups) {
+    byte[] seccompBpfWithoutCgroups,
+    SessionPolicy sessions) {
 
   /** This profile in a daemon without cgroups: workers load {@link #seccompBpfWithoutCgroups}. */
   public Profile withoutCgroups() {
@@ -43,6 +45,7 @@ public record Profile(
         maxInputFiles,
         maxCollectFiles,
         maxCollectBytes,
-        seccompBpfWithoutCgroups);
+        seccompBpfWithoutCgroups,
+        sessions);
   }
 }

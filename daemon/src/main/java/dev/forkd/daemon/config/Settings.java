@@ -160,10 +160,15 @@ public record Settings(
                   ? 64
                   : Math.min(ProtocolLimits.MAX_FILES, p.getMaxCollectFiles()),
               p.getMaxCollectBytes() == 0 ? 64L << 20 : p.getMaxCollectBytes(),
-              seccomp.programWithoutCgroupsFor(p.getName(), p.getSeccompPolicy())));
+              seccomp.programWithoutCgroupsFor(p.getName(), p.getSeccompPolicy()),
+              SessionPolicy.resolve(p.getSessions(), cores, where + ".sessions")));
     }
     if (hostIds != null) {
-      long zygotes = profiles.values().stream().mapToLong(p -> p.pool().maxZygotes()).sum();
+      // Session zygotes are zygotes too: each holds a sub-range while its session is open.
+      long zygotes =
+          profiles.values().stream()
+              .mapToLong(p -> p.pool().maxZygotes() + p.sessions().maxSessions())
+              .sum();
       if (zygotes > hostIds.subRanges()) {
         throw new ConfigException(
             "host_id_count: "
@@ -172,7 +177,8 @@ public record Settings(
                 + hostIds.subRanges()
                 + " sub-ranges of "
                 + HostIdRange.IDS_PER_ZYGOTE
-                + " ids (one per live zygote), but the profiles' max_zygotes add up to "
+                + " ids (one per live zygote), but the profiles' max_zygotes and"
+                + " sessions.max_sessions add up to "
                 + zygotes
                 + ": "
                 + zygotes

@@ -71,6 +71,7 @@ public final class PipelineRunner {
     final List<RunSpec.PipeFd> fds = new ArrayList<>();
     Runner.Lease lease;
     long queuedNanos;
+    long arrivalNanos;
     boolean fdsGone;
     RunResult result;
     RunUsage usage;
@@ -240,6 +241,7 @@ public final class PipelineRunner {
           }
           cmd.lease = new Runner.Lease(pool, z);
           cmd.queuedNanos = System.nanoTime() - arrivalNanos;
+          cmd.arrivalNanos = arrivalNanos;
           runner.faults().at(RunFaults.Stage.LEASED);
         }
       } finally {
@@ -322,7 +324,7 @@ public final class PipelineRunner {
             "commands["
                 + cmd.index
                 + "] could not start: "
-                + Runner.outcome(cmd.spec, cmd.result, cmd.io, 0, null, false, true, List.of())
+                + Runner.outcome(cmd.spec, cmd.result, cmd.io, 0, 0, null, false, true, List.of())
                     .message());
       }
     } catch (Exception | Error e) {
@@ -356,6 +358,7 @@ public final class PipelineRunner {
             cmd.result,
             cmd.io,
             cmd.queuedNanos,
+            cmd.arrivalNanos,
             cmd.usage,
             cmd.watch != null && cmd.watch.fired(),
             runner.cgroups(),

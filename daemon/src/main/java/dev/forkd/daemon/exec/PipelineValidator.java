@@ -56,6 +56,11 @@ public final class PipelineValidator {
     List<ExecSpec> specs = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       String where = "commands[" + i + "]";
+      if (!r.getCommands(i).getSessionId().isEmpty()) {
+        // Each command takes a sandbox of its own; a session's is held by its session.
+        throw new InvalidRequestException(
+            where + ".session_id", "must be empty: a pipeline's commands run in fresh sandboxes");
+      }
       try {
         specs.add(commands.validate(r.getCommands(i)).withCaller(caller));
       } catch (InvalidRequestException e) {

@@ -62,7 +62,8 @@ public final class RequestValidator {
       throw new NotFoundException("profile '" + printable(name) + "' not found");
     }
     if (!r.getSessionId().isEmpty()) {
-      // No session service yet: no id can name an open session.
+      // A call of a session is looked up and validated by the session service
+      // (validateInSession); here, where none is looked up, no id names an open session.
       throw new NotFoundException("session '" + printable(r.getSessionId()) + "' not found");
     }
     if (r.getArgvCount() == 0) {
@@ -130,6 +131,43 @@ public final class RequestValidator {
         limits,
         files,
         r.getCollectList());
+  }
+
+  /**
+   * Validates a call of an open session whose profile is {@code profile}: as {@link #validate}, in
+   * that profile ({@code r.profile} must be empty or name it).
+   */
+  public ExecSpec validateInSession(ExecRequest r, String profile)
+      throws InvalidRequestException, NotFoundException {
+    if (!r.getProfile().isEmpty() && !r.getProfile().equals(profile)) {
+      throw new InvalidRequestException(
+          "profile", "the session runs in profile '" + profile + "'; leave profile empty");
+    }
+    return validate(r.toBuilder().clearSessionId().setProfile(profile).build());
+  }
+
+  /** The profile named {@code name} (empty: "default"), or NOT_FOUND. */
+  public Profile profile(String name) throws NotFoundException {
+    String n = name.isEmpty() ? "default" : name;
+    Profile p = profiles.get(n);
+    if (p == null) {
+      throw new NotFoundException("profile '" + printable(n) + "' not found");
+    }
+    return p;
+  }
+
+  /**
+   * Files to copy in ({@code files[i]} of a request), checked as {@link ExecRequest#getFilesList()}
+   * is.
+   */
+  public static List<ExecSpec.Input> inputs(List<InputFile> files, Profile profile)
+      throws InvalidRequestException {
+    return files(ExecRequest.newBuilder().addAllFiles(files).build(), profile);
+  }
+
+  /** {@code l} resolved against {@code p}'s defaults and maxima, naming a field out of bounds. */
+  public static LimitValues resolveLimits(Limits l, Profile p) throws InvalidRequestException {
+    return resolve(l, p);
   }
 
   private static List<ExecSpec.Input> files(ExecRequest r, Profile profile)

@@ -2,6 +2,7 @@ package dev.forkd.daemon.grpc;
 
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecStreamRequest;
+import dev.forkd.api.v1.OpenSessionRequest;
 import dev.forkd.api.v1.PipelineRequest;
 import dev.forkd.daemon.grpc.transport.PeerAttributes;
 import dev.forkd.daemon.ops.AccessPolicy;
@@ -34,7 +35,12 @@ public final class AccessInterceptor implements ServerInterceptor {
     } else if (message instanceof ExecStreamRequest s && s.hasStart()) {
       r = s.getStart();
     }
-    if (r == null) {
+    if (message instanceof OpenSessionRequest o) {
+      return o.getProfile().isEmpty() ? "default" : o.getProfile();
+    }
+    // A session's call runs in the profile its session was opened in, checked then; the session
+    // itself answers only to the identity that opened it.
+    if (r == null || !r.getSessionId().isEmpty()) {
       return null;
     }
     return r.getProfile().isEmpty() ? "default" : r.getProfile();

@@ -4,6 +4,8 @@ import dev.forkd.api.v1.AdminGrpc;
 import dev.forkd.api.v1.DaemonStatus;
 import dev.forkd.api.v1.GetStatusRequest;
 import dev.forkd.api.v1.PoolStatus;
+import dev.forkd.api.v1.SessionStatus;
+import dev.forkd.daemon.session.SessionStats;
 import dev.forkd.zygote.ZygotePool;
 import io.grpc.stub.StreamObserver;
 import java.util.Collection;
@@ -17,13 +19,16 @@ final class AdminService extends AdminGrpc.AdminImplBase {
   private final Collection<ZygotePool> pools;
   private final Map<String, String> publicFeatures;
   private final long startNanos = System.nanoTime();
+  private final java.util.function.Supplier<java.util.List<SessionStats>> sessions;
 
   AdminService(
       String version,
       String cgroupMode,
       boolean rootless,
       Collection<ZygotePool> pools,
-      Map<String, String> features) {
+      Map<String, String> features,
+      java.util.function.Supplier<java.util.List<SessionStats>> sessions) {
+    this.sessions = sessions;
     this.version = version;
     this.cgroupMode = cgroupMode;
     this.rootless = rootless;
@@ -57,6 +62,15 @@ final class AdminService extends AdminGrpc.AdminImplBase {
               .setRuns(s.runs())
               .setCrashes(s.crashes())
               .setRecycled(s.recycled()));
+    }
+    for (SessionStats s : sessions.get()) {
+      b.addSessions(
+          SessionStatus.newBuilder()
+              .setProfile(s.profile())
+              .setOpen(s.open())
+              .setMax(s.max())
+              .putAllEnded(s.ended())
+              .setRefused(s.refused()));
     }
     observer.onNext(b.setQueued(queued).build());
     observer.onCompleted();

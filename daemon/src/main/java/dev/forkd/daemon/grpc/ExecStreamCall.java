@@ -4,11 +4,13 @@ import com.google.protobuf.ByteString;
 import dev.forkd.api.v1.ExecStreamRequest;
 import dev.forkd.api.v1.ExecStreamResponse;
 import dev.forkd.api.v1.Started;
+import dev.forkd.daemon.exec.ExecOutcome;
 import dev.forkd.daemon.exec.ExecSpec;
 import dev.forkd.daemon.exec.RequestValidator;
 import dev.forkd.daemon.exec.RunControl;
 import dev.forkd.daemon.exec.Runner;
 import dev.forkd.daemon.exec.StreamingStreams;
+import dev.forkd.daemon.session.SessionManager;
 import dev.forkd.zygote.RunIo;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -30,6 +32,7 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
   private final RequestValidator validator;
   private final Runner runner;
   private final ExecutorService runs;
+  private final SessionManager sessions;
   private final RunControl control = new RunControl();
   private final Object ready = new Object();
   private final long arrival = System.nanoTime();
@@ -41,11 +44,13 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
       ServerCallStreamObserver<ExecStreamResponse> out,
       RequestValidator validator,
       Runner runner,
-      ExecutorService runs) {
+      ExecutorService runs,
+      SessionManager sessions) {
     this.out = out;
     this.validator = validator;
     this.runner = runner;
     this.runs = runs;
+    this.sessions = sessions;
     out.disableAutoRequest();
     out.setOnReadyHandler(this::wakeWriters);
     out.setOnCancelHandler(
@@ -102,8 +107,14 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
       return;
     }
     ExecSpec spec;
+    SessionManager.Call sessionCall = null;
     try {
-      spec = validator.validate(r.getStart()).withCaller(CallerInterceptor.current());
+      if (!r.getStart().getSessionId().isEmpty()) {
+        sessionCall = sessions.prepare(r.getStart(), CallerInterceptor.current());
+        spec = sessionCall.spec();
+      } else {
+        spec = validator.validate(r.getStart()).withCaller(CallerInterceptor.current());
+      }
     } catch (Exception e) {
       fail(StatusMapping.of(e));
       return;
@@ -117,7 +128,8 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
     }
     streams = s;
     try {
-      runs.execute(() -> run(spec, s));
+      SessionManager.Call inSession = sessionCall;
+      runs.execute(() -> run(spec, inSession, s));
     } catch (java.util.concurrent.RejectedExecutionException e) {
       fail(
           runs.isShutdown()
@@ -135,13 +147,9 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
     }
   }
 
-  private void run(ExecSpec spec, StreamingStreams s) {
+  private void run(ExecSpec spec, SessionManager.Call inSession, StreamingStreams s) {
     try {
-      runner.exec(
-          spec,
-          s,
-          control,
-          arrival,
+      java.util.function.Consumer<ExecOutcome> deliver =
           outcome -> {
             // The call may have been ended meanwhile (fail() on a misused stream, a cancel): then
             // the result has no one to go to, and closing the call again would throw.
@@ -154,7 +162,12 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
                     .setResult(SandboxService.toProto(outcome).toBuilder().setRunId(runId))
                     .build());
             complete();
-          });
+          };
+      if (inSession != null) {
+        sessions.exec(inSession, s, control, arrival, deliver);
+      } else {
+        runner.exec(spec, s, control, arrival, deliver);
+      }
     } catch (Exception | Error e) {
       // Every accepted call ends with a result or a status, whatever went wrong.
       if (!out.isCancelled()) {

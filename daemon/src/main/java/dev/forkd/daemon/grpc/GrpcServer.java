@@ -14,6 +14,7 @@ import dev.forkd.daemon.ops.AccessPolicy;
 import dev.forkd.daemon.ops.Metrics;
 import dev.forkd.daemon.ops.SocketActivation;
 import dev.forkd.daemon.ops.TcpListener;
+import dev.forkd.daemon.session.SessionManager;
 import dev.forkd.zygote.ZygotePool;
 import io.grpc.BindableService;
 import io.grpc.Metadata;
@@ -128,7 +129,8 @@ public final class GrpcServer {
       AccessPolicy access,
       Metrics metrics,
       AdmissionLimits admission,
-      Duration queueTimeout)
+      Duration queueTimeout,
+      SessionManager sessions)
       throws IOException {
     HealthStatusManager health = new HealthStatusManager();
     // Bounded: a run thread per Exec in flight (it blocks on its sandbox, or waits for one), so as
@@ -137,6 +139,10 @@ public final class GrpcServer {
     int runThreads = 0;
     for (ZygotePool p : pools) {
       runThreads += p.config().maxZygotes();
+    }
+    // A session's calls and opens wait on its zygote as Execs do on theirs.
+    for (dev.forkd.daemon.session.SessionStats s : sessions.stats()) {
+      runThreads += s.max();
     }
     ExecutorService runs = boundedThreads("forkd-run", runThreads * 4 + 32);
     // The other methods' call events: short tasks, so a bounded number of threads with a queue.
@@ -167,7 +173,9 @@ public final class GrpcServer {
     chain.add(CallObserver.logging(metrics));
     List<ServerServiceDefinition> intercepted =
         List.of(
-            ServerInterceptors.intercept(new SandboxService(validator, runner, runs), chain),
+            ServerInterceptors.intercept(
+                new SandboxService(validator, runner, runs, sessions), chain),
+            ServerInterceptors.intercept(new SessionsService(sessions, runs), chain),
             ServerInterceptors.intercept(
                 runner.fileStore() != null
                     ? new FileStoreService(runner.fileStore())
@@ -175,7 +183,7 @@ public final class GrpcServer {
                 chain));
     List<BindableService> services =
         List.of(
-            new AdminService(version, cgroupMode, rootless, pools, features),
+            new AdminService(version, cgroupMode, rootless, pools, features, sessions::stats),
             health.getHealthService());
     EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     EventLoopGroup workers =
@@ -234,6 +242,7 @@ public final class GrpcServer {
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus("forkd.v1.Sandbox", ServingStatus.SERVING);
     health.setStatus("forkd.v1.Admin", ServingStatus.SERVING);
+    health.setStatus("forkd.v1.Sessions", ServingStatus.SERVING);
     return new GrpcServer(
         List.copyOf(servers), tcpServer, health, boss, workers, List.of(runs, calls, timers));
   }

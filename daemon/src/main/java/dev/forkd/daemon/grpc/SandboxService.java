@@ -19,6 +19,7 @@ import dev.forkd.daemon.exec.PipelineValidator;
 import dev.forkd.daemon.exec.RequestValidator;
 import dev.forkd.daemon.exec.RunControl;
 import dev.forkd.daemon.exec.Runner;
+import dev.forkd.daemon.session.SessionManager;
 import io.grpc.Context;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -32,16 +33,20 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
   private final ExecutorService runs;
   private final PipelineValidator pipelineValidator;
   private final PipelineRunner pipelines;
+  private final SessionManager sessions;
 
   /**
    * @param runs runs the runs, one thread each (they block on their sandbox)
+   * @param sessions runs the calls that name a session_id
    */
-  SandboxService(RequestValidator validator, Runner runner, ExecutorService runs) {
+  SandboxService(
+      RequestValidator validator, Runner runner, ExecutorService runs, SessionManager sessions) {
     this.validator = validator;
     this.runner = runner;
     this.runs = runs;
     this.pipelineValidator = new PipelineValidator(validator, validator.maxPipelineCommands());
     this.pipelines = new PipelineRunner(runner, runs);
+    this.sessions = sessions;
   }
 
   /** Like {@link #exec}: validated and run on a run thread (its other commands on more). */
@@ -89,7 +94,7 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
   @Override
   public StreamObserver<ExecStreamRequest> execStream(StreamObserver<ExecStreamResponse> observer) {
     return new ExecStreamCall(
-        (ServerCallStreamObserver<ExecStreamResponse>) observer, validator, runner, runs);
+        (ServerCallStreamObserver<ExecStreamResponse>) observer, validator, runner, runs, sessions);
   }
 
   /** Called on the transport's event loop (see GrpcServer): hands the run to a run thread. */
@@ -119,16 +124,22 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
       RunControl control,
       long arrival) {
     try {
-      runner.exec(
-          validator.validate(request).withCaller(CallerInterceptor.current()),
-          control,
-          arrival,
+      java.util.function.Consumer<ExecOutcome> deliver =
           outcome -> {
             if (!call.isCancelled()) {
               call.onNext(toProto(outcome));
               call.onCompleted();
             }
-          });
+          };
+      if (!request.getSessionId().isEmpty()) {
+        sessions.exec(request, CallerInterceptor.current(), control, arrival, deliver);
+        return;
+      }
+      runner.exec(
+          validator.validate(request).withCaller(CallerInterceptor.current()),
+          control,
+          arrival,
+          deliver);
     } catch (Exception | Error e) {
       // Every accepted call ends with a result or a status, whatever went wrong.
       if (!call.isCancelled()) {

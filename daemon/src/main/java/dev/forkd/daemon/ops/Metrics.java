@@ -152,6 +152,47 @@ public final class Metrics implements AutoCloseable {
         .register(registry);
   }
 
+  /**
+   * Session gauges and counters, read at each scrape: {@code forkd_sessions_open}, {@code
+   * forkd_sessions_ended_total} by reason, {@code forkd_sessions_refused_total}.
+   */
+  public void watchSessions(
+      java.util.function.Supplier<List<dev.forkd.daemon.session.SessionStats>> sessions) {
+    GaugeWithCallback.builder()
+        .name("forkd_sessions_open")
+        .help("Sessions open now, per profile")
+        .labelNames("profile")
+        .callback(
+            cb -> {
+              for (dev.forkd.daemon.session.SessionStats s : sessions.get()) {
+                cb.call(s.open(), s.profile());
+              }
+            })
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("forkd_sessions_ended")
+        .help("Sessions ended, per profile and reason (closed, idle, lifetime, shutdown, failed)")
+        .labelNames("profile", "reason")
+        .callback(
+            cb -> {
+              for (dev.forkd.daemon.session.SessionStats s : sessions.get()) {
+                s.ended().forEach((reason, n) -> cb.call(n, s.profile(), reason));
+              }
+            })
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("forkd_sessions_refused")
+        .help("Session opens refused at the profile's or the caller's maximum, per profile")
+        .labelNames("profile")
+        .callback(
+            cb -> {
+              for (dev.forkd.daemon.session.SessionStats s : sessions.get()) {
+                cb.call(s.refused(), s.profile());
+              }
+            })
+        .register(registry);
+  }
+
   /** Exports the cgroup driver's failed operations as {@code forkd_cgroup_errors_total}. */
   public void watchCgroupErrors(java.util.function.LongSupplier errors) {
     CounterWithCallback.builder()

@@ -91,21 +91,22 @@ class SettingsTest {
             + " max_file_size_bytes: 1 work_dir_bytes: 1048576 } max_limits { wall_time { seconds:"
             + " 1 } cpu_time { seconds: 1 } memory_bytes: 1048576 max_processes: 1"
             + " max_output_bytes: 1 max_open_files: 16 max_file_size_bytes: 1 work_dir_bytes:"
-            + " 1048576 } pool { max_zygotes: 5 } }";
-    // 8 (the default profile on 2 cores) + 5 zygotes need 13 sub-ranges of 2 ids.
+            + " 1048576 } pool { max_zygotes: 5 } sessions { max_sessions: 2 } }";
+    // 8 (the default profile on 2 cores) + 5 zygotes, and 8 + 2 session zygotes, need 23
+    // sub-ranges of 2 ids.
     assertMessage(
         "host_id_count: 24 host ids make 12 sub-ranges of 2 ids (one per live zygote), but the"
-            + " profiles' max_zygotes add up to 13: 13 sub-ranges are needed, host_id_count at"
-            + " least 26",
+            + " profiles' max_zygotes and sessions.max_sessions add up to 23: 23 sub-ranges are"
+            + " needed, host_id_count at least 46",
         ConfigLoader.parse(two.replace("host_id_count: 65536", "host_id_count: 24"), "t"));
     Settings ok =
         Settings.resolve(
-            ConfigLoader.parse(two.replace("host_id_count: 65536", "host_id_count: 26"), "t"),
+            ConfigLoader.parse(two.replace("host_id_count: 65536", "host_id_count: 46"), "t"),
             ROOT,
             SOCK,
             -1,
             (profile, policy) -> null);
-    assertEquals(13, ok.hostIds().subRanges());
+    assertEquals(23, ok.hostIds().subRanges());
     // Rootless: one uid, shared by every zygote, whatever the count says.
     Settings rootless =
         Settings.resolve(

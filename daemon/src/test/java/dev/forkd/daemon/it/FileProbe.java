@@ -14,8 +14,9 @@ import java.util.stream.Collectors;
 /**
  * A FileStore client run as another uid (setpriv) by {@link FileTenancyTest}: {@code FileProbe
  * SOCKET COMMAND...}, each command one of {@code ls}, {@code get ID}, {@code rm ID}, {@code exec
- * ID} (cat of the file given as file_id), {@code put TEXT}; one output line per command, {@code
- * <command> OK <result>} or {@code <command> <gRPC code> <description>}.
+ * ID} (cat of the file given as file_id), {@code put TEXT}, and for sessions {@code sopen PROFILE},
+ * {@code sls}, {@code sexec ID} (cat of /work/marker in the session), {@code sclose ID}; one output
+ * line per command, {@code <command> OK <result>} or {@code <command> <gRPC code> <description>}.
  */
 public final class FileProbe {
   private FileProbe() {}
@@ -24,7 +25,7 @@ public final class FileProbe {
     try (ForkdClient c = ForkdClient.unix(Path.of(args[0]))) {
       for (int i = 1; i < args.length; i++) {
         String cmd = args[i];
-        String arg = cmd.equals("ls") ? "" : args[++i];
+        String arg = cmd.equals("ls") || cmd.equals("sls") ? "" : args[++i];
         String out;
         try {
           out = cmd + " OK " + run(c, cmd, arg);
@@ -57,6 +58,21 @@ public final class FileProbe {
                     .addFiles(InputFile.newBuilder().setPath("f").setFileId(arg))
                     .build());
         return r.getStatus() + " " + r.getStdout().toStringUtf8();
+      case "sopen":
+        return c.openSession(
+                dev.forkd.api.v1.OpenSessionRequest.newBuilder().setProfile(arg).build())
+            .getSessionId();
+      case "sls":
+        return c.listSessions().stream()
+            .map(dev.forkd.api.v1.Session::getSessionId)
+            .collect(Collectors.joining(","));
+      case "sexec":
+        ExecResult s =
+            c.execIn(arg, ExecRequest.newBuilder().addArgv("cat").addArgv("marker").build());
+        return s.getStatus() + " " + s.getStdout().toStringUtf8();
+      case "sclose":
+        c.closeSession(arg);
+        return "closed";
       default:
         throw new IllegalArgumentException(cmd);
     }

@@ -70,6 +70,25 @@ class ForkctlTest {
   }
 
   @Test
+  void sessionOpenExecLsClose() throws Exception {
+    Path csv = dir.resolve("data.csv");
+    java.nio.file.Files.writeString(csv, "a,b\n1,2\n");
+    Outcome opened = forkctl("", "session", "open", "--idle", "1m", "--file", csv + ":in.csv");
+    assertEquals(0, opened.code(), opened.err());
+    String id = opened.out().trim();
+    assertTrue(id.matches("[0-9a-f]{32}"), id);
+    assertEquals(new Outcome(0, id + " default\n", ""), forkctl("", "session", "ls"));
+    assertEquals(
+        0, forkctl("", "session", "exec", id, "--", "sh", "-c", "wc -l < in.csv > n").code());
+    assertEquals(new Outcome(0, "2\n", ""), forkctl("", "session", "exec", id, "--", "cat", "n"));
+    assertEquals(0, forkctl("", "session", "close", id).code());
+    assertEquals(new Outcome(0, "", ""), forkctl("", "session", "ls"));
+    Outcome gone = forkctl("", "session", "exec", id, "--", "true");
+    assertEquals(125, gone.code());
+    assertTrue(gone.err().contains("not found"), gone.err());
+  }
+
+  @Test
   void stdinArrives() {
     assertEquals("piped\n", forkctl("piped\n", "run", "--", "cat").out());
   }

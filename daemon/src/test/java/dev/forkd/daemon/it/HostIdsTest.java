@@ -118,7 +118,8 @@ class HostIdsTest {
             .replace("host_id_count: 65536", "host_id_count: 4")
             .replace(
                 "pool { min_ready: 0 max_zygotes: 0 max_runs_per_zygote: 1000",
-                "pool { min_ready: 2 max_zygotes: 2 max_runs_per_zygote: 1");
+                "sessions { disabled: true } pool { min_ready: 2 max_zygotes: 2"
+                    + " max_runs_per_zygote: 1");
     assertTrue(text.contains("host_id_count: 4") && text.contains("max_runs_per_zygote: 1 "));
     try (TestDaemon d =
         TestDaemon.start(dir, 2, ConfigLoader.parse(text, "test"), RunFaults.NONE).awaitReady()) {

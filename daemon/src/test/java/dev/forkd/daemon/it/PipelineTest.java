@@ -519,6 +519,13 @@ class PipelineTest {
     refused(
         PipelineRequest.newBuilder()
             .addCommands(echo)
+            .addCommands(echo.toBuilder().setSessionId("s-1"))
+            .build(),
+        inv,
+        "commands[1].session_id: must be empty: a pipeline's commands run in fresh sandboxes");
+    refused(
+        PipelineRequest.newBuilder()
+            .addCommands(echo)
             .addCommands(echo)
             .addPipes(pipe(0, 64, 1, 0))
             .build(),

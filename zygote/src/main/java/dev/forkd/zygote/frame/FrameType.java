@@ -22,7 +22,8 @@ public enum FrameType {
           .optional(Tag.WORK_DIR_BYTES)
           .repeated(Tag.FILE, ProtocolLimits.MAX_FILES)
           .repeated(Tag.PIPE_FD, ProtocolLimits.MAX_PIPE_FD - 2)
-          .optional(Tag.STDIO_PIPED)),
+          .optional(Tag.STDIO_PIPED)
+          .optional(Tag.RUN_FLAGS)),
   STARTED(3, true, rules().required(Tag.PID).required(Tag.SPAWN_NS)),
   EXEC_FAILED(4, true, rules().required(Tag.STEP).required(Tag.ERRNO).optional(Tag.MESSAGE)),
   KILL(5, false, rules()),
@@ -43,7 +44,17 @@ public enum FrameType {
   PONG(11, true, rules()),
   SIGNAL(12, false, rules().required(Tag.SIGNAL_NUMBER)),
   COLLECT(13, false, rules().repeatedAtLeastOne(Tag.PATH, ProtocolLimits.MAX_FILES)),
-  COLLECTED(14, true, rules().repeated(Tag.COLLECT_RESULT, ProtocolLimits.MAX_FILES));
+  COLLECTED(14, true, rules().repeated(Tag.COLLECT_RESULT, ProtocolLimits.MAX_FILES)),
+  /** Sessions (types 15-17): a session's /work and files, copied in when it opens. */
+  SEED(
+      15,
+      false,
+      rules()
+          .optional(Tag.UID)
+          .optional(Tag.GID)
+          .optional(Tag.WORK_DIR_BYTES)
+          .repeated(Tag.FILE, ProtocolLimits.MAX_FILES)),
+  SEEDED(16, true, rules());
 
   /** Most files one SPAWN copies in, or one COLLECT asks for. */
   public static final int MAX_FILES = ProtocolLimits.MAX_FILES;
@@ -51,7 +62,7 @@ public enum FrameType {
   /** How often a tag may occur in a frame: {@code min..max} times. */
   record Rule(int min, int max) {}
 
-  private static final FrameType[] BY_NUMBER = new FrameType[16];
+  private static final FrameType[] BY_NUMBER = new FrameType[64];
 
   static {
     for (FrameType t : values()) {

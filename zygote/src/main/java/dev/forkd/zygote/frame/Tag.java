@@ -31,7 +31,9 @@ public enum Tag {
   /** Pipelines: the run's fd number (3..63) of the next extra fd of SPAWN. */
   PIPE_FD(27, Kind.U32),
   /** Pipelines: bit i set when SPAWN's stdio fd i is a pipe end of the pipeline (0..7). */
-  STDIO_PIPED(28, Kind.U32);
+  STDIO_PIPED(28, Kind.U32),
+  /** Sessions (tags 30-34): bits of a session's run; bit 0 keeps its processes. */
+  RUN_FLAGS(30, Kind.U32);
 
   /** How a value is laid out on the wire. */
   enum Kind {
@@ -57,7 +59,7 @@ public enum Tag {
   static final int MAX_ARG_STRING = ProtocolLimits.MAX_ARG_STRING;
   static final int MAX_BPF_INSNS = ProtocolLimits.MAX_BPF_INSNS;
 
-  private static final Tag[] BY_NUMBER = new Tag[32];
+  private static final Tag[] BY_NUMBER = new Tag[64];
 
   static {
     for (Tag t : values()) {
