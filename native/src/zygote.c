@@ -49,6 +49,7 @@
 #include "frame.h"
 #include "log.h"
 #include "rootfs.h"
+#include "warm.h"
 #include "worker.h"
 
 #define DEFAULT_PATH  "/usr/local/bin:/usr/bin:/bin"
@@ -98,6 +99,19 @@ static struct {
 static uint8_t rx_buf[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD];
 static uint64_t rx_arena[FRAME_ARENA_SIZE(FRAME_MAX_PAYLOAD) / sizeof(uint64_t)];
 static uint8_t tx_buf[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD];
+static size_t rx_len; /* bytes of the last frame in rx_buf */
+
+/*
+ * A warm run is a copy of our memory, which it can read: the SPAWN frame of the run before it
+ * (argv, env, program text), decoded in rx_arena, must not be there. Zeroed once the worker has
+ * its own copy (the arena's strings are at most a frame's size plus its pointer tables).
+ */
+static void scrub_rx(void) {
+    memset(rx_buf, 0, rx_len);
+    size_t arena = FRAME_ARENA_SIZE(rx_len);
+    memset(rx_arena, 0, arena < sizeof(rx_arena) ? arena : sizeof(rx_arena));
+    rx_len = 0;
+}
 
 uint64_t now_ns(void) {
     struct timespec ts;
@@ -285,6 +299,7 @@ static bool read_frame(struct frame *f, int *fds, int *nfds_out) {
         close_fds(fds, nfds);
         die_protocol(EBADMSG, "read frame", frame_strerror(rc));
     }
+    rx_len = FRAME_HEADER_SIZE + (size_t)plen;
     recv_exact(rx_buf + FRAME_HEADER_SIZE, plen, false, fds, &nfds, &bad);
     if (bad) {
         close_fds(fds, nfds);
@@ -486,7 +501,10 @@ static void on_spawn(const struct frame *f, int *fds) {
     z.flags = 0;
     z.worker_reaped = false;
     struct worker_result res;
-    pid_t pid = worker_start(&spec, &res);
+    bool warm = warm_serves(&spec);
+    pid_t pid = warm ? worker_fork(&spec, &res, warm_run) : worker_start(&spec, &res);
+    /* The child has its copy of the frame: ours goes, so no later warm run finds it in memory. */
+    scrub_rx();
     /*
      * The worker shared our mm until its exec, and "dumpable" lives in the mm: its setresuid()
      * set it to fs.suid_dumpable (commit_creds), which a host may have at 1 or 2. Not dumpable
@@ -525,7 +543,8 @@ static void on_spawn(const struct frame *f, int *fds) {
     frame_init(&started, FRAME_STARTED);
     started.pid = (uint32_t)pid;
     started.spawn_ns = now_ns() - received_ns;
-    started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS);
+    started.warm = warm ? 1 : 0;
+    started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS) | FRAME_BIT(TAG_WARM);
     send_frame(&started);
 }
 
@@ -908,9 +927,12 @@ int zygote_main(void *arg) {
         log_fail("sethostname");
         die_with_error(EXIT_SETUP_FAILED);
     }
+    if (warm_prepare(z.cfg) < 0) die_with_error(EXIT_SETUP_FAILED);
     hide_command_line(a->argv, a->argc);
     if (loopback_up() < 0 || setup_stdio() < 0 || setup_events() < 0 || worker_init() < 0)
         die_with_error(EXIT_SETUP_FAILED);
+    /* The runtime loads inside the finished sandbox, before any request (warm.h). */
+    if (warm_init() < 0) die_with_error(EXIT_SETUP_FAILED);
     z.mq_dir = open_mq_dir();
     z.proc_fd = rootfs_open_proc();
     if (z.proc_fd < 0) die_with_error(EXIT_SETUP_FAILED);

@@ -10,6 +10,8 @@ package dev.forkd.zygote;
  * @param killed the run was killed on request (cancel, output limit)
  * @param spawnNanos from receipt of SPAWN until exec was confirmed, measured in the zygote
  * @param toExecNanos from sending SPAWN until STARTED arrived, measured by the daemon
+ * @param warm the zygote's warm runtime ran the command in its preloaded interpreter (a fork, no
+ *     execve)
  */
 public record RunResult(
     boolean execFailed,
@@ -25,7 +27,42 @@ public record RunResult(
     boolean wallTimeout,
     boolean killed,
     long spawnNanos,
-    long toExecNanos) {
+    long toExecNanos,
+    boolean warm) {
+
+  /** A result of a run exec'd cold (no warm runtime). */
+  public RunResult(
+      boolean execFailed,
+      String failedStep,
+      int errno,
+      String errorText,
+      int pid,
+      int waitStatus,
+      long wallNanos,
+      long userNanos,
+      long systemNanos,
+      long maxRssKb,
+      boolean wallTimeout,
+      boolean killed,
+      long spawnNanos,
+      long toExecNanos) {
+    this(
+        execFailed,
+        failedStep,
+        errno,
+        errorText,
+        pid,
+        waitStatus,
+        wallNanos,
+        userNanos,
+        systemNanos,
+        maxRssKb,
+        wallTimeout,
+        killed,
+        spawnNanos,
+        toExecNanos,
+        false);
+  }
 
   public boolean exited() {
     return !execFailed && (waitStatus & 0x7f) == 0;

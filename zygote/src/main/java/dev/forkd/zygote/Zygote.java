@@ -32,6 +32,7 @@ public final class Zygote {
 
   private final int id;
   private final Process launcher;
+  private final long bornNanos = System.nanoTime();
   private final ControlSocket ctl;
   private final int wakeFd;
   private final AtomicBoolean destroyed = new AtomicBoolean();
@@ -78,6 +79,11 @@ public final class Zygote {
   /** The state given to {@link #attach}, or null. */
   public Object attachment() {
     return attachment;
+  }
+
+  /** Nanoseconds since this zygote was started (its HELLO). */
+  public long ageNanos() {
+    return System.nanoTime() - bornNanos;
   }
 
   /** Runs served so far. */
@@ -180,6 +186,7 @@ public final class Zygote {
     int pid = -1;
     long toExec = 0;
     long spawnNanos = 0;
+    boolean warm = false;
     Frame end = null;
     ByteBuffer pending = null;
     while (end == null || out[0] >= 0 || err[0] >= 0) {
@@ -239,6 +246,7 @@ public final class Zygote {
               }
               pid = f.u32(Tag.PID);
               spawnNanos = f.u64(Tag.SPAWN_NS);
+              warm = f.has(Tag.WARM) && f.u32(Tag.WARM) == 1;
               toExec = System.nanoTime() - sent;
               io.started(pid);
               break;
@@ -330,7 +338,8 @@ public final class Zygote {
         (flags & 1) != 0,
         (flags & 2) != 0 || killSent,
         spawnNanos,
-        toExec);
+        toExec,
+        warm);
   }
 
   /** A collected file: an fd open for reading when {@code errno} is 0 (the caller closes it). */

@@ -495,6 +495,7 @@ public final class Runner {
         cpu,
         queued,
         toExec,
-        files);
+        files,
+        r.warm());
   }
 }

@@ -27,7 +27,9 @@ public enum Tag {
   WORK_DIR_BYTES(23, Kind.U64),
   FILE(24, Kind.FILE),
   PATH(25, Kind.PATH),
-  COLLECT_RESULT(26, Kind.COLLECT_RESULT);
+  COLLECT_RESULT(26, Kind.COLLECT_RESULT),
+  /** STARTED: 1 when the zygote's warm runtime serves the run (no execve). */
+  WARM(35, Kind.U32);
 
   /** How a value is laid out on the wire. */
   enum Kind {
@@ -53,7 +55,7 @@ public enum Tag {
   static final int MAX_ARG_STRING = ProtocolLimits.MAX_ARG_STRING;
   static final int MAX_BPF_INSNS = ProtocolLimits.MAX_BPF_INSNS;
 
-  private static final Tag[] BY_NUMBER = new Tag[32];
+  private static final Tag[] BY_NUMBER = new Tag[64];
 
   static {
     for (Tag t : values()) {
