@@ -128,6 +128,28 @@ class WarmPythonTest {
             "import signal; print([(s.name, signal.getsignal(s)) for s in signal.valid_signals()"
                 + " if s not in (signal.SIGKILL, signal.SIGSTOP)])"));
     l.add(c("atexit", "import atexit; atexit.register(print, 'bye'); print('hi')"));
+    l.add(
+        c(
+            "__del__ at exit",
+            "class A:\n    def __del__(self): print('del', flush=True)\na = A()\nprint('end')"));
+    l.add(
+        c(
+            "__del__ of a cycle",
+            "import gc\nclass A:\n    def __del__(self): print('del')\n"
+                + "a = A(); a.me = a; del a\nprint('end')"));
+    l.add(c("atexit raises", "import atexit\ndef f(): 1/0\natexit.register(f); print('x')"));
+    l.add(
+        c(
+            "atexit order and sys.exit inside",
+            "import atexit, sys\n"
+                + "atexit.register(print, 'first registered'); atexit.register(print, 'second');"
+                + " sys.exit(4)"));
+    l.add(c("stdout closed", "import sys, os; print('x'); os.close(1)"));
+    l.add(
+        c(
+            "exit in a thread",
+            "import threading, sys\n"
+                + "t = threading.Thread(target=sys.exit, args=(3,)); t.start(); t.join(); print('alive')"));
     l.add(c("flush at exit", "import sys; sys.stdout.write('no newline'); sys.stderr.write('e')"));
     l.add(
         c(
@@ -211,6 +233,17 @@ class WarmPythonTest {
     l.add(new Case("missing script", List.of("nope.py"), "", List.of(), List.of()));
     l.add(
         new Case(
+            "script globals",
+            List.of("g.py"),
+            "",
+            List.of(
+                file(
+                    "g.py",
+                    "print(sorted(globals()), __loader__.name, __loader__.path,"
+                        + " type(__loader__).__name__, __cached__)\n")),
+            List.of()));
+    l.add(
+        new Case(
             "script raises",
             List.of("r.py"),
             "",
@@ -227,7 +260,10 @@ class WarmPythonTest {
   }
 
   static String norm(ByteString out) {
-    return out.toStringUtf8().replace("/usr/bin/python3", "python3");
+    // Object addresses differ from process to process, warm or not.
+    return out.toStringUtf8()
+        .replace("/usr/bin/python3", "python3")
+        .replaceAll("0x[0-9a-f]{6,16}", "0x...");
   }
 
   static ExecResult run(String interpreter, Case k) {
