@@ -74,9 +74,10 @@ enum frame_tag {
     TAG_PATH = 25,
     TAG_COLLECT_RESULT = 26,
     /* 27-34: other features' ranges */
-    TAG_WARM = 35, /* STARTED: 1 when a warm runtime serves the run (no execve) */
+    TAG_WARM = 35,        /* STARTED: 1 when a warm runtime serves the run (no execve) */
+    TAG_BASE_RSS_KB = 36, /* STARTED of a warm run: the zygote's resident set at the fork */
 };
-#define FRAME_TAG_MAX 35 /* at most 63: `present` is a 64-bit mask */
+#define FRAME_TAG_MAX 36 /* at most 63: `present` is a 64-bit mask */
 
 #define FRAME_BIT(tag)    (UINT64_C(1) << (tag))
 #define FRAME_HAS(f, tag) (((f)->present & FRAME_BIT(tag)) != 0)
@@ -159,6 +160,7 @@ struct frame {
     uint64_t maxrss_kb;
     uint64_t spawn_ns;
     uint32_t warm;           /* STARTED: TAG_WARM */
+    uint64_t base_rss_kb;    /* STARTED: TAG_BASE_RSS_KB */
     uint64_t work_dir_bytes; /* 0: keep the current size */
     const char *cwd;
     const char *step;

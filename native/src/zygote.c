@@ -441,6 +441,23 @@ static void fit_scratch(const struct frame *f, uint64_t *tmp, uint64_t *work, ui
 }
 
 /*
+ * Our resident set in KiB (/proc/self/statm): what a warm run starts with, shared copy-on-write,
+ * and so counts in its maxrss; the daemon takes it off the run's peak. 0 if unreadable.
+ */
+static uint64_t own_rss_kb(void) {
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    unsigned long long size, resident;
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
+    return (uint64_t)resident * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
  * Zygote main loop: SPAWN -> copy-in -> STARTED or EXEC_FAILED. fds holds stdin, stdout,
  * stderr, then one fd per FILE; all of them are closed here.
  */
@@ -502,6 +519,7 @@ static void on_spawn(const struct frame *f, int *fds) {
     z.worker_reaped = false;
     struct worker_result res;
     bool warm = warm_serves(&spec);
+    uint64_t base_rss_kb = warm ? own_rss_kb() : 0;
     pid_t pid = warm ? worker_fork(&spec, &res, warm_run) : worker_start(&spec, &res);
     /* The child has its copy of the frame: ours goes, so no later warm run finds it in memory. */
     scrub_rx();
@@ -544,7 +562,9 @@ static void on_spawn(const struct frame *f, int *fds) {
     started.pid = (uint32_t)pid;
     started.spawn_ns = now_ns() - received_ns;
     started.warm = warm ? 1 : 0;
+    started.base_rss_kb = base_rss_kb;
     started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS) | FRAME_BIT(TAG_WARM);
+    if (warm) started.present |= FRAME_BIT(TAG_BASE_RSS_KB);
     send_frame(&started);
 }
 

@@ -12,6 +12,8 @@ package dev.forkd.zygote;
  * @param toExecNanos from sending SPAWN until STARTED arrived, measured by the daemon
  * @param warm the zygote's warm runtime ran the command in its preloaded interpreter (a fork, no
  *     execve)
+ * @param baseRssKb for a warm run, the zygote's resident set when it forked the run: the pages the
+ *     run started with, shared copy-on-write, counted in its {@code maxRssKb}
  */
 public record RunResult(
     boolean execFailed,
@@ -28,7 +30,8 @@ public record RunResult(
     boolean killed,
     long spawnNanos,
     long toExecNanos,
-    boolean warm) {
+    boolean warm,
+    long baseRssKb) {
 
   /** A result of a run exec'd cold (no warm runtime). */
   public RunResult(
@@ -61,7 +64,8 @@ public record RunResult(
         killed,
         spawnNanos,
         toExecNanos,
-        false);
+        false,
+        0);
   }
 
   public boolean exited() {

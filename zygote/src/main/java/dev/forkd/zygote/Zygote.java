@@ -187,6 +187,7 @@ public final class Zygote {
     long toExec = 0;
     long spawnNanos = 0;
     boolean warm = false;
+    long baseRss = 0;
     Frame end = null;
     ByteBuffer pending = null;
     while (end == null || out[0] >= 0 || err[0] >= 0) {
@@ -247,6 +248,7 @@ public final class Zygote {
               pid = f.u32(Tag.PID);
               spawnNanos = f.u64(Tag.SPAWN_NS);
               warm = f.has(Tag.WARM) && f.u32(Tag.WARM) == 1;
+              baseRss = f.has(Tag.BASE_RSS_KB) ? f.u64(Tag.BASE_RSS_KB) : 0;
               toExec = System.nanoTime() - sent;
               io.started(pid);
               break;
@@ -339,7 +341,8 @@ public final class Zygote {
         (flags & 2) != 0 || killSent,
         spawnNanos,
         toExec,
-        warm);
+        warm,
+        baseRss);
   }
 
   /** A collected file: an fd open for reading when {@code errno} is 0 (the caller closes it). */

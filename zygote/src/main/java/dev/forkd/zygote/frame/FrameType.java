@@ -21,7 +21,14 @@ public enum FrameType {
           .optional(Tag.SECCOMP_BPF)
           .optional(Tag.WORK_DIR_BYTES)
           .repeated(Tag.FILE, ProtocolLimits.MAX_FILES)),
-  STARTED(3, true, rules().required(Tag.PID).required(Tag.SPAWN_NS).optional(Tag.WARM)),
+  STARTED(
+      3,
+      true,
+      rules()
+          .required(Tag.PID)
+          .required(Tag.SPAWN_NS)
+          .optional(Tag.WARM)
+          .optional(Tag.BASE_RSS_KB)),
   EXEC_FAILED(4, true, rules().required(Tag.STEP).required(Tag.ERRNO).optional(Tag.MESSAGE)),
   KILL(5, false, rules()),
   EXITED(

@@ -29,7 +29,9 @@ public enum Tag {
   PATH(25, Kind.PATH),
   COLLECT_RESULT(26, Kind.COLLECT_RESULT),
   /** STARTED: 1 when the zygote's warm runtime serves the run (no execve). */
-  WARM(35, Kind.U32);
+  WARM(35, Kind.U32),
+  /** STARTED of a warm run: the zygote's resident set (KiB) when it forked the run. */
+  BASE_RSS_KB(36, Kind.U64);
 
   /** How a value is laid out on the wire. */
   enum Kind {
