@@ -14,6 +14,13 @@ if [ -z "$missing" ]; then
     if ! "$CC" -o "$probe_dir/probe" "$probe_dir/probe.c" >/dev/null 2>&1; then
         missing="$missing libc6-dev linux-libc-dev"
     fi
+    # The warm-Python zygote embeds Debian's libpython3.11 (headers and libpython3.11.so).
+    printf '#include <Python.h>\nint main(void) { Py_Initialize(); return 0; }\n' >"$probe_dir/py.c"
+    if ! "$CC" $(/usr/bin/python3.11-config --includes 2>/dev/null) -o "$probe_dir/py" \
+            "$probe_dir/py.c" $(/usr/bin/python3.11-config --ldflags --embed 2>/dev/null) \
+            >/dev/null 2>&1; then
+        missing="$missing libpython3.11-dev"
+    fi
     rm -rf "$probe_dir"
 fi
 

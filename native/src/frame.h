@@ -77,9 +77,11 @@ enum frame_tag {
     TAG_COLLECT_RESULT = 26,
     TAG_PIPE_FD = 27, /* pipelines: 27-29 */
     TAG_STDIO_PIPED = 28,
-    TAG_RUN_FLAGS = 30, /* sessions: 30-34 */
+    TAG_RUN_FLAGS = 30,   /* sessions: 30-34 */
+    TAG_WARM = 35,        /* STARTED: 1 when a warm runtime serves the run (no execve) */
+    TAG_BASE_RSS_KB = 36, /* STARTED of a warm run: the zygote's resident set at the fork */
 };
-#define FRAME_TAG_MAX 30 /* at most 63: `present` is a 64-bit mask */
+#define FRAME_TAG_MAX 36 /* at most 63: `present` is a 64-bit mask */
 
 #define FRAME_BIT(tag)    (UINT64_C(1) << (tag))
 #define FRAME_HAS(f, tag) (((f)->present & FRAME_BIT(tag)) != 0)
@@ -166,6 +168,8 @@ struct frame {
     uint64_t stime_ns;
     uint64_t maxrss_kb;
     uint64_t spawn_ns;
+    uint32_t warm;           /* STARTED: TAG_WARM */
+    uint64_t base_rss_kb;    /* STARTED: TAG_BASE_RSS_KB */
     uint64_t work_dir_bytes; /* 0: keep the current size */
     uint32_t run_flags;      /* RUN_FLAG_* */
     const char *cwd;

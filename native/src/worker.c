@@ -103,6 +103,8 @@ struct child_ctx {
     /* Written by a failing child, read by the zygote once clone() returned. */
     volatile int32_t failed_step;
     volatile int32_t failed_errno;
+    /* A forked (warm) worker: its own memory, so it reports a failure through this pipe. */
+    int status_fd; /* -1 in the vfork worker */
 };
 
 static char *stack_base;
@@ -122,6 +124,11 @@ int worker_init(void) {
 static noreturn void child_fail(struct child_ctx *c, int step) {
     c->failed_errno = errno;
     c->failed_step = step;
+    if (c->status_fd >= 0) {
+        int32_t word[2] = {step, c->failed_errno};
+        ssize_t n = write(c->status_fd, word, sizeof(word));
+        (void)n; /* nothing more to do if even this fails: the zygote sees exit 127 */
+    }
     _exit(127);
 }
 
@@ -173,11 +180,11 @@ static noreturn void exec_target(struct child_ctx *c) {
 }
 
 /*
- * Worker: the checklist. Runs in the clone(CLONE_VM | CLONE_VFORK) child, top to bottom,
- * each step checked; reading it is reading the security model. Never returns.
+ * Worker: the checklist. Runs in the clone(CLONE_VM | CLONE_VFORK) child (then exec_target) or
+ * in the fork()ed warm child (then the runtime), top to bottom, each step checked; reading it is
+ * reading the security model. Returns only with every step done; a failed step exits.
  */
-static int worker_child(void *arg) {
-    struct child_ctx *c = arg;
+static void worker_harden(struct child_ctx *c) {
     const struct worker_spec *s = c->spec;
 
     /* Signal dispositions back to default (SIG_IGN would survive exec). */
@@ -270,8 +277,15 @@ static int worker_child(void *arg) {
     if (syscall(SYS_capset, &cap_header, cap_data) < 0) child_fail(c, STEP_CAPSET);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(c, STEP_NO_NEW_PRIVS);
 
-    /* Every fd but 0, 1, 2 closes on exec. */
-    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+    /*
+     * Every fd but 0, 1, 2 closes on exec. A warm worker does not exec: it closes them now, all
+     * but its status pipe, which it closes itself once seccomp is on (see worker_fork).
+     */
+    if (c->status_fd >= 0) {
+        if ((c->status_fd > 3 && syscall(SYS_close_range, 3, c->status_fd - 1, 0) < 0) ||
+            syscall(SYS_close_range, c->status_fd + 1, ~0U, 0) < 0)
+            child_fail(c, STEP_CLOEXEC);
+    } else if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
         if (errno != ENOSYS && errno != EINVAL) child_fail(c, STEP_CLOEXEC);
         for (int fd = 3; fd <= s->max_fd; fd++) {
             if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF) child_fail(c, STEP_CLOEXEC);
@@ -281,6 +295,14 @@ static int worker_child(void *arg) {
     for (uint32_t i = 0; i < s->npipes; i++) {
         if (fcntl((int)s->pipe_dst[i], F_SETFD, 0) < 0) child_fail(c, STEP_PIPE_FDS);
     }
+    /*
+     * An exec'd target is dumpable again (its uid did not change at exec); a warm worker, which
+     * does not exec, was made non-dumpable by its setresuid() and would find /proc/self closed to
+     * it (subprocess reads /proc/self/fd). Its memory is a copy of the zygote's, which holds no
+     * secrets and which the run can read in its own address space anyway.
+     */
+    if (c->status_fd >= 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        child_fail(c, STEP_NO_NEW_PRIVS);
     /* The zygote blocked every signal around clone(); the target starts with none blocked. */
     sigset_t none;
     sigemptyset(&none);
@@ -288,12 +310,17 @@ static int worker_child(void *arg) {
     /* Seccomp last: the filter must only allow execve (and exit, to report a failure). */
     if (s->seccomp_bpf != NULL && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &c->filter, 0, 0) < 0)
         child_fail(c, STEP_SECCOMP);
+}
+
+static int worker_child(void *arg) {
+    struct child_ctx *c = arg;
+    worker_harden(c);
     exec_target(c);
 }
 
 pid_t worker_start(const struct worker_spec *spec, struct worker_result *res) {
     memset(res, 0, sizeof(*res));
-    struct child_ctx ctx = {spec, {0, NULL}, STEP_NONE, 0};
+    struct child_ctx ctx = {spec, {0, NULL}, STEP_NONE, 0, -1};
     if (spec->seccomp_bpf != NULL) {
         ctx.filter.len = (unsigned short)(spec->seccomp_len / sizeof(struct sock_filter));
         ctx.filter.filter = (struct sock_filter *)spec->seccomp_bpf;
@@ -318,6 +345,68 @@ pid_t worker_start(const struct worker_spec *spec, struct worker_result *res) {
     } else {
         res->step = ctx.failed_step;
         res->err = ctx.failed_errno;
+    }
+    return pid;
+}
+
+/*
+ * A warm worker: fork() (copy-on-write: the runtime the zygote preloaded comes along), the same
+ * checklist as worker_start's, then run(spec) instead of execve. The child reports a failed step
+ * through a close-on-exec pipe and closes its end once hardened, so the zygote learns the outcome
+ * from one read: 8 bytes (step, errno) or EOF. fork() copies the page tables, which costs with the
+ * zygote's size (DESIGN 5a); that is the price of not loading the runtime per run.
+ */
+pid_t worker_fork(const struct worker_spec *spec, struct worker_result *res,
+                  void (*run)(const struct worker_spec *)) {
+    memset(res, 0, sizeof(*res));
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        res->step = STEP_CLONE;
+        res->err = errno;
+        return -1;
+    }
+    sigset_t all, saved;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &saved);
+    res->clone_ns = now_ns();
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child: its mask is still the zygote's (all blocked) until the checklist's step. */
+        close(pipefd[0]);
+        struct child_ctx ctx = {spec, {0, NULL}, STEP_NONE, 0, pipefd[1]};
+        if (spec->seccomp_bpf != NULL) {
+            ctx.filter.len = (unsigned short)(spec->seccomp_len / sizeof(struct sock_filter));
+            ctx.filter.filter = (struct sock_filter *)spec->seccomp_bpf;
+        }
+        worker_harden(&ctx);
+        close(pipefd[1]); /* hardened: the zygote reads EOF */
+        run(spec);
+        _exit(127); /* run() does not return */
+    }
+    int fork_err = errno;
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    close(pipefd[1]);
+    if (pid < 0) {
+        close(pipefd[0]);
+        res->step = STEP_CLONE;
+        res->err = fork_err;
+        return -1;
+    }
+    int32_t word[2];
+    ssize_t n;
+    do {
+        n = read(pipefd[0], word, sizeof(word));
+    } while (n < 0 && errno == EINTR);
+    int read_err = errno;
+    close(pipefd[0]);
+    if (n == 0) {
+        res->exec_ok = true;
+    } else if (n == (ssize_t)sizeof(word)) {
+        res->step = word[0];
+        res->err = word[1];
+    } else {
+        res->step = STEP_CLONE;
+        res->err = n < 0 ? read_err : EPROTO;
     }
     return pid;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdnoreturn.h>
 #include <sys/types.h>
 
 #include "frame.h"
@@ -50,6 +51,14 @@ int worker_init(void);
  * process was created; *res says which.
  */
 pid_t worker_start(const struct worker_spec *spec, struct worker_result *res);
+
+/*
+ * Run by a warm zygote per SPAWN that its runtime serves: fork()s a worker that applies the same
+ * checklist and then calls run(spec) instead of execve. Returns like worker_start, once the
+ * worker is hardened (exec_ok) or has failed a step.
+ */
+pid_t worker_fork(const struct worker_spec *spec, struct worker_result *res,
+                  void (*run)(const struct worker_spec *));
 
 /* Name of a failed step, for EXEC_FAILED's STEP ("execve", "chdir", ...). */
 const char *worker_step_name(int step);

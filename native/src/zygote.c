@@ -49,6 +49,7 @@
 #include "frame.h"
 #include "log.h"
 #include "rootfs.h"
+#include "warm.h"
 #include "worker.h"
 
 #define DEFAULT_PATH  "/usr/local/bin:/usr/bin:/bin"
@@ -99,6 +100,19 @@ static struct {
 static uint8_t rx_buf[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD];
 static uint64_t rx_arena[FRAME_ARENA_SIZE(FRAME_MAX_PAYLOAD) / sizeof(uint64_t)];
 static uint8_t tx_buf[FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD];
+static size_t rx_len; /* bytes of the last frame in rx_buf */
+
+/*
+ * A warm run is a copy of our memory, which it can read: the SPAWN frame of the run before it
+ * (argv, env, program text), decoded in rx_arena, must not be there. Zeroed once the worker has
+ * its own copy (the arena's strings are at most a frame's size plus its pointer tables).
+ */
+static void scrub_rx(void) {
+    memset(rx_buf, 0, rx_len);
+    size_t arena = FRAME_ARENA_SIZE(rx_len);
+    memset(rx_arena, 0, arena < sizeof(rx_arena) ? arena : sizeof(rx_arena));
+    rx_len = 0;
+}
 
 uint64_t now_ns(void) {
     struct timespec ts;
@@ -286,6 +300,7 @@ static bool read_frame(struct frame *f, int *fds, int *nfds_out) {
         close_fds(fds, nfds);
         die_protocol(EBADMSG, "read frame", frame_strerror(rc));
     }
+    rx_len = FRAME_HEADER_SIZE + (size_t)plen;
     recv_exact(rx_buf + FRAME_HEADER_SIZE, plen, false, fds, &nfds, &bad);
     if (bad) {
         close_fds(fds, nfds);
@@ -438,6 +453,23 @@ static void fit_scratch(const struct frame *f, uint64_t *tmp, uint64_t *work, ui
 }
 
 /*
+ * Our resident set in KiB (/proc/self/statm): what a warm run starts with, shared copy-on-write,
+ * and so counts in its maxrss; the daemon takes it off the run's peak. 0 if unreadable.
+ */
+static uint64_t own_rss_kb(void) {
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    unsigned long long size, resident;
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
+    return (uint64_t)resident * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
  * Zygote main loop: SPAWN -> copy-in -> STARTED or EXEC_FAILED. fds holds stdin, stdout,
  * stderr, then one fd per FILE, then one per PIPE_FD; all of them are closed here.
  */
@@ -507,7 +539,11 @@ static void on_spawn(const struct frame *f, int *fds) {
     z.flags = 0;
     z.worker_reaped = false;
     struct worker_result res;
-    pid_t pid = worker_start(&spec, &res);
+    bool warm = warm_serves(&spec);
+    uint64_t base_rss_kb = warm ? own_rss_kb() : 0;
+    pid_t pid = warm ? worker_fork(&spec, &res, warm_run) : worker_start(&spec, &res);
+    /* The child has its copy of the frame: ours goes, so no later warm run finds it in memory. */
+    scrub_rx();
     /*
      * The worker shared our mm until its exec, and "dumpable" lives in the mm: its setresuid()
      * set it to fs.suid_dumpable (commit_creds), which a host may have at 1 or 2. Not dumpable
@@ -562,7 +598,10 @@ static void on_spawn(const struct frame *f, int *fds) {
     frame_init(&started, FRAME_STARTED);
     started.pid = (uint32_t)pid;
     started.spawn_ns = now_ns() - received_ns;
-    started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS);
+    started.warm = warm ? 1 : 0;
+    started.base_rss_kb = base_rss_kb;
+    started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS) | FRAME_BIT(TAG_WARM);
+    if (warm) started.present |= FRAME_BIT(TAG_BASE_RSS_KB);
     send_frame(&started);
 }
 
@@ -977,9 +1016,12 @@ int zygote_main(void *arg) {
         log_fail("sethostname");
         die_with_error(EXIT_SETUP_FAILED);
     }
+    if (warm_prepare(z.cfg) < 0) die_with_error(EXIT_SETUP_FAILED);
     hide_command_line(a->argv, a->argc);
     if (loopback_up() < 0 || setup_stdio() < 0 || setup_events() < 0 || worker_init() < 0)
         die_with_error(EXIT_SETUP_FAILED);
+    /* The runtime loads inside the finished sandbox, before any request (warm.h). */
+    if (warm_init() < 0) die_with_error(EXIT_SETUP_FAILED);
     z.mq_dir = open_mq_dir();
     z.proc_fd = rootfs_open_proc();
     if (z.proc_fd < 0) die_with_error(EXIT_SETUP_FAILED);

@@ -39,7 +39,11 @@ struct forkd_config {
     uint64_t shm_size;
     const char *cgroups[MAX_CGROUPS]; /* --cgroup: directories the zygote is moved into */
     int n_cgroups;
-    bool no_memory_cgroup; /* --no-memory-cgroup: scratch mounts fit each run's RLIMIT_AS */
+    bool no_memory_cgroup;    /* --no-memory-cgroup: scratch mounts fit each run's RLIMIT_AS */
+    const char *warm_runtime; /* --warm NAME: a warm runtime (warm.h), or NULL */
+    const char *warm_preload; /* --preload MOD,MOD...: modules it loads at start */
+    const char *warm_env[MAX_PATHS]; /* --warm-env NAME=VALUE: the environment it starts in */
+    int n_warm_env;
 };
 
 /* What the launcher hands to the zygote through clone(); copied with the address space. */

@@ -12,6 +12,10 @@ package dev.forkd.zygote;
  * @param toExecNanos from sending SPAWN until STARTED arrived, measured by the daemon
  * @param startedAtNanos {@link System#nanoTime()} when STARTED arrived (0 if it never did), so that
  *     a caller can measure from its own start, e.g. a request's arrival
+ * @param warm the zygote's warm runtime ran the command in its preloaded interpreter (a fork, no
+ *     execve)
+ * @param baseRssKb for a warm run, the zygote's resident set when it forked the run: the pages the
+ *     run started with, shared copy-on-write, counted in its {@code maxRssKb}
  */
 public record RunResult(
     boolean execFailed,
@@ -28,7 +32,46 @@ public record RunResult(
     boolean killed,
     long spawnNanos,
     long toExecNanos,
-    long startedAtNanos) {
+    long startedAtNanos,
+    boolean warm,
+    long baseRssKb) {
+
+  /** A result of a run exec'd cold (no warm runtime). */
+  public RunResult(
+      boolean execFailed,
+      String failedStep,
+      int errno,
+      String errorText,
+      int pid,
+      int waitStatus,
+      long wallNanos,
+      long userNanos,
+      long systemNanos,
+      long maxRssKb,
+      boolean wallTimeout,
+      boolean killed,
+      long spawnNanos,
+      long toExecNanos,
+      long startedAtNanos) {
+    this(
+        execFailed,
+        failedStep,
+        errno,
+        errorText,
+        pid,
+        waitStatus,
+        wallNanos,
+        userNanos,
+        systemNanos,
+        maxRssKb,
+        wallTimeout,
+        killed,
+        spawnNanos,
+        toExecNanos,
+        startedAtNanos,
+        false,
+        0);
+  }
 
   public boolean exited() {
     return !execFailed && (waitStatus & 0x7f) == 0;

@@ -32,6 +32,7 @@ public final class Zygote {
 
   private final int id;
   private final Process launcher;
+  private final long bornNanos = System.nanoTime();
   private final ControlSocket ctl;
   private final int wakeFd;
   private final AtomicBoolean destroyed = new AtomicBoolean();
@@ -78,6 +79,11 @@ public final class Zygote {
   /** The state given to {@link #attach}, or null. */
   public Object attachment() {
     return attachment;
+  }
+
+  /** Nanoseconds since this zygote was started (its HELLO). */
+  public long ageNanos() {
+    return System.nanoTime() - bornNanos;
   }
 
   /** Runs served so far. */
@@ -204,6 +210,8 @@ public final class Zygote {
     long toExec = 0;
     long startedAt = 0;
     long spawnNanos = 0;
+    boolean warm = false;
+    long baseRss = 0;
     Frame end = null;
     ByteBuffer pending = null;
     while (end == null || out[0] >= 0 || err[0] >= 0) {
@@ -270,6 +278,8 @@ public final class Zygote {
               }
               pid = f.u32(Tag.PID);
               spawnNanos = f.u64(Tag.SPAWN_NS);
+              warm = f.has(Tag.WARM) && f.u32(Tag.WARM) == 1;
+              baseRss = f.has(Tag.BASE_RSS_KB) ? f.u64(Tag.BASE_RSS_KB) : 0;
               startedAt = System.nanoTime();
               toExec = startedAt - sent;
               io.started(pid);
@@ -364,7 +374,9 @@ public final class Zygote {
         (flags & 2) != 0 || killSent,
         spawnNanos,
         toExec,
-        startedAt);
+        startedAt,
+        warm,
+        baseRss);
   }
 
   /**

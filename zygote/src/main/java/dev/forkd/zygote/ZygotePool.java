@@ -160,7 +160,10 @@ public final class ZygotePool implements Closeable {
    * retires it after its run budget or a failed reset.
    */
   public void release(Zygote z) {
-    boolean reset = !config.hermetic() && z.runs() < config.maxRunsPerZygote();
+    boolean reset =
+        !config.hermetic()
+            && z.runs() < config.maxRunsPerZygote()
+            && (config.maxAgeNanos() == 0 || z.ageNanos() < config.maxAgeNanos());
     synchronized (lock) {
       leased.remove(z);
       if (reset) {

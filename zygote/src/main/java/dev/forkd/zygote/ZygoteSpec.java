@@ -12,6 +12,10 @@ import java.util.List;
  * @param noMemoryCgroup the zygote's runs have no memory cgroup (cgroup mode "none"): the zygote
  *     then fits each run's /tmp, /work and /dev/shm together into its RLIMIT_AS (launcher flag
  *     {@code --no-memory-cgroup})
+ * @param warmRuntime the warm runtime its zygotes load ({@code --warm}), or null for none
+ * @param warmPreload the modules that runtime imports at start-up ({@code --preload})
+ * @param warmEnv the environment the runtime is initialised in ({@code --warm-env}): the profile's
+ *     default environment, so that a run with that environment sees what a cold run sees
  */
 public record ZygoteSpec(
     Path binary,
@@ -23,7 +27,38 @@ public record ZygoteSpec(
     long tmpBytes,
     long workBytes,
     long shmBytes,
-    boolean noMemoryCgroup) {
+    boolean noMemoryCgroup,
+    String warmRuntime,
+    List<String> warmPreload,
+    List<String> warmEnv) {
+
+  /** A spec without a warm runtime. */
+  public ZygoteSpec(
+      Path binary,
+      List<String> uidMap,
+      List<String> gidMap,
+      String hostname,
+      List<String> roBinds,
+      List<String> etcFiles,
+      long tmpBytes,
+      long workBytes,
+      long shmBytes,
+      boolean noMemoryCgroup) {
+    this(
+        binary,
+        uidMap,
+        gidMap,
+        hostname,
+        roBinds,
+        etcFiles,
+        tmpBytes,
+        workBytes,
+        shmBytes,
+        noMemoryCgroup,
+        null,
+        List.of(),
+        List.of());
+  }
 
   /** A spec whose runs have a memory cgroup. */
   public ZygoteSpec(
@@ -44,6 +79,27 @@ public record ZygoteSpec(
     gidMap = List.copyOf(gidMap);
     roBinds = List.copyOf(roBinds);
     etcFiles = List.copyOf(etcFiles);
+    warmPreload = List.copyOf(warmPreload);
+    warmEnv = List.copyOf(warmEnv);
+  }
+
+  /** This spec with a warm runtime (see {@code warmRuntime}), its launcher at {@code binary}. */
+  public ZygoteSpec withWarmRuntime(
+      Path binary, String runtime, List<String> preload, List<String> env) {
+    return new ZygoteSpec(
+        binary,
+        uidMap,
+        gidMap,
+        hostname,
+        roBinds,
+        etcFiles,
+        tmpBytes,
+        workBytes,
+        shmBytes,
+        noMemoryCgroup,
+        runtime,
+        preload,
+        env);
   }
 
   /** This spec with other uid_map and gid_map lines (a zygote's own host id sub-range). */
@@ -58,13 +114,28 @@ public record ZygoteSpec(
         tmpBytes,
         workBytes,
         shmBytes,
-        noMemoryCgroup);
+        noMemoryCgroup,
+        warmRuntime,
+        warmPreload,
+        warmEnv);
   }
 
   /** This spec for runs without a memory cgroup (see {@code noMemoryCgroup}). */
   public ZygoteSpec withoutMemoryCgroup() {
     return new ZygoteSpec(
-        binary, uidMap, gidMap, hostname, roBinds, etcFiles, tmpBytes, workBytes, shmBytes, true);
+        binary,
+        uidMap,
+        gidMap,
+        hostname,
+        roBinds,
+        etcFiles,
+        tmpBytes,
+        workBytes,
+        shmBytes,
+        true,
+        warmRuntime,
+        warmPreload,
+        warmEnv);
   }
 
   /**
@@ -110,6 +181,16 @@ public record ZygoteSpec(
     }
     if (noMemoryCgroup) {
       cmd.add("--no-memory-cgroup");
+    }
+    if (warmRuntime != null) {
+      cmd.add("--warm");
+      cmd.add(warmRuntime);
+      cmd.add("--preload");
+      cmd.add(String.join(",", warmPreload));
+      for (String e : warmEnv) {
+        cmd.add("--warm-env");
+        cmd.add(e);
+      }
     }
     for (java.nio.file.Path c : cgroups) {
       cmd.add("--cgroup");

@@ -102,6 +102,7 @@ public final class CgroupV1 implements CgroupDriver {
     private long userBase;
     private long systemBase;
     private long oomBase;
+    private long memoryBase;
 
     Group(Path memory, Path pids, Path cpuacct) {
       this.memory = memory;
@@ -145,6 +146,13 @@ public final class CgroupV1 implements CgroupDriver {
       systemBase = us[1];
       cpuBase = Long.parseLong(usage.read().trim());
       oomBase = Cgroups.keyed(oomControl.read(), "oom_kill");
+      Path current = memory.resolve("memory.usage_in_bytes");
+      memoryBase = fs.exists(current) ? Long.parseLong(fs.read(current).trim()) : 0;
+    }
+
+    @Override
+    public long memoryBaselineBytes() {
+      return memoryBase;
     }
 
     @Override

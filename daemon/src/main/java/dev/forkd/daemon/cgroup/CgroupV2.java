@@ -96,6 +96,7 @@ public final class CgroupV2 implements CgroupDriver {
     private long userBase;
     private long systemBase;
     private long oomBase;
+    private long memoryBase;
     private boolean peakResettable = true;
 
     Group(Path dir) {
@@ -123,6 +124,13 @@ public final class CgroupV2 implements CgroupDriver {
       userBase = Cgroups.keyed(stat, "user_usec") * 1000;
       systemBase = Cgroups.keyed(stat, "system_usec") * 1000;
       oomBase = Cgroups.keyed(fs.read(dir.resolve("memory.events")), "oom_kill");
+      Path current = dir.resolve("memory.current");
+      memoryBase = fs.exists(current) ? Long.parseLong(fs.read(current).trim()) : 0;
+    }
+
+    @Override
+    public long memoryBaselineBytes() {
+      return memoryBase;
     }
 
     @Override

@@ -69,6 +69,11 @@ final class CountedCgroup implements ZygoteCgroup {
   }
 
   @Override
+  public long memoryBaselineBytes() {
+    return inner.memoryBaselineBytes();
+  }
+
+  @Override
   public RunUsage usage() throws IOException {
     try {
       return inner.usage();

@@ -31,6 +31,14 @@ public interface ZygoteCgroup {
   /** After every process of the run has ended: what it used. */
   RunUsage usage() throws IOException;
 
+  /**
+   * Memory charged to the cgroup when {@link #rearm} ran: the zygote's own pages (for a warm
+   * runtime, its preloaded interpreter, which its runs share copy-on-write). 0 when unknown.
+   */
+  default long memoryBaselineBytes() {
+    return 0;
+  }
+
   /** Removes the directories once the zygote is gone; retries while the kernel says busy. */
   void remove();
 }

@@ -107,6 +107,11 @@ public record Settings(
       maxZygotes = Math.max(maxZygotes, minReady);
       int maxRuns =
           p.getPool().getMaxRunsPerZygote() == 0 ? 1000 : p.getPool().getMaxRunsPerZygote();
+      boolean warm = !p.getWarmRuntime().isEmpty();
+      long maxAge =
+          p.hasMaxZygoteAge()
+              ? p.getMaxZygoteAge().getSeconds() * 1_000_000_000L + p.getMaxZygoteAge().getNanos()
+              : warm ? WarmRuntimes.DEFAULT_MAX_AGE_NANOS : 0;
       PoolConfig pool;
       try {
         pool =
@@ -114,7 +119,8 @@ public record Settings(
                 minReady,
                 maxZygotes,
                 maxRuns,
-                p.getPool().getPolicy() == dev.forkd.api.v1.PoolPolicy.POOL_POLICY_HERMETIC);
+                p.getPool().getPolicy() == dev.forkd.api.v1.PoolPolicy.POOL_POLICY_HERMETIC,
+                maxAge);
       } catch (IllegalArgumentException e) {
         throw new ConfigException(where + ".pool." + e.getMessage());
       }
@@ -141,6 +147,9 @@ public record Settings(
               p.getTmpBytes(),
               defaults.workDirBytes(),
               p.getShmBytes());
+      if (warm) {
+        spec = WarmRuntimes.apply(spec, p, host.zygoteBinary(), where);
+      }
       profiles.put(
           p.getName(),
           new Profile(

@@ -195,6 +195,9 @@ public final class Runner {
             faults.at(RunFaults.Stage.ENDED);
             if (cg != null) {
               usage = readUsage(cg);
+              if (result.warm()) {
+                usage = WarmUsage.ofRun(usage, cg.memoryBaselineBytes());
+              }
             }
             if (!result.execFailed()) {
               files = Staging.collect(z, spec.collect(), spec.profile().maxCollectBytes());
@@ -470,7 +473,7 @@ public final class Runner {
     long peak =
         usage != null && usage.peakMemoryBytes() > 0
             ? usage.peakMemoryBytes()
-            : r.maxRssKb() * 1024;
+            : WarmUsage.rssOfRun(r) * 1024;
     boolean oom = usage != null && usage.oomKills() > 0;
     Status status;
     String message = "";
@@ -526,6 +529,7 @@ public final class Runner {
         cpu,
         queued,
         toExec,
-        files);
+        files,
+        r.warm());
   }
 }

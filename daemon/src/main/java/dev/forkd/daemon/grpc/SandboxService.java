@@ -180,7 +180,8 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
         .setTiming(
             Timing.newBuilder()
                 .setQueued(duration(o.queuedNanos()))
-                .setToExec(duration(o.toExecNanos())))
+                .setToExec(duration(o.toExecNanos()))
+                .setWarm(o.warm()))
         .build();
   }
 

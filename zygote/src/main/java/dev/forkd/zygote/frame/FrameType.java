@@ -24,7 +24,14 @@ public enum FrameType {
           .repeated(Tag.PIPE_FD, ProtocolLimits.MAX_PIPE_FD - 2)
           .optional(Tag.STDIO_PIPED)
           .optional(Tag.RUN_FLAGS)),
-  STARTED(3, true, rules().required(Tag.PID).required(Tag.SPAWN_NS)),
+  STARTED(
+      3,
+      true,
+      rules()
+          .required(Tag.PID)
+          .required(Tag.SPAWN_NS)
+          .optional(Tag.WARM)
+          .optional(Tag.BASE_RSS_KB)),
   EXEC_FAILED(4, true, rules().required(Tag.STEP).required(Tag.ERRNO).optional(Tag.MESSAGE)),
   KILL(5, false, rules()),
   EXITED(

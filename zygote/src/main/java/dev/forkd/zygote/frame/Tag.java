@@ -33,7 +33,11 @@ public enum Tag {
   /** Pipelines: bit i set when SPAWN's stdio fd i is a pipe end of the pipeline (0..7). */
   STDIO_PIPED(28, Kind.U32),
   /** Sessions (tags 30-34): bits of a session's run; bit 0 keeps its processes. */
-  RUN_FLAGS(30, Kind.U32);
+  RUN_FLAGS(30, Kind.U32),
+  /** STARTED: 1 when the zygote's warm runtime serves the run (no execve). */
+  WARM(35, Kind.U32),
+  /** STARTED of a warm run: the zygote's resident set (KiB) when it forked the run. */
+  BASE_RSS_KB(36, Kind.U64);
 
   /** How a value is laid out on the wire. */
   enum Kind {

@@ -1,0 +1,298 @@
+package dev.forkd.daemon.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.Duration;
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.ExecResult;
+import dev.forkd.api.v1.Limits;
+import dev.forkd.api.v1.Status;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Warm Python runs (profile "python"): every limit and status as in cold runs; nothing of one run
+ * in the next run of the same zygote; fresh randomness per run; the zygote out of a run's reach.
+ */
+class WarmIsolationTest {
+  @TempDir static Path dir;
+  static TestDaemon d;
+
+  /**
+   * Printed first by the programs below: the zygote that ran them. pid 1's start time (clock ticks)
+   * and the address of a preloaded object (the zygote's own ASLR layout): equal in two runs only
+   * when one zygote forked both.
+   */
+  static final String ZYGOTE_ID =
+      "import json; print(open('/proc/1/stat').read().split(')')[1].split()[19], id(json.dumps))\n";
+
+  @BeforeAll
+  static void start() throws Exception {
+    d = TestDaemon.start(dir, 1, "").awaitReady();
+  }
+
+  @AfterAll
+  static void stop() {
+    d.close();
+  }
+
+  static ExecResult py(Limits limits, String code, String... args) {
+    ExecRequest.Builder b =
+        ExecRequest.newBuilder().setProfile("python").addArgv("python3").addArgv("-c");
+    b.addArgv(code).addAllArgv(List.of(args));
+    if (limits != null) {
+      b.setLimits(limits);
+    }
+    return d.client.exec(b.build());
+  }
+
+  static ExecResult warm(String code, String... args) {
+    ExecResult r = py(null, code, args);
+    assertTrue(r.getTiming().getWarm(), "not served warm: " + r);
+    return r;
+  }
+
+  static String[] lines(ExecResult r) {
+    return r.getStdout().toStringUtf8().split("\n");
+  }
+
+  static Duration ms(long ms) {
+    return Duration.newBuilder()
+        .setSeconds(ms / 1000)
+        .setNanos((int) (ms % 1000) * 1_000_000)
+        .build();
+  }
+
+  /**
+   * Runs a then b, again until one zygote ran both (the pool may hand out a fresh zygote after a
+   * recycle); fails when that never happens, since the tests that use it would prove nothing.
+   */
+  static ExecResult[] onOneZygote(String a, String b) {
+    for (int i = 0; i < 5; i++) {
+      ExecResult x = warm(a);
+      ExecResult y = warm(b);
+      if (lines(x)[0].equals(lines(y)[0])) {
+        return new ExecResult[] {x, y};
+      }
+    }
+    throw new AssertionError("precondition: no two consecutive runs on one zygote in 5 tries");
+  }
+
+  @Test
+  void nothingOfOneRunReachesTheNext() {
+    String plant =
+        ZYGOTE_ID
+            + "import sys, os, builtins, threading, time, random, decimal\n"
+            + "json.PLANTED = 1; builtins.PLANTED = 1; sys.modules['planted'] = type(sys)('p')\n"
+            + "sys.path.append('/planted'); sys.setrecursionlimit(77); os.environ['PLANTED'] = '1'\n"
+            + "decimal.getcontext().prec = 3; random.seed(1); os.umask(0o777)\n"
+            + "sys.stdout.reconfigure(errors='replace')\n"
+            + "import atexit; atexit.register(print, 'planted handler')\n"
+            + "for p in ('/tmp/planted', '/work/planted', '/dev/shm/planted'):\n"
+            + "    open(p, 'w').write('x')\n"
+            + "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+            + "print('planted', threading.active_count())\n";
+    String find =
+        ZYGOTE_ID
+            + "import sys, os, builtins, threading, decimal\n"
+            + "print(sorted(k for k, v in [('json', hasattr(json, 'PLANTED')),"
+            + " ('builtins', hasattr(builtins, 'PLANTED')), ('module', 'planted' in sys.modules),"
+            + " ('path', '/planted' in sys.path), ('recursion', sys.getrecursionlimit() == 77),"
+            + " ('environ', 'PLANTED' in os.environ), ('decimal', decimal.getcontext().prec == 3),"
+            + " ('umask', os.umask(0o22) == 0o777), ('errors', sys.stdout.errors == 'replace'),"
+            + " ('threads', threading.active_count() != 1),"
+            + " ('files', any(os.path.exists(p) for p in ('/tmp/planted', '/work/planted',"
+            + " '/dev/shm/planted')))] if v))\n";
+    ExecResult[] ab = onOneZygote(plant, find);
+    ExecResult a = ab[0];
+    ExecResult b = ab[1];
+    assertEquals(Status.STATUS_EXITED, a.getStatus(), a.toString());
+    assertEquals("planted 2", lines(a)[1], "the planting run must have planted: " + a);
+    assertTrue(a.getStdout().toStringUtf8().contains("planted handler"), a.toString());
+    assertEquals("[]", lines(b)[1], "state of the first run seen by the second: " + b);
+    assertTrue(!b.getStdout().toStringUtf8().contains("planted handler"), b.toString());
+  }
+
+  @Test
+  void randomnessIsFreshInEveryRun() {
+    String code =
+        ZYGOTE_ID
+            + "import random, os, uuid, tempfile\n"
+            + "print(random.random(), os.urandom(8).hex(), uuid.uuid4(),"
+            + " next(tempfile._get_candidate_names()))\n";
+    ExecResult[] ab = onOneZygote(code, code);
+    ExecResult a = ab[0];
+    ExecResult b = ab[1];
+    String[] x = lines(a)[1].split(" ");
+    String[] y = lines(b)[1].split(" ");
+    assertEquals(4, x.length, a.toString());
+    for (int i = 0; i < x.length; i++) {
+      assertNotEquals(x[i], y[i], "value " + i + " repeated in two runs of one zygote");
+    }
+  }
+
+  /** A limit's status, warm and cold (same program, same limits): equal, and the expected one. */
+  static void sameLimitStatus(Status expected, Limits limits, String code) {
+    ExecResult w = py(limits, code);
+    ExecRequest.Builder b =
+        ExecRequest.newBuilder()
+            .setProfile("python")
+            .addAllArgv(List.of("/usr/bin/python3", "-c", code))
+            .setLimits(limits);
+    ExecResult c = d.client.exec(b.build());
+    assertTrue(w.getTiming().getWarm(), w.toString());
+    assertEquals(expected, w.getStatus(), "warm: " + w);
+    assertEquals(expected, c.getStatus(), "cold: " + c);
+    assertEquals(c.getExitCode(), w.getExitCode(), "warm " + w + "\ncold " + c);
+    assertEquals(c.getSignal(), w.getSignal(), "warm " + w + "\ncold " + c);
+  }
+
+  @Test
+  void cpuLimit() {
+    sameLimitStatus(
+        Status.STATUS_CPU_TIME_LIMIT_EXCEEDED,
+        Limits.newBuilder().setCpuTime(ms(500)).build(),
+        "while True: pass");
+  }
+
+  @Test
+  void wallLimit() {
+    sameLimitStatus(
+        Status.STATUS_WALL_TIME_LIMIT_EXCEEDED,
+        Limits.newBuilder().setWallTime(ms(500)).build(),
+        "import time; time.sleep(30)");
+  }
+
+  @Test
+  void memoryLimit() {
+    sameLimitStatus(
+        Status.STATUS_MEMORY_LIMIT_EXCEEDED,
+        Limits.newBuilder().setMemoryBytes(64L << 20).build(),
+        "x = []\nwhile True: x.append(bytearray(1 << 20))");
+  }
+
+  @Test
+  void outputLimit() {
+    sameLimitStatus(
+        Status.STATUS_OUTPUT_LIMIT_EXCEEDED,
+        Limits.newBuilder().setMaxOutputBytes(4096).build(),
+        "import sys\nwhile True: sys.stdout.write('x' * 65536)");
+  }
+
+  @Test
+  void processAndFileLimits() {
+    String forks =
+        "import os, sys\nn = 0\ntry:\n    for i in range(50):\n        if os.fork() == 0:\n"
+            + "            import time; time.sleep(5); os._exit(0)\n        n += 1\n"
+            + "except OSError as e:\n    print('refused', e.errno, n < 50)\n    sys.exit(7)\n";
+    sameLimitStatus(Status.STATUS_EXITED, Limits.newBuilder().setMaxProcesses(8).build(), forks);
+    ExecResult w = py(Limits.newBuilder().setMaxProcesses(8).build(), forks);
+    assertEquals(7, w.getExitCode(), w.toString());
+    String big = "open('/work/big', 'wb').write(b'x' * (2 << 20))";
+    sameLimitStatus(
+        Status.STATUS_EXITED, Limits.newBuilder().setMaxFileSizeBytes(1 << 20).build(), big);
+    ExecResult f = py(Limits.newBuilder().setMaxFileSizeBytes(1 << 20).build(), big);
+    assertEquals(1, f.getExitCode(), f.toString());
+    assertTrue(f.getStderr().toStringUtf8().contains("File too large"), f.toString());
+  }
+
+  @Test
+  void usageCountsTheRunNotThePreload() {
+    ExecResult idle = warm("pass");
+    ExecResult big = warm("x = bytearray(100 << 20); x[::4096] = b'y' * len(x[::4096])");
+    assertEquals(Status.STATUS_EXITED, big.getStatus(), big.toString());
+    long idlePeak = idle.getUsage().getPeakMemoryBytes();
+    long bigPeak = big.getUsage().getPeakMemoryBytes();
+    assertTrue(bigPeak >= 100L << 20, "the run's own 100 MiB: " + big.getUsage());
+    assertTrue(bigPeak < 140L << 20, "no more than the run and a margin: " + big.getUsage());
+    // The preloaded interpreter (~10-20 MiB, shared copy-on-write) is not the run's.
+    assertTrue(idlePeak < 8L << 20, "an empty warm run's peak: " + idle.getUsage());
+  }
+
+  /**
+   * The existing hostile checks, from inside warm Python runs: the zygote (pid 1, another uid, not
+   * dumpable) cannot be signalled, traced, read through /proc or have its limits changed, and is
+   * the same zygote, healthy, afterwards. The program refuses to run outside a sandbox (pid and
+   * mount namespaces must differ from this test's).
+   */
+  @Test
+  void aRunCannotReachItsZygote() throws Exception {
+    String pidNs = Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString();
+    String mntNs = Files.readSymbolicLink(Path.of("/proc/self/ns/mnt")).toString();
+    String hostile =
+        ZYGOTE_ID
+            + "import os, sys, signal, resource, ctypes, errno\n"
+            + "if os.readlink('/proc/self/ns/pid') == sys.argv[1] or"
+            + " os.readlink('/proc/self/ns/mnt') == sys.argv[2]:\n"
+            + "    print('refusing: not in a sandbox'); sys.exit(99)\n"
+            + "out = []\n"
+            + "def attempt(name, f):\n"
+            + "    try:\n        f(); out.append(name + ':REACHED')\n"
+            + "    except OSError as e:\n        out.append(name + ':' + errno.errorcode[e.errno])\n"
+            + "for s in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP, signal.SIGUSR1):\n"
+            + "    attempt('kill%d' % s, lambda: os.kill(1, s))\n"
+            + "attempt('killpg', lambda: os.killpg(1, signal.SIGKILL))\n"
+            + "attempt('mem', lambda: open('/proc/1/mem', 'rb').read(1))\n"
+            + "attempt('environ', lambda: open('/proc/1/environ', 'rb').read())\n"
+            + "attempt('maps', lambda: open('/proc/1/maps').read())\n"
+            + "attempt('prlimit', lambda: resource.prlimit(1, resource.RLIMIT_NOFILE, (1, 1)))\n"
+            + "attempt('setpriority', lambda: os.setpriority(os.PRIO_PROCESS, 1, 19))\n"
+            + "libc = ctypes.CDLL(None, use_errno=True)\n"
+            + "def ptrace():\n"
+            + "    if libc.ptrace(16, 1, 0, 0) != 0:\n"
+            + "        raise OSError(ctypes.get_errno(), 'ptrace')\n"
+            + "attempt('ptrace', ptrace)\n"
+            + "print(' '.join(out))\n";
+    ExecResult[] pair = onOneZygote(ZYGOTE_ID, ZYGOTE_ID);
+    ExecResult before = pair[1];
+    ExecResult r = warm(hostile, pidNs, mntNs);
+    assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
+    assertEquals(0, r.getExitCode(), r.toString());
+    String report = lines(r)[1];
+    assertTrue(!report.contains("REACHED"), "the run reached its zygote: " + report);
+    assertEquals(11, report.split(" ").length, report);
+    ExecResult after = warm(ZYGOTE_ID);
+    assertEquals(lines(before)[0], lines(r)[0], "precondition: the run was in the same zygote");
+    assertEquals(lines(before)[0], lines(after)[0], "the zygote survived and serves the next run");
+  }
+
+  @Test
+  void aThousandWarmRunsInARow() {
+    // Also prints the zygote's resident set (/proc/1/status is readable, its memory is not).
+    String code =
+        ZYGOTE_ID
+            + "import sys\nprint(sys.argv[1])\n"
+            + "print([l.split()[1] for l in open('/proc/1/status') if l.startswith('VmRSS')][0])\n";
+    java.util.Map<String, long[]> rss = new java.util.HashMap<>(); // zygote -> {first, last, runs}
+    for (int i = 0; i < 1000; i++) {
+      ExecResult r = warm(code, Integer.toString(i));
+      assertEquals(Status.STATUS_EXITED, r.getStatus(), "run " + i + ": " + r);
+      assertEquals(Integer.toString(i), lines(r)[1], "run " + i + ": " + r);
+      long kb = Long.parseLong(lines(r)[2]);
+      long[] s = rss.computeIfAbsent(lines(r)[0], k -> new long[] {0, 0, 0});
+      s[2]++;
+      if (s[2] == 20) {
+        s[0] = kb; // after its first runs: the pages every run touches are resident
+      }
+      s[1] = kb;
+    }
+    long[] most = rss.values().stream().max(java.util.Comparator.comparingLong(s -> s[2])).get();
+    assertTrue(most[2] >= 500, "precondition: most runs on one zygote: " + most[2]);
+    assertTrue(
+        most[1] <= most[0] + 256,
+        "the zygote's RSS grew from "
+            + most[0]
+            + " KiB to "
+            + most[1]
+            + " KiB over "
+            + most[2]
+            + " runs");
+  }
+}
