@@ -26,7 +26,8 @@ public record Settings(
     HostIdRange hostIds,
     Map<String, Profile> profiles,
     dev.forkd.api.v1.FileStoreConfig fileStore,
-    AdmissionLimits admission) {
+    AdmissionLimits admission,
+    dev.forkd.api.v1.RemoteExecutionConfig remoteExecution) {
 
   /** First host id of the default range: just past systemd-nspawn's container range. */
   public static final long DEFAULT_HOST_ID_BASE = 0x70000000L;
@@ -187,7 +188,8 @@ public record Settings(
         hostIds,
         profiles,
         c.getFileStore(),
-        AdmissionLimits.resolve(c, maxRequest, Runtime.getRuntime().maxMemory()));
+        AdmissionLimits.resolve(c, maxRequest, Runtime.getRuntime().maxMemory()),
+        c.getRemoteExecution());
   }
 
   /**
@@ -199,7 +201,15 @@ public record Settings(
     Map<String, Profile> p = new LinkedHashMap<>();
     profiles.forEach((name, profile) -> p.put(name, profile.withoutCgroups()));
     return new Settings(
-        socket, queueTimeout, maxRequestBytes, rootless, hostIds, p, fileStore, admission);
+        socket,
+        queueTimeout,
+        maxRequestBytes,
+        rootless,
+        hostIds,
+        p,
+        fileStore,
+        admission,
+        remoteExecution);
   }
 
   private static void checkHostPath(String field, String path) throws ConfigException {

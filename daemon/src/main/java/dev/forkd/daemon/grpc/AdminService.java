@@ -4,6 +4,8 @@ import dev.forkd.api.v1.AdminGrpc;
 import dev.forkd.api.v1.DaemonStatus;
 import dev.forkd.api.v1.GetStatusRequest;
 import dev.forkd.api.v1.PoolStatus;
+import dev.forkd.daemon.files.FileStore;
+import dev.forkd.daemon.reapi.ActionExecutor;
 import dev.forkd.zygote.ZygotePool;
 import io.grpc.stub.StreamObserver;
 import java.util.Collection;
@@ -11,6 +13,7 @@ import java.util.Map;
 
 /** Operator view: version, modes, and each profile's pool. */
 final class AdminService extends AdminGrpc.AdminImplBase {
+  private final ActionExecutor reapi;
   private final String version;
   private final String cgroupMode;
   private final boolean rootless;
@@ -23,7 +26,9 @@ final class AdminService extends AdminGrpc.AdminImplBase {
       String cgroupMode,
       boolean rootless,
       Collection<ZygotePool> pools,
-      Map<String, String> features) {
+      Map<String, String> features,
+      ActionExecutor reapi) {
+    this.reapi = reapi;
     this.version = version;
     this.cgroupMode = cgroupMode;
     this.rootless = rootless;
@@ -43,6 +48,13 @@ final class AdminService extends AdminGrpc.AdminImplBase {
             .setRootless(rootless)
             .setUptime(SandboxService.duration(System.nanoTime() - startNanos))
             .putAllFeatures(publicFeatures);
+    if (reapi != null) {
+      FileStore.Stats cas = reapi.cas().stats();
+      b.setCasBytes(cas.heapBytes() + cas.memfdBytes() + cas.diskBytes())
+          .setCasBlobs(cas.files())
+          .setActionCacheEntries(reapi.cache().size())
+          .setActionsQueued(reapi.waiting());
+    }
     int queued = 0;
     for (ZygotePool p : pools) {
       ZygotePool.Stats s = p.stats();
