@@ -83,6 +83,28 @@ public final class ActionExecutor {
   private static final long INLINE_MAX = 1 << 20;
 
   /**
+   * The daemon's hard RLIMIT_NOFILE: a run may not be given more (setrlimit fails with EPERM), and
+   * a profile's maximum may be above it on a given host. Actions get the profile's maximum up to
+   * this.
+   */
+  private static final long HARD_NOFILE = hardNofile();
+
+  private static long hardNofile() {
+    try {
+      for (String line :
+          java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/limits"))) {
+        if (line.startsWith("Max open files")) {
+          String[] f = line.substring("Max open files".length()).trim().split("\\s+");
+          return f[1].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[1]);
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // fall through to a value every host allows
+    }
+    return 1024;
+  }
+
+  /**
    * The run's first and last step. $1: the archive directory below /work, $2: the working
    * directory, then the command. The archives' directory is moved out of /work before the command
    * starts, so the command sees exactly its input root. A setup failure writes its reason to
@@ -708,7 +730,7 @@ public final class ActionExecutor {
         max.memoryBytes(),
         max.maxProcesses(),
         Math.min(max.maxOutputBytes(), 64L << 20),
-        max.maxOpenFiles(),
+        Math.min(max.maxOpenFiles(), HARD_NOFILE),
         max.maxFileSizeBytes(),
         max.workDirBytes());
   }

@@ -90,6 +90,8 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
       prune();
       ops.put(name, op);
     }
+    // The first state goes out before the action can end, so the done one is always last.
+    send(out, first);
     try {
       threads.execute(
           () -> {
@@ -124,7 +126,6 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
               .asRuntimeException());
       return;
     }
-    send(out, first);
   }
 
   @Override
