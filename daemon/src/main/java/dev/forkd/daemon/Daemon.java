@@ -13,6 +13,7 @@ import dev.forkd.daemon.exec.Runner;
 import dev.forkd.daemon.files.FileStore;
 import dev.forkd.daemon.files.StoreLimits;
 import dev.forkd.daemon.grpc.GrpcServer;
+import dev.forkd.daemon.grpc.reapi.ReapiServices;
 import dev.forkd.daemon.ops.HostPort;
 import dev.forkd.daemon.ops.Metrics;
 import dev.forkd.daemon.ops.OpsConfig;
@@ -196,12 +197,23 @@ public final class Daemon {
       metrics.watchPools(pools.values());
       metrics.watchCgroupErrors(cgroups::errors);
       metrics.watchSessions(sessions::stats);
+      Runner runner = new Runner(pools, settings.queueTimeout(), cgroups.mode(), files, faults);
+      ReapiServices reapi =
+          ReapiServices.create(
+              settings.remoteExecution(),
+              runner,
+              settings.profiles(),
+              pools,
+              files,
+              metrics.registry(),
+              ops.access());
+      features.put("remote_execution", reapi != null ? "on (REAPI v2, SHA-256)" : "off");
       server =
           GrpcServer.start(
               new GrpcServer.Listeners(socket, inherited, ops.tcp()),
               settings.maxRequestBytes(),
               validator,
-              new Runner(pools, settings.queueTimeout(), cgroups.mode(), files, faults),
+              runner,
               VERSION,
               cgroups.mode(),
               settings.rootless(),
@@ -211,7 +223,8 @@ public final class Daemon {
               metrics,
               settings.admission(),
               settings.queueTimeout(),
-              sessions);
+              sessions,
+              reapi);
     } catch (IOException | RuntimeException e) {
       if (server != null) {
         server.stopAccepting();

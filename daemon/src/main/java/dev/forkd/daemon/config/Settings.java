@@ -27,7 +27,8 @@ public record Settings(
     Map<String, Profile> profiles,
     dev.forkd.api.v1.FileStoreConfig fileStore,
     AdmissionLimits admission,
-    int maxPipelineCommands) {
+    int maxPipelineCommands,
+    dev.forkd.api.v1.RemoteExecutionConfig remoteExecution) {
 
   /** First host id of the default range: just past systemd-nspawn's container range. */
   public static final long DEFAULT_HOST_ID_BASE = 0x70000000L;
@@ -204,7 +205,8 @@ public record Settings(
         profiles,
         c.getFileStore(),
         AdmissionLimits.resolve(c, maxRequest, Runtime.getRuntime().maxMemory()),
-        c.getMaxPipelineCommands() == 0 ? 8 : checkPipelineCommands(c.getMaxPipelineCommands()));
+        c.getMaxPipelineCommands() == 0 ? 8 : checkPipelineCommands(c.getMaxPipelineCommands()),
+        c.getRemoteExecution());
   }
 
   /** Each command of a pipeline is a zygote and a thread held at once: a bound keeps it sane. */
@@ -233,7 +235,8 @@ public record Settings(
         p,
         fileStore,
         admission,
-        maxPipelineCommands);
+        maxPipelineCommands,
+        remoteExecution);
   }
 
   private static void checkHostPath(String field, String path) throws ConfigException {

@@ -299,6 +299,23 @@ public final class FileStore implements Closeable {
     return out;
   }
 
+  /**
+   * The size of the stored file {@code who} may use under {@code id}, or -1 when there is none (the
+   * same for a foreign one); marks it used, as {@link #open} does, so that a content still named by
+   * something (an action result) stays among the most recently used.
+   */
+  public long sizeOf(Caller who, String id) {
+    synchronized (lock) {
+      expireLocked();
+      Content c = visible(who, id);
+      if (c == null) {
+        return -1;
+      }
+      touch(c);
+      return c.size;
+    }
+  }
+
   /** Counts, for tests, status and the metrics. */
   public record Stats(
       int files, int memfds, long heapBytes, long memfdBytes, long diskBytes, int uploads) {}

@@ -6,6 +6,8 @@ import dev.forkd.api.v1.GetStatusRequest;
 import dev.forkd.api.v1.PoolStatus;
 import dev.forkd.api.v1.SessionStatus;
 import dev.forkd.daemon.session.SessionStats;
+import dev.forkd.daemon.files.FileStore;
+import dev.forkd.daemon.reapi.ActionExecutor;
 import dev.forkd.zygote.ZygotePool;
 import io.grpc.stub.StreamObserver;
 import java.util.Collection;
@@ -13,6 +15,7 @@ import java.util.Map;
 
 /** Operator view: version, modes, and each profile's pool. */
 final class AdminService extends AdminGrpc.AdminImplBase {
+  private final ActionExecutor reapi;
   private final String version;
   private final String cgroupMode;
   private final boolean rootless;
@@ -27,8 +30,10 @@ final class AdminService extends AdminGrpc.AdminImplBase {
       boolean rootless,
       Collection<ZygotePool> pools,
       Map<String, String> features,
-      java.util.function.Supplier<java.util.List<SessionStats>> sessions) {
+      java.util.function.Supplier<java.util.List<SessionStats>> sessions,
+      ActionExecutor reapi) {
     this.sessions = sessions;
+    this.reapi = reapi;
     this.version = version;
     this.cgroupMode = cgroupMode;
     this.rootless = rootless;
@@ -48,6 +53,13 @@ final class AdminService extends AdminGrpc.AdminImplBase {
             .setRootless(rootless)
             .setUptime(SandboxService.duration(System.nanoTime() - startNanos))
             .putAllFeatures(publicFeatures);
+    if (reapi != null) {
+      FileStore.Stats cas = reapi.cas().stats();
+      b.setCasBytes(cas.heapBytes() + cas.memfdBytes() + cas.diskBytes())
+          .setCasBlobs(cas.files())
+          .setActionCacheEntries(reapi.cache().size())
+          .setActionsQueued(reapi.waiting());
+    }
     int queued = 0;
     for (ZygotePool p : pools) {
       ZygotePool.Stats s = p.stats();

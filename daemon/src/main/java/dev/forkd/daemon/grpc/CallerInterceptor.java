@@ -17,7 +17,7 @@ import java.util.Set;
  * transport attributes) know who owns what a call stores and which stored files it may use. On
  * every Sandbox and FileStore call, innermost.
  */
-final class CallerInterceptor implements ServerInterceptor {
+public final class CallerInterceptor implements ServerInterceptor {
   private static final Context.Key<Peer> PEER = Context.key("forkd.caller");
 
   @Override
@@ -31,7 +31,7 @@ final class CallerInterceptor implements ServerInterceptor {
    * The caller of the current call as the file store knows it; {@link Caller#NOBODY} outside a call
    * that passed this interceptor (it then owns and sees nothing).
    */
-  static Caller current() {
+  public static Caller current() {
     Peer p = PEER.get();
     if (p == null) {
       return Caller.NOBODY;
@@ -44,5 +44,10 @@ final class CallerInterceptor implements ServerInterceptor {
       }
     }
     return new Caller(p.identity(), groups);
+  }
+
+  /** The peer of the current call, or null outside a call that passed this interceptor. */
+  public static Peer currentPeer() {
+    return PEER.get();
   }
 }

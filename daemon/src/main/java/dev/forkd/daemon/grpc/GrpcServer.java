@@ -7,6 +7,7 @@ import dev.forkd.daemon.admission.ReceptionGate;
 import dev.forkd.daemon.config.AdmissionLimits;
 import dev.forkd.daemon.exec.RequestValidator;
 import dev.forkd.daemon.exec.Runner;
+import dev.forkd.daemon.grpc.reapi.ReapiServices;
 import dev.forkd.daemon.grpc.transport.InheritedSocketChannelFactory;
 import dev.forkd.daemon.grpc.transport.TlsContexts;
 import dev.forkd.daemon.grpc.transport.UnixPeerNegotiator;
@@ -115,6 +116,7 @@ public final class GrpcServer {
    *
    * @param access the profiles' allowlists, checked for Sandbox and FileStore calls
    * @param metrics where every Sandbox and FileStore call is counted (and logged)
+   * @param reapi the Remote Execution API's services, or null when they are off
    */
   public static GrpcServer start(
       Listeners listeners,
@@ -130,7 +132,8 @@ public final class GrpcServer {
       Metrics metrics,
       AdmissionLimits admission,
       Duration queueTimeout,
-      SessionManager sessions)
+      SessionManager sessions,
+      ReapiServices reapi)
       throws IOException {
     HealthStatusManager health = new HealthStatusManager();
     // Bounded: a run thread per Exec in flight (it blocks on its sandbox, or waits for one), so as
@@ -172,18 +175,33 @@ public final class GrpcServer {
     }
     chain.add(CallObserver.logging(metrics));
     List<ServerServiceDefinition> intercepted =
-        List.of(
-            ServerInterceptors.intercept(
-                new SandboxService(validator, runner, runs, sessions), chain),
-            ServerInterceptors.intercept(new SessionsService(sessions, runs), chain),
-            ServerInterceptors.intercept(
-                runner.fileStore() != null
-                    ? new FileStoreService(runner.fileStore())
-                    : new FileStoreGrpc.FileStoreImplBase() {},
-                chain));
+        new ArrayList<>(
+            List.of(
+                ServerInterceptors.intercept(
+                    new SandboxService(validator, runner, runs, sessions), chain),
+                ServerInterceptors.intercept(new SessionsService(sessions, runs), chain),
+                ServerInterceptors.intercept(
+                    runner.fileStore() != null
+                        ? new FileStoreService(runner.fileStore())
+                        : new FileStoreGrpc.FileStoreImplBase() {},
+                    chain)));
+    if (reapi != null) {
+      // The caller's identity (the CAS is the FileStore, with its tenancy); REAPI calls are
+      // counted and logged per action by the executor, not per call (a build makes thousands).
+      for (BindableService s : reapi.services()) {
+        intercepted.add(ServerInterceptors.intercept(s, new CallerInterceptor()));
+      }
+    }
     List<BindableService> services =
         List.of(
-            new AdminService(version, cgroupMode, rootless, pools, features, sessions::stats),
+            new AdminService(
+                version,
+                cgroupMode,
+                rootless,
+                pools,
+                features,
+                sessions::stats,
+                reapi != null ? reapi.executor() : null),
             health.getHealthService());
     EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     EventLoopGroup workers =
@@ -243,8 +261,12 @@ public final class GrpcServer {
     health.setStatus("forkd.v1.Sandbox", ServingStatus.SERVING);
     health.setStatus("forkd.v1.Admin", ServingStatus.SERVING);
     health.setStatus("forkd.v1.Sessions", ServingStatus.SERVING);
+    List<ExecutorService> threadPools = new ArrayList<>(List.of(runs, calls, timers));
+    if (reapi != null) {
+      threadPools.add(reapi.threads());
+    }
     return new GrpcServer(
-        List.copyOf(servers), tcpServer, health, boss, workers, List.of(runs, calls, timers));
+        List.copyOf(servers), tcpServer, health, boss, workers, List.copyOf(threadPools));
   }
 
   /**
