@@ -35,7 +35,13 @@ class WarmIsolationTest {
 
   @BeforeAll
   static void start() throws Exception {
-    d = TestDaemon.start(dir, 1, "").awaitReady();
+    d =
+        TestDaemon.start(
+                dir,
+                1,
+                java.nio.file.Files.readString(
+                    java.nio.file.Path.of("../examples/python-profile.textproto")))
+            .awaitReady();
   }
 
   @AfterAll
