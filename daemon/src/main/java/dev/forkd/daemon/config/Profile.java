@@ -48,4 +48,23 @@ public record Profile(
         seccompBpfWithoutCgroups,
         sessions);
   }
+
+  /** This profile with another collect budget (the REAPI's outputs travel as one archive). */
+  public Profile withMaxCollectBytes(long bytes) {
+    return new Profile(
+        name,
+        zygote,
+        workerUid,
+        workerGid,
+        defaultEnv,
+        defaults,
+        maxima,
+        pool,
+        seccompBpf,
+        maxInputFiles,
+        maxCollectFiles,
+        bytes,
+        seccompBpfWithoutCgroups,
+        sessions);
+  }
 }

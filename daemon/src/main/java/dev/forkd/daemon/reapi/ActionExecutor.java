@@ -736,20 +736,7 @@ public final class ActionExecutor {
   }
 
   private static Profile withCollectBudget(Profile p, long bytes) {
-    return new Profile(
-        p.name(),
-        p.zygote(),
-        p.workerUid(),
-        p.workerGid(),
-        p.defaultEnv(),
-        p.defaults(),
-        p.maxima(),
-        p.pool(),
-        p.seccompBpf(),
-        p.maxInputFiles(),
-        p.maxCollectFiles(),
-        bytes,
-        p.seccompBpfWithoutCgroups());
+    return p.withMaxCollectBytes(bytes);
   }
 
   static String profileOf(Platform platform) throws ReapiException {
