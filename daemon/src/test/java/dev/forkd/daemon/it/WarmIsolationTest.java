@@ -279,6 +279,34 @@ class WarmIsolationTest {
   }
 
   @Test
+  void aSessionInThePythonProfileRunsItsCallsWarmAndKeepsItsWork() {
+    dev.forkd.api.v1.Session s =
+        d.client.openSession(
+            dev.forkd.api.v1.OpenSessionRequest.newBuilder().setProfile("python").build());
+    try {
+      String code =
+          ZYGOTE_ID + "open('/work/n', 'a').write('x')\nprint(len(open('/work/n').read()))\n";
+      String zygote = null;
+      for (int i = 1; i <= 3; i++) {
+        ExecResult r =
+            d.client.execIn(
+                s.getSessionId(),
+                ExecRequest.newBuilder().addArgv("python3").addArgv("-c").addArgv(code).build());
+        assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
+        assertTrue(r.getTiming().getWarm(), "session call " + i + " not served warm: " + r);
+        // Each call builds on the file the one before wrote, in the session's one zygote.
+        assertEquals(Integer.toString(i), lines(r)[1], r.toString());
+        if (zygote == null) {
+          zygote = lines(r)[0];
+        }
+        assertEquals(zygote, lines(r)[0], "every call of a session runs in its one zygote");
+      }
+    } finally {
+      d.client.closeSession(s.getSessionId());
+    }
+  }
+
+  @Test
   void aThousandWarmRunsInARow() {
     // Also prints the zygote's resident set (/proc/1/status is readable, its memory is not).
     String code =
