@@ -215,7 +215,7 @@ class SessionsTest {
       String pid = out(run(s, "sleep 987651 >/dev/null 2>&1 & echo $!")).trim();
       assertTrue(pid.matches("[0-9]+"), pid);
       assertEquals("alive\n", out(run(s, "test -e /proc/" + pid + " && echo alive || echo gone")));
-      assertEquals(1, hostProcesses("987651").size(), "the background sleep, seen from the host");
+      awaitOneSleep("987651"); // the background sleep, seen from the host
       // A call that runs into its wall limit loses its own processes only.
       ExecResult slow =
           d.client.execIn(
@@ -293,6 +293,21 @@ class SessionsTest {
       Thread.sleep(20);
     }
     assertEquals(List.of(), pids.get(), what + " still alive");
+  }
+
+  /**
+   * The one host process running {@code sleep ARG}, waited for (bounded): a call that starts it in
+   * the background may end before the forked shell has exec'd sleep (seen in a clean-clone CI run).
+   */
+  static List<Long> awaitOneSleep(String sleepArg) throws Exception {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    List<Long> pids = hostProcesses(sleepArg);
+    while (pids.size() != 1 && System.nanoTime() < end) {
+      Thread.sleep(20);
+      pids = hostProcesses(sleepArg);
+    }
+    assertEquals(1, pids.size(), "host processes running sleep " + sleepArg + ": " + pids);
+    return pids;
   }
 
   /** Host processes running {@code sleep ARG}. */
@@ -393,7 +408,7 @@ class SessionsTest {
       assertEquals(1, fresh.size());
       ExecResult r = d2.client.execIn(id, sh("sleep 987655 >/dev/null 2>&1 &").build());
       assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
-      assertEquals(1, hostProcesses("987655").size());
+      awaitOneSleep("987655");
     } finally {
       d2.close();
     }
@@ -447,8 +462,7 @@ class SessionsTest {
         ExecResult r = c.execIn(id, sh("sleep 987657 >/dev/null 2>&1 &").build());
         assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
       }
-      List<Long> sleeps = hostProcesses("987657");
-      assertEquals(1, sleeps.size());
+      List<Long> sleeps = awaitOneSleep("987657");
       for (String line : Files.readAllLines(Path.of("/proc", sleeps.get(0).toString(), "cgroup"))) {
         String[] f = line.split(":", 3);
         if (f.length == 3 && List.of(f[1].split(",")).contains("memory")) {
