@@ -19,6 +19,41 @@ import java.util.stream.Collectors;
  * line per command, {@code <command> OK <result>} or {@code <command> <gRPC code> <description>}.
  */
 public final class FileProbe {
+  /**
+   * Runs this probe as {@code uid} with supplementary {@code groups} (setpriv, no capabilities)
+   * against the daemon on {@code socket}; its output lines, warnings left out. Writes its output to
+   * a fresh file in {@code dir}.
+   */
+  static java.util.List<String> runAs(
+      Path dir, Path socket, String classpath, int uid, String groups, String... commands)
+      throws Exception {
+    java.util.List<String> cmd = new java.util.ArrayList<>();
+    cmd.addAll(
+        java.util.List.of(
+            "/usr/bin/setpriv",
+            "--reuid=" + uid,
+            "--regid=" + uid,
+            "--groups=" + groups,
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Duser.home=/tmp",
+            "-XX:TieredStopAtLevel=1",
+            "-cp",
+            classpath,
+            FileProbe.class.getName(),
+            socket.toString()));
+    cmd.addAll(java.util.List.of(commands));
+    Path out = dir.resolve("probe-" + uid + "-" + System.nanoTime() + ".out");
+    Process p =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+    org.junit.jupiter.api.Assertions.assertTrue(
+        p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
+    String text = java.nio.file.Files.readString(out);
+    org.junit.jupiter.api.Assertions.assertEquals(0, p.exitValue(), text);
+    return text.lines().filter(l -> !l.startsWith("WARNING")).toList();
+  }
+
   private FileProbe() {}
 
   public static void main(String[] args) throws Exception {

@@ -78,30 +78,7 @@ class FileTenancyTest {
 
   /** Runs {@link FileProbe} as {@code uid} with {@code groups}; its output lines. */
   static List<String> probe(int uid, String groups, String... commands) throws Exception {
-    List<String> cmd = new ArrayList<>();
-    cmd.addAll(
-        List.of(
-            "/usr/bin/setpriv",
-            "--reuid=" + uid,
-            "--regid=" + uid,
-            "--groups=" + groups,
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-Duser.home=/tmp",
-            "-XX:TieredStopAtLevel=1",
-            "-cp",
-            classpath,
-            FileProbe.class.getName(),
-            d.socket.toString()));
-    cmd.addAll(List.of(commands));
-    Path out = dir.resolve("probe-" + uid + ".out");
-    Process p =
-        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "probe timed out");
-    String text = Files.readString(out);
-    assertEquals(0, p.exitValue(), text);
-    return text.lines().filter(l -> !l.startsWith("WARNING")).toList();
+    return FileProbe.runAs(dir, d.socket, classpath, uid, groups, commands);
   }
 
   static String idOf(byte[] content) throws Exception {
