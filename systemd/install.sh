@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs forkd as a systemd service from this checkout (as root):
-#   /opt/forkd/lib/*.jar, /opt/forkd/libexec/forkd-zygote, /opt/forkd/README.md,
+#   /opt/forkd/lib/*.jar, /opt/forkd/libexec/forkd-zygote{,-python}, /opt/forkd/README.md,
 #   /etc/systemd/system/forkd.{service,socket}, /usr/lib/sysusers.d/forkd.conf,
 #   /usr/lib/tmpfiles.d/forkd.conf; then creates the group forkd and /run/forkd and starts
 #   forkd.socket. DESTDIR=/some/root installs into a staging tree and starts nothing.
@@ -20,6 +20,8 @@ rm -f "$DEST"/opt/forkd/lib/*.jar
 install -m 0644 "$ROOT"/daemon/target/forkd-daemon-*.jar "$ROOT"/daemon/target/lib/*.jar \
   "$DEST/opt/forkd/lib/"
 install -m 0755 "$ROOT/native/build/forkd-zygote" "$DEST/opt/forkd/libexec/forkd-zygote"
+# The warm-Python launcher of the embedded profile "python" sits next to forkd-zygote.
+install -m 0755 "$ROOT/native/build/forkd-zygote-python" "$DEST/opt/forkd/libexec/forkd-zygote-python"
 install -m 0644 "$ROOT/README.md" "$DEST/opt/forkd/README.md"
 install -m 0644 "$ROOT/systemd/forkd.service" "$ROOT/systemd/forkd.socket" \
   "$DEST/etc/systemd/system/"

@@ -1,5 +1,6 @@
 package dev.forkd.daemon.config;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,17 +9,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.daemon.domain.ConfigException;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class SettingsTest {
-  static final Settings.Host ROOT = new Settings.Host(0, 0, 2, Path.of("/x/forkd-zygote"));
-  static final Settings.Host USER = new Settings.Host(1000, 1000, 2, Path.of("/x/forkd-zygote"));
+  // The embedded profile "python" needs the warm launcher next to the zygote: the build's.
+  static final Settings.Host ROOT = new Settings.Host(0, 0, 2, TestConfigs.zygoteBinary());
+  static final Settings.Host USER = new Settings.Host(1000, 1000, 2, TestConfigs.zygoteBinary());
   static final Path SOCK = Path.of("/tmp/f.sock");
 
   static DaemonConfig withDefaultProfile(String profileEdits) throws ConfigException {
     String text = ConfigLoader.defaultText();
-    int at = text.lastIndexOf('}');
-    return ConfigLoader.parse(text.substring(0, at) + profileEdits + "\n}\n", "test");
+    int at = text.indexOf("\n}\n", text.indexOf("name: \"default\""));
+    return ConfigLoader.parse(
+        text.substring(0, at) + "\n" + profileEdits + text.substring(at), "test");
   }
 
   @Test
@@ -34,6 +38,33 @@ class SettingsTest {
     assertTrue(p.zygote().uidMap().isEmpty());
     assertEquals(new HostIdRange(1879048192L, 65536), s.hostIds());
     assertFalse(s.rootless());
+  }
+
+  /** DESIGN 3b: profile "python" is warm, with the file system view and limits of "default". */
+  @Test
+  void embeddedDefaultHasAWarmPythonProfileLikeDefault() throws ConfigException {
+    Settings s =
+        Settings.resolve(ConfigLoader.defaults(), ROOT, SOCK, -1, (profile, policy) -> null);
+    Profile d = s.profiles().get("default");
+    Profile py = s.profiles().get("python");
+    assertEquals("python3", py.zygote().warmRuntime());
+    assertEquals(ROOT.zygoteBinary().resolveSibling("forkd-zygote-python"), py.zygote().binary());
+    assertFalse(py.zygote().warmPreload().isEmpty(), "the default preload list");
+    assertEquals(1, py.pool().minReady());
+    assertEquals(8, py.pool().maxZygotes());
+    assertEquals(600_000_000_000L, py.pool().maxAgeNanos());
+    // Everything else is default's: the view, the ids, the environment and the limits.
+    assertEquals(
+        d.zygote(),
+        py.zygote()
+            .withWarmRuntime(d.zygote().binary(), d.zygote().warmRuntime(), List.of(), List.of()));
+    assertEquals(d.workerUid(), py.workerUid());
+    assertEquals(d.workerGid(), py.workerGid());
+    assertEquals(d.defaultEnv(), py.defaultEnv());
+    assertEquals(d.defaults(), py.defaults());
+    assertEquals(d.maxima(), py.maxima());
+    assertArrayEquals(d.seccompBpf(), py.seccompBpf());
+    assertEquals(d.sessions(), py.sessions());
   }
 
   @Test
@@ -74,7 +105,7 @@ class SettingsTest {
                 .replace("host_id_base: 1879048192", "host_id_base: 4294960000"),
             "t"));
     assertMessage(
-        "profiles[1].name: 'default' is defined twice",
+        "profiles[2].name: 'default' is defined twice",
         ConfigLoader.parse(ConfigLoader.defaultText() + "\nprofiles { name: 'default' }", "t"));
     assertMessage(
         "profiles['x'].default_limits.wall_time: must be set",
@@ -92,21 +123,21 @@ class SettingsTest {
             + " 1 } cpu_time { seconds: 1 } memory_bytes: 1048576 max_processes: 1"
             + " max_output_bytes: 1 max_open_files: 16 max_file_size_bytes: 1 work_dir_bytes:"
             + " 1048576 } pool { max_zygotes: 5 } sessions { max_sessions: 2 } }";
-    // 8 (the default profile on 2 cores) + 5 zygotes, and 8 + 2 session zygotes, need 23
-    // sub-ranges of 2 ids.
+    // 8 zygotes each of "default" and "python" (on 2 cores) + 5, and 8 + 8 + 2 session zygotes,
+    // need 39 sub-ranges of 2 ids.
     assertMessage(
         "host_id_count: 24 host ids make 12 sub-ranges of 2 ids (one per live zygote), but the"
-            + " profiles' max_zygotes and sessions.max_sessions add up to 23: 23 sub-ranges are"
-            + " needed, host_id_count at least 46",
+            + " profiles' max_zygotes and sessions.max_sessions add up to 39: 39 sub-ranges are"
+            + " needed, host_id_count at least 78",
         ConfigLoader.parse(two.replace("host_id_count: 65536", "host_id_count: 24"), "t"));
     Settings ok =
         Settings.resolve(
-            ConfigLoader.parse(two.replace("host_id_count: 65536", "host_id_count: 46"), "t"),
+            ConfigLoader.parse(two.replace("host_id_count: 65536", "host_id_count: 78"), "t"),
             ROOT,
             SOCK,
             -1,
             (profile, policy) -> null);
-    assertEquals(23, ok.hostIds().subRanges());
+    assertEquals(39, ok.hostIds().subRanges());
     // Rootless: one uid, shared by every zygote, whatever the count says.
     Settings rootless =
         Settings.resolve(

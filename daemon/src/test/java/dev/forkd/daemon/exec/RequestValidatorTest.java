@@ -11,6 +11,7 @@ import dev.forkd.api.v1.InputFile;
 import dev.forkd.api.v1.Limits;
 import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.config.Settings;
+import dev.forkd.daemon.config.TestConfigs;
 import dev.forkd.daemon.domain.InvalidRequestException;
 import dev.forkd.daemon.domain.NotFoundException;
 import java.nio.file.Path;
@@ -24,7 +25,7 @@ class RequestValidatorTest {
     Settings s =
         Settings.resolve(
             ConfigLoader.defaults(),
-            new Settings.Host(0, 0, 2, Path.of("/z")),
+            new Settings.Host(0, 0, 2, TestConfigs.zygoteBinary()),
             Path.of("/tmp/s.sock"),
             -1,
             (profile, policy) -> null);

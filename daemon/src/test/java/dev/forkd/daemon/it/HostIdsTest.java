@@ -10,6 +10,7 @@ import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.Status;
 import dev.forkd.client.ExecSession;
 import dev.forkd.daemon.config.ConfigLoader;
+import dev.forkd.daemon.config.TestConfigs;
 import dev.forkd.daemon.exec.RunFaults;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -114,7 +115,7 @@ class HostIdsTest {
     assumeTrue("root".equals(System.getProperty("user.name")), "host id ranges need root");
     // Two sub-ranges for two zygotes, each used once: every replacement must take a freed one.
     String text =
-        ConfigLoader.defaultText()
+        TestConfigs.defaultTextWithoutPython()
             .replace("host_id_count: 65536", "host_id_count: 4")
             .replace(
                 "pool { min_ready: 0 max_zygotes: 0 max_runs_per_zygote: 1000",

@@ -67,6 +67,10 @@ class RootlessTest {
     Path zygote = dir.resolve("forkd-zygote");
     Files.copy(TestDaemon.zygoteBinary(), zygote);
     Files.setPosixFilePermissions(zygote, PosixFilePermissions.fromString("rwxr-xr-x"));
+    // The embedded profile "python" needs its warm launcher next to forkd-zygote.
+    Path python = dir.resolve("forkd-zygote-python");
+    Files.copy(TestDaemon.zygoteBinary().resolveSibling("forkd-zygote-python"), python);
+    Files.setPosixFilePermissions(python, PosixFilePermissions.fromString("rwxr-xr-x"));
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     return new ProcessBuilder(
             List.of(

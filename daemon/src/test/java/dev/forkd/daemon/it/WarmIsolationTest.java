@@ -36,12 +36,8 @@ class WarmIsolationTest {
   @BeforeAll
   static void start() throws Exception {
     d =
-        TestDaemon.start(
-                dir,
-                1,
-                java.nio.file.Files.readString(
-                    java.nio.file.Path.of("../examples/python-profile.textproto")))
-            .awaitReady();
+        // The embedded default configuration, as shipped: it has the warm profile "python".
+        TestDaemon.start(dir, 1, "").awaitReady();
   }
 
   @AfterAll
