@@ -5,6 +5,10 @@
       append one measurement (the last JSON line of OUT, or the failure shown in ERR)
   report.py idle DAEMON_PID ZYGOTES
       RSS/PSS/USS of the daemon JVM, its zygote launchers and their zygotes, as JSON
+  report.py record-values RESULTS SYSTEM MODE TARGET FILE ERR [KEY=VALUE...]
+      append one measurement made of the numbers (seconds), one per line, in FILE
+  report.py warm-rss RESULTS DAEMON_PID [KEY=VALUE...]
+      append the RSS/PSS/USS of the daemon's warm-Python zygotes (forkd-zygote-python)
   report.py crun-config SPEC OUT ROOTFS TARGET
       a `crun spec` config adjusted for the benchmark: no terminal, TARGET, read-only root, /usr
   report.py report RESULTS META IDLE BENCH_DIR PLOT_DIR
@@ -170,6 +174,60 @@ def cmd_idle(daemon_pid, zygotes):
             l["pss_kib"] + z["pss_kib"] for l, z in ok
         )
     print(json.dumps(out))
+
+
+def parse_kvs(entry, kvs):
+    for kv in kvs:
+        k, _, v = kv.partition("=")
+        entry[k] = int(v) if v.isdigit() else v
+    return entry
+
+
+def cmd_record_values(results, system, mode, target, path, err, *kvs):
+    entry = parse_kvs({"system": system, "mode": mode, "target": target}, kvs)
+    vals = []
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    vals.append(float(line.strip()))
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    if vals:
+        entry["result"] = {"runs": len(vals), "p50_s": statistics.median(vals),
+                           "min_s": min(vals), "max_s": max(vals)}
+    else:
+        entry["result"] = None
+        entry["error"] = "failed: " + (tail(err) or "no output")[:400]
+    with open(results, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def cmd_warm_rss(results, daemon_pid, *kvs):
+    """The warm zygotes: children of the daemon's forkd-zygote-python launchers (comm is cut to 15)."""
+    daemon_pid = int(daemon_pid)
+    procs = processes()
+    launchers = [p for p, (pp, c) in procs.items() if pp == daemon_pid and c == "forkd-zygote-py"]
+    zs = []
+    for l in launchers:
+        kids = [p for p, (pp, _) in procs.items() if pp == l]
+        if len(kids) == 1:
+            z = smaps(kids[0])
+            if z:
+                zs.append(z)
+    entry = parse_kvs({"system": "forkd", "mode": "warm-rss", "target": "python zygote"}, kvs)
+    if zs:
+        entry["result"] = {"zygotes": len(zs)}
+        for key in ("rss_kib", "pss_kib", "uss_kib"):
+            entry["result"][key] = summary([z[key] for z in zs])
+    else:
+        entry["result"] = None
+        entry["error"] = "no warm zygote found under daemon %d" % daemon_pid
+    with open(results, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+    return 0 if zs else 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -539,7 +597,11 @@ def cmd_report(results, meta_path, idle_path, bench_dir, plot_dir):
             idle = json.load(f)
     except (OSError, ValueError):
         pass
-    targets = [TRUE] + sorted({e["target"] for e in res.entries if e["target"] != TRUE})
+    if meta.get("python_only") == "1":
+        return report_python(res, meta, bench_dir)
+    targets = [TRUE] + sorted({e["target"] for e in res.entries if e["target"] != TRUE
+                               and not e["target"].startswith("python3")
+                               and e["mode"] in ("seq", "sparse", "par", "c16")})
     out = []
     out.append("forkd bench (%s run, %s, %s s of measuring)" % (meta.get("mode"), meta.get("date"), meta.get("seconds")))
     for t in targets:
@@ -548,6 +610,12 @@ def cmd_report(results, meta_path, idle_path, bench_dir, plot_dir):
         out.extend(table_lines(res, t, False))
         out.append("")
         out.extend(peer_matrix(res, t, False))
+    out.append("")
+    out.append("== warm Python (issue 16)")
+    out.extend("  " + l for l in python_lines(res, False))
+    for name, v, nums in python_bars(res):
+        out.append("  %-8s %-58s %s" % (v, name, nums))
+    out.extend("  " + l for l in withheld_lines(res))
     out.append("")
     out.append("== forkd seq p50 by pool size (/bin/true): " + ", ".join(
         "%d zygotes %s ms (p99 %s)" % (z, ms(pct(e, "p50")), ms(pct(e, "p99"))) for z, e in sweep(res)))
@@ -621,6 +689,19 @@ def cmd_report(results, meta_path, idle_path, bench_dir, plot_dir):
         md.append("")
         md.extend(peer_matrix(res, t, True))
     md.append("")
+    md.append("## Warm Python (issue 16)")
+    md.append("")
+    md.append("Profile `python` of the embedded default: warm is `python3 -c ...` served by the "
+              "preloaded interpreter (`Timing.warm`), cold is `/usr/bin/python3 -c ...` exec'd in the "
+              "same sandbox. ÷ warm seq p50: this row's p50 over warm's.")
+    md.append("")
+    md.extend(python_lines(res, True))
+    md.append("")
+    md.append("| bar | verdict | numbers |")
+    md.append("|---|---|---|")
+    for name, v, nums in python_bars(res):
+        md.append("| %s | %s | %s |" % (name, "**%s**" % v if v != "met" else v, nums))
+    md.append("")
     md.append("## Pool size (`/bin/true`, sequential)")
     md.append("")
     md.append("| zygotes | runs | p50 ms | p90 ms | p99 ms | note |")
@@ -678,7 +759,11 @@ def cmd_report(results, meta_path, idle_path, bench_dir, plot_dir):
   --quiet --noprofile --net=none`; `unshare -fpmnuicr`; and the target spawned with no sandbox.
 - **targets**: `/bin/true` (dynamically linked) and `true_static` (`bench/true_static.c`, `gcc -static`),
   placed in `/usr/local/lib/forkd-bench/` for the run so that every sandbox sees it through `/usr`;
-  `python3 -c pass` (`/usr/bin/python3`) in forkd (seq and sparse), in bwrap and bare on the host.""")
+  `python3 -c 'pass'` and `python3 -c 'import json, re, collections, decimal'` in forkd's profile `python`,
+  warm and cold (seq, and sparse every 250 ms), in bwrap and bare on the host; a CPU-bound loop timed
+  inside the program, warm and cold alternating; the warm zygotes' RSS/PSS/USS; and a daemon per
+  preload list (one module, the default, the default and 30 more) for the warm fork's cost and the
+  zygote's size.""")
     md.append("")
     md.append("![latency distributions](latency.png)" if not plot_err else "No plot: " + plot_err)
     md.append("")
@@ -698,10 +783,164 @@ def cmd_report(results, meta_path, idle_path, bench_dir, plot_dir):
         f.write("\n".join(md) + "\n")
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Warm Python (issue 16)
+
+PY_PASS = "python3 -c 'pass'"
+BAR_WARM_VS_COLD = 10.0
+BAR_LOOP_PCT = 5.0
+
+
+def python_targets(res):
+    return sorted({e["target"] for e in res.entries if e["target"].startswith("python3 -c")},
+                  key=lambda t: (t != PY_PASS, t))
+
+
+def python_bars(res):
+    """(bar, verdict, numbers) for issue 16's bars: ratios measured in this run."""
+    out = []
+    spread = floor_spread(res)
+    drifted = spread is not None and spread > MAX_FLOOR_SPREAD_PCT
+
+    def verdict(ok):
+        return "withheld" if drifted else ("n/a" if ok is None else ("met" if ok else "NOT met"))
+
+    gains = {}
+    for t in python_targets(res):
+        w = pct(res.find("forkd", "seq", t, variant="warm"), "p50")
+        c = pct(res.find("forkd", "seq", t, variant="cold"), "p50")
+        h = pct(res.find("host", "seq", t), "p50")
+        gains[t] = ratio(c, w)
+        out.append(("%s: warm ≥ %.0f× faster than cold in forkd" % (t, BAR_WARM_VS_COLD),
+                    verdict(None if gains[t] is None else gains[t] >= BAR_WARM_VS_COLD),
+                    "cold %s ms / warm %s ms = %s" % (ms(c), ms(w), fmt_ratio(gains[t], 1))))
+        r = ratio(h, w)
+        out.append(("%s: warm faster than bare on the host" % t, verdict(None if r is None else r > 1),
+                    "host %s ms / warm %s ms = %s" % (ms(h), ms(w), fmt_ratio(r, 1))))
+    others = [t for t in gains if t != PY_PASS]
+    for t in others:
+        a, b = gains.get(t), gains.get(PY_PASS)
+        out.append(("%s gains at least as much as pass" % t,
+                    verdict(None if a is None or b is None else a >= b),
+                    "%s against %s" % (fmt_ratio(a, 1), fmt_ratio(b, 1))))
+    lw = (res.find("forkd", "loop", "python3 CPU-bound loop", variant="warm") or {}).get("result")
+    lc = (res.find("forkd", "loop", "python3 CPU-bound loop", variant="cold") or {}).get("result")
+    if lw or lc:
+        d = None if not (lw and lc) else (lw["p50_s"] / lc["p50_s"] - 1) * 100
+        out.append(("CPU-bound loop warm within %.0f %% of cold" % BAR_LOOP_PCT,
+                    verdict(None if d is None else abs(d) <= BAR_LOOP_PCT),
+                    "warm %s ms / cold %s ms (median of %s and %s runs): %s" % (
+                        ms(lw and lw["p50_s"] * 1000), ms(lc and lc["p50_s"] * 1000),
+                        lw and lw["runs"], lc and lc["runs"], "-" if d is None else "%+.1f %%" % d)))
+    return out
+
+
+def python_lines(res, markdown):
+    lines = []
+    targets = python_targets(res)
+    if not targets:
+        return ["Not measured."]
+    head = ["program", "system", "mode", "runs", "p50 ms", "p90 ms", "p99 ms", "÷ warm seq p50", "note"]
+    fmt = "%-44s %-18s %-6s %5s %8s %8s %8s %8s  %s"
+    if markdown:
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|---|---|---|--:|--:|--:|--:|--:|---|")
+    else:
+        lines.append(fmt % tuple(head))
+    for t in targets:
+        w = pct(res.find("forkd", "seq", t, variant="warm"), "p50")
+        rows = [("forkd warm", "seq", res.find("forkd", "seq", t, variant="warm")),
+                ("forkd warm", "sparse", res.find("forkd", "sparse", t, variant="warm")),
+                ("forkd cold", "seq", res.find("forkd", "seq", t, variant="cold")),
+                ("forkd cold", "sparse", res.find("forkd", "sparse", t, variant="cold")),
+                ("bwrap", "seq", res.find("bwrap", "seq", t)),
+                ("host (no sandbox)", "seq", res.find("host", "seq", t))]
+        for system, mode, e in rows:
+            r = (e or {}).get("result")
+            note = "not measured" if e is None else (e.get("error") or "")
+            if system.startswith("forkd") and r and not note:
+                note = "daemon's to-exec p50 %s ms" % ms((r.get("to_exec_ms") or {}).get("p50"))
+            cells = ["`%s`" % t if markdown else t, system, mode, str(r["runs"]) if r else "-",
+                     ms(pct(e, "p50")), ms(pct(e, "p90")), ms(pct(e, "p99")),
+                     fmt_ratio(ratio(pct(e, "p50"), w), 1), note]
+            lines.append("| " + " | ".join(cells) + " |" if markdown else fmt % tuple(cells))
+    lines.append("")
+    sizes = [e for e in res.entries if e["mode"] == "warm-rss"]
+    pre = [e for e in res.entries if e["mode"] == "preload"]
+    if pre:
+        h = ["preload", "modules", "warm p50 ms", "to-exec p50 ms", "zygote RSS MiB", "PSS MiB", "USS MiB", "note"]
+        if markdown:
+            lines.append("| " + " | ".join(h) + " |")
+            lines.append("|---|--:|--:|--:|--:|--:|--:|---|")
+        else:
+            lines.append("%-8s %7s %11s %14s %14s %8s %8s  %s" % tuple(h))
+        for e in pre:
+            r = e.get("result") or {}
+            z = next((x.get("result") for x in sizes if x.get("preload") == e.get("preload")
+                      and x.get("zygotes") == 1), None) or {}
+            def mib(k):
+                return "%.1f" % (z[k]["avg"] / 1024) if z.get(k) else "-"
+            cells = [str(e.get("preload")), str(e.get("modules")), ms(pct(e, "p50")),
+                     ms((r.get("to_exec_ms") or {}).get("p50")), mib("rss_kib"), mib("pss_kib"),
+                     mib("uss_kib"), e.get("error") or ""]
+            lines.append("| " + " | ".join(cells) + " |" if markdown else
+                         "%-8s %7s %11s %14s %14s %8s %8s  %s" % tuple(cells))
+        lines.append("")
+    for e in sizes:
+        if e.get("preload") == "default" and e.get("zygotes") != 1 or (e.get("zygotes") == 1 and not pre):
+            r = e.get("result")
+            lines.append("warm zygotes of the measured daemon: %s" % (
+                "%d found, RSS avg %.1f MiB, PSS avg %.1f MiB, USS avg %.1f MiB" % (
+                    r["zygotes"], r["rss_kib"]["avg"] / 1024, r["pss_kib"]["avg"] / 1024,
+                    r["uss_kib"]["avg"] / 1024) if r else e.get("error")))
+    return lines
+
+
+def report_python(res, meta, bench_dir):
+    """bench/run --python: the warm-Python part alone, into BENCH_DIR/RESULTS-python.md."""
+    out = ["forkd bench, warm Python only (%s run, %s, %s s of measuring)" % (
+        meta.get("mode"), meta.get("date"), meta.get("seconds")), ""]
+    out.extend(python_lines(res, False))
+    for name, v, nums in python_bars(res):
+        out.append("  %-8s %-58s %s" % (v, name, nums))
+    out.extend("  " + l for l in withheld_lines(res))
+    out.append("")
+    out.append("== noise")
+    out.extend("  " + l for l in noise_lines(res, meta))
+    md = ["# forkd benchmark results: warm Python", "",
+          "Written by `bench/run --python%s` on %s." % (" --quick" if meta.get("mode") == "quick" else "",
+                                                        meta.get("date")), "", "## Machine", ""]
+    for k, label in (("machine", "machine"), ("os", "OS"), ("kernel", "kernel"), ("java", "Java"),
+                     ("forkd", "forkd"), ("n", "runs")):
+        if meta.get(k):
+            md.append("- %s: %s" % (label, meta[k]))
+    md += ["", "## Noise", ""] + ["- " + l for l in noise_lines(res, meta)]
+    md += ["", "## Warm Python (issue 16)", ""] + python_lines(res, True)
+    md += ["", "| bar | verdict | numbers |", "|---|---|---|"]
+    for name, v, nums in python_bars(res):
+        md.append("| %s | %s | %s |" % (name, "**%s**" % v if v != "met" else v, nums))
+    md += [""] + ["**%s**" % l for l in withheld_lines(res)]
+    md += ["", "<details><summary>raw results (JSON lines)</summary>", "", "```"]
+    for e in res.entries:
+        e = dict(e)
+        e.pop("samples", None)
+        md.append(json.dumps(e))
+    md += ["```", "", "</details>", ""]
+    path = os.path.join(bench_dir, "RESULTS-python.md")
+    with open(path, "w") as f:
+        f.write("\n".join(md))
+    out.append("")
+    out.append("wrote " + path)
+    print("\n".join(out))
+
+
 def main(argv):
     cmds = {
         "record": (cmd_record, 6),
         "idle": (cmd_idle, 2),
+        "record-values": (cmd_record_values, 6),
+        "warm-rss": (cmd_warm_rss, 2),
         "crun-config": (cmd_crun_config, 4),
         "report": (cmd_report, 5),
     }
@@ -710,11 +949,10 @@ def main(argv):
         return 2
     fn, n = cmds[argv[1]]
     args = argv[2:]
-    if argv[1] != "record" and len(args) != n:
+    if argv[1] not in ("record", "record-values", "warm-rss") and len(args) != n:
         sys.stderr.write(__doc__)
         return 2
-    fn(*args)
-    return 0
+    return fn(*args) or 0
 
 
 if __name__ == "__main__":
