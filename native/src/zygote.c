@@ -71,9 +71,13 @@ static int read_cap_last_cap(void) {
 static int setup_stdio(void) {
     int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (fd < 0) return log_fail("open /dev/null");
-    if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0) return log_fail("dup2 /dev/null");
+    int rc = 0;
+    if (dup2(fd, 0) < 0)
+        rc = log_fail("dup2 /dev/null to 0");
+    else if (dup2(fd, 1) < 0)
+        rc = log_fail("dup2 /dev/null to 1");
     close(fd);
-    return 0;
+    return rc;
 }
 
 /* Every signal blocked for good; SIGCHLD through a signalfd, the wall timer as a timerfd. */
@@ -110,6 +114,29 @@ static void hide_command_line(char **argv, int argc) {
     if (size >= sizeof(title)) memcpy(start, title, sizeof(title) - 1); /* last byte stays NUL */
 }
 
+/*
+ * One step of zygote_main's set-up, one per line: a step returns 0 (or an fd), or -1 after its
+ * log_fail() named the failing syscall and errno (last_failure, which the ERROR frame carries).
+ * This adds which step of the sequence it was, then reports ERROR and exits.
+ */
+#define SETUP_STEP(call) setup_step((call), #call)
+
+static void setup_step(int rc, const char *step) {
+    if (rc >= 0) return;
+    log_msg("set-up step %s failed: %s (errno %d)", step, last_failure.step, last_failure.err);
+    die_with_error(EXIT_SETUP_FAILED);
+}
+
+static int unshare_cgroup_ns(void) {
+    if (unshare(CLONE_NEWCGROUP) < 0) return log_fail("unshare(CLONE_NEWCGROUP)");
+    return 0;
+}
+
+static int set_hostname(const char *name) {
+    if (sethostname(name, strlen(name)) < 0) return log_fail("sethostname");
+    return 0;
+}
+
 int zygote_main(void *arg) {
     const struct zygote_args *a = arg;
     z.cfg = a->cfg;
@@ -120,32 +147,27 @@ int zygote_main(void *arg) {
     z.setgroups_allowed = a->setgroups_allowed;
 
     umask(022); /* the generated files and the workers' files must not depend on the daemon's */
-    if (join_user_ns(a) < 0) {
-        /* The launcher reports this one; the daemon sees the socket close. */
-        _exit(EXIT_SETUP_FAILED);
-    }
+    /* The launcher reports a failure of this one; the daemon sees the socket close. */
+    if (join_user_ns(a) < 0) _exit(EXIT_SETUP_FAILED);
     /* First, now that the launcher put us into our cgroups (--cgroup): root our cgroup
      * namespace there, so that workers see "/" and nothing of the host's hierarchy. */
-    if (unshare(CLONE_NEWCGROUP) < 0) {
-        log_fail("unshare(CLONE_NEWCGROUP)");
-        die_with_error(EXIT_SETUP_FAILED);
-    }
-    if (deny_user_namespaces() < 0 || read_cap_last_cap() < 0 || check_private_mount_ns(a) < 0 ||
-        rootfs_build(z.cfg) < 0)
-        die_with_error(EXIT_SETUP_FAILED);
-    if (sethostname(z.cfg->hostname, strlen(z.cfg->hostname)) < 0) {
-        log_fail("sethostname");
-        die_with_error(EXIT_SETUP_FAILED);
-    }
-    if (warm_prepare(z.cfg) < 0) die_with_error(EXIT_SETUP_FAILED);
+    SETUP_STEP(unshare_cgroup_ns());
+    SETUP_STEP(deny_user_namespaces());
+    SETUP_STEP(read_cap_last_cap());
+    SETUP_STEP(check_private_mount_ns(a));
+    SETUP_STEP(rootfs_build(z.cfg));
+    SETUP_STEP(set_hostname(z.cfg->hostname));
+    SETUP_STEP(warm_prepare(z.cfg));
     hide_command_line(a->argv, a->argc);
-    if (loopback_up() < 0 || setup_stdio() < 0 || setup_events() < 0 || worker_init() < 0)
-        die_with_error(EXIT_SETUP_FAILED);
+    SETUP_STEP(loopback_up());
+    SETUP_STEP(setup_stdio());
+    SETUP_STEP(setup_events());
+    SETUP_STEP(worker_init());
     /* The runtime loads inside the finished sandbox, before any request (warm.h). */
-    if (warm_init() < 0) die_with_error(EXIT_SETUP_FAILED);
-    z.mq_dir = open_mq_dir();
+    SETUP_STEP(warm_init());
+    z.mq_dir = open_mq_dir(); /* -1 is no failure: every RESET then renews the IPC namespace */
     z.proc_fd = rootfs_open_proc();
-    if (z.proc_fd < 0) die_with_error(EXIT_SETUP_FAILED);
+    SETUP_STEP(z.proc_fd);
     z.out_fd = z.err_fd = -1;
     record_own_state();
     for (int i = 0; i < NET_FILES; i++)
