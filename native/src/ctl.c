@@ -9,12 +9,12 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "frame.h"
 #include "log.h"
 #include "run.h"
+#include "scm.h"
 #include "zygote_state.h"
 
 /* Frames are at most 1 MiB; these stay untouched (not resident) until a frame needs them. */
@@ -41,10 +41,6 @@ void scrub_rx(void) {
  * zygote.
  */
 void send_frame_fds(const struct frame *f, const int *fds, unsigned nfds) {
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * FRAME_MAX_FDS)];
-    } control;
     ssize_t len = frame_encode(f, tx_buf, sizeof(tx_buf));
     if (len < 0 || nfds != frame_fd_count(f)) {
         log_msg("encode %s: %s", frame_type_name(f->type),
@@ -52,19 +48,9 @@ void send_frame_fds(const struct frame *f, const int *fds, unsigned nfds) {
         zygote_exit(EXIT_PROTOCOL);
     }
     for (ssize_t off = 0; off < len;) {
-        struct iovec iov = {tx_buf + off, (size_t)(len - off)};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-        if (off == 0 && nfds > 0) {
-            memset(&control, 0, sizeof(control));
-            msg.msg_control = control.buf;
-            msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-            struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-            memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-        }
-        ssize_t n = sendmsg(z.sock, &msg, MSG_NOSIGNAL);
+        /* The fds go with the first byte only. */
+        ssize_t n = scm_send(z.sock, tx_buf + off, (size_t)(len - off), off == 0 ? fds : NULL,
+                             off == 0 ? nfds : 0);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             bool gone = errno == EPIPE || errno == ECONNRESET;
@@ -111,35 +97,7 @@ void close_fds(int *fds, int n) {
  * first byte of a frame (first == true); any others are closed and make the frame malformed.
  */
 static ssize_t recv_part(void *buf, size_t len, bool first, int *fds, int *nfds, bool *bad) {
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * MAX_RX_FDS)];
-    } control;
-    struct iovec iov = {buf, len};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof(control.buf);
-    ssize_t n;
-    do {
-        n = recvmsg(z.sock, &msg, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return -1;
-    if (msg.msg_flags & MSG_CTRUNC) *bad = true;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < count; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (!first || *nfds >= MAX_RX_FDS) {
-                close(fd);
-                *bad = true;
-            } else {
-                fds[(*nfds)++] = fd;
-            }
-        }
-    }
-    return n;
+    return scm_recv(z.sock, buf, len, first, fds, nfds, MAX_RX_FDS, bad);
 }
 
 /* Zygote: reads exactly len bytes; returns 0 on EOF before the first byte, else 1. */
