@@ -1223,7 +1223,7 @@ static void test_copy_out(struct zygote *z) {
                        " yes 0123456789abcde | head -c 300000 > big.bin"),
                   NULL, &res) &&
               exited_with(&res, 0);
-    struct collected c;
+    struct collected c = {0}; /* closed below even when the run fails before COLLECT */
     static char buf[BIG + 2];
     ok = ok && collect(z, ARGV("out/deep/r.txt", "big.bin"), &c);
     check(ok && c.nfds == 2 && c.err[0] == 0 && c.err[1] == 0 && c.size[0] == 7 && c.size[1] == BIG,
@@ -1289,7 +1289,7 @@ static void test_collect_hostile(struct zygote *z) {
     for (int i = 0; i < N; i++)
         paths[i] = want[i].path;
     paths[N] = NULL;
-    struct collected c;
+    struct collected c = {0}; /* as above */
     ok = collect(z, paths, &c);
     check(ok && c.took_ns < 2000000000u, "COLLECT of the plants answers at once (%.1f ms)",
           c.took_ns / 1e6);
