@@ -1,5 +1,6 @@
 #!/bin/sh
-# Checks what building forkd-zygote needs: a C compiler, make, the libc and kernel headers.
+# Checks what building forkd-zygote needs: a C compiler, make, the libc and kernel headers,
+# the sanitizer runtimes (ASan, UBSan) of `make test`.
 # Run by the Makefile (and by Maven before make). Exit status 1 with a message naming the
 # Debian packages to install when something is missing.
 CC="${CC:-gcc}"
@@ -20,6 +21,12 @@ if [ -z "$missing" ]; then
             "$probe_dir/py.c" $(/usr/bin/python3.11-config --ldflags --embed 2>/dev/null) \
             >/dev/null 2>&1; then
         missing="$missing libpython3.11-dev"
+    fi
+    # make test runs the codec, the zygote and its tests also under ASan+UBSan (build/asan/).
+    printf 'int main(void) { return 0; }\n' >"$probe_dir/san.c"
+    if ! "$CC" -fsanitize=address,undefined -o "$probe_dir/san" "$probe_dir/san.c" \
+            >/dev/null 2>&1 || ! "$probe_dir/san"; then
+        missing="$missing libasan8 libubsan1"
     fi
     rm -rf "$probe_dir"
 fi

@@ -17,22 +17,7 @@
 #include <unistd.h>
 
 #include "frame.h"
-
-static int passed, failed;
-
-static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check(bool ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s %d - ", ok ? "ok" : "not ok", passed + failed + 1);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    if (ok)
-        passed++;
-    else
-        failed++;
-}
+#include "tap.h"
 
 /* ---- expectations for the golden frames, written from the comments of the file ---- */
 
@@ -1014,6 +999,5 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n_goldens; i++)
         free(goldens[i].bytes);
-    printf("1..%d\n# %d passed, %d failed\n", passed + failed, passed, failed);
-    return failed == 0 ? 0 : 1;
+    return tap_end();
 }

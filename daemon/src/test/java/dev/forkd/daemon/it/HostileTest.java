@@ -204,8 +204,15 @@ class HostileTest {
     }
   }
 
+  /**
+   * The hostile programs' directory, below the source root: the static build, or (property {@code
+   * forkd.hostile.dir}, set by the daemon module's hostile-asan execution) their ASan+UBSan build.
+   */
+  static final String PROGRAMS_DIR =
+      System.getProperty("forkd.hostile.dir", "native/build/hostile");
+
   static Path binary(String program) {
-    return sourceRoot.resolve("native/build/hostile").resolve(program);
+    return sourceRoot.resolve(PROGRAMS_DIR).resolve(program);
   }
 
   static ExecResult runHostile(String program, String... args) throws IOException {
