@@ -489,4 +489,48 @@ class ReapiResourcesTest {
     d.awaitReady();
     assertReleased("its zygote was killed");
   }
+
+  @Test
+  void metricsAndStatusCountActionsCacheHitsAndCasBytes() throws Exception {
+    dev.forkd.daemon.reapi.ReapiMetrics m = ex.metrics();
+    long hits = m.cacheHits();
+    long misses = m.cacheMisses();
+    long in = m.casBytesIn();
+    long out = m.casBytesOut();
+    long ran = m.executed();
+    byte[] content = new byte[100_000];
+    new java.util.Random(3).nextBytes(content);
+    Digest root =
+        upload(Directory.newBuilder().addFiles(file("f", ByteString.copyFrom(content))).build());
+    assertTrue(m.casBytesIn() - in >= 100_000, "uploads count as CAS bytes in");
+    ExecuteRequest cacheable =
+        action("cat f > o # " + UUID.randomUUID(), root, null, "o").toBuilder().build();
+    Action a =
+        Action.parseFrom(
+            cas.batchReadBlobs(
+                    build.bazel.remote.execution.v2.BatchReadBlobsRequest.newBuilder()
+                        .addDigests(cacheable.getActionDigest())
+                        .build())
+                .getResponses(0)
+                .getData());
+    ExecuteRequest req =
+        ExecuteRequest.newBuilder()
+            .setActionDigest(upload(a.toBuilder().setDoNotCache(false).build()))
+            .build();
+    long inBefore = m.casBytesIn();
+    ExecuteResponse first = execute(req);
+    assertEquals(0, first.getStatus().getCode(), first.toString());
+    assertFalse(first.getCachedResult());
+    assertEquals(misses + 1, m.cacheMisses(), "a miss");
+    assertEquals(ran + 1, m.executed(), "one action executed");
+    assertTrue(m.casBytesOut() - out >= 100_000, "the input read out of the CAS");
+    assertTrue(m.casBytesIn() - inBefore >= 100_000, "the output stored into the CAS");
+    ExecuteResponse second = execute(req);
+    assertTrue(second.getCachedResult(), second.toString());
+    assertEquals(hits + 1, m.cacheHits(), "a hit");
+    assertEquals(ran + 1, m.executed(), "a hit executes nothing");
+    dev.forkd.api.v1.DaemonStatus st = d.client.status();
+    assertTrue(st.getCasBytes() >= 200_000, "GetStatus shows the CAS size: " + st.getCasBytes());
+    assertTrue(st.getCasBlobs() >= 2 && st.getActionCacheEntries() >= 1, st.toString());
+  }
 }
