@@ -58,6 +58,7 @@ public final class Daemon {
 
   private final CgroupDriver cgroups;
   private final AtomicBoolean stopping = new AtomicBoolean();
+  private dev.forkd.daemon.reapi.ActionExecutor reapiExecutor;
   private final CountDownLatch stopped = new CountDownLatch(1);
 
   private Daemon(
@@ -131,6 +132,7 @@ public final class Daemon {
     Map<String, ZygotePool> pools = new LinkedHashMap<>();
     Map<String, ZygotePool> sessionPools = new LinkedHashMap<>();
     SessionManager sessions = null;
+    ReapiServices reapi = null;
     GrpcServer server = null;
     Metrics metrics = new Metrics(VERSION, cgroups.mode());
     int metricsPort = -1;
@@ -198,7 +200,7 @@ public final class Daemon {
       metrics.watchCgroupErrors(cgroups::errors);
       metrics.watchSessions(sessions::stats);
       Runner runner = new Runner(pools, settings.queueTimeout(), cgroups.mode(), files, faults);
-      ReapiServices reapi =
+      reapi =
           ReapiServices.create(
               settings.remoteExecution(),
               runner,
@@ -256,19 +258,22 @@ public final class Daemon {
             + (settings.rootless() ? " (rootless)" : "")
             + (ops.tcp() != null ? " and on " + ops.tcp().describe() : "")
             + (ops.access().allOpen() ? "" : "; profiles with allowlists check their peers"));
-    return new Daemon(
-        settings,
-        ops,
-        inherited != null,
-        launcher,
-        pools,
-        server,
-        metrics,
-        metricsPort,
-        files,
-        cgroups,
-        sessionPools,
-        sessions);
+    Daemon d =
+        new Daemon(
+            settings,
+            ops,
+            inherited != null,
+            launcher,
+            pools,
+            server,
+            metrics,
+            metricsPort,
+            files,
+            cgroups,
+            sessionPools,
+            sessions);
+    d.reapiExecutor = reapi != null ? reapi.executor() : null;
+    return d;
   }
 
   /**
@@ -518,6 +523,11 @@ public final class Daemon {
 
   public Map<String, ZygotePool> pools() {
     return pools;
+  }
+
+  /** The Remote Execution API's executor, or null when the API is off. */
+  public dev.forkd.daemon.reapi.ActionExecutor reapiExecutor() {
+    return reapiExecutor;
   }
 
   /** The pools of session zygotes, by profile. */

@@ -9,6 +9,8 @@ import java.util.List;
  * A validated run request: what to run, where, and under which resolved limits.
  *
  * @param caller who asked: its stored files are the ones {@code file_id} may name
+ * @param spillDir where collected files go as files of their own instead of onto the heap (the
+ *     caller moves or deletes them); null = collected into memory
  */
 public record ExecSpec(
     Profile profile,
@@ -19,15 +21,38 @@ public record ExecSpec(
     LimitValues limits,
     List<Input> files,
     List<String> collect,
-    Caller caller) {
+    Caller caller,
+    java.nio.file.Path spillDir) {
 
-  /** A file to copy in: inline {@code content}, or the stored file {@code fileId}. */
-  public record Input(String path, boolean executable, byte[] content, String fileId) {}
+  /**
+   * A file to copy in: inline {@code content}, the stored file {@code fileId}, or the daemon's own
+   * file {@code local} (opened at staging, copied in by the zygote from its fd: no heap copy).
+   */
+  public record Input(
+      String path, boolean executable, byte[] content, String fileId, java.nio.file.Path local) {
+    public Input(String path, boolean executable, byte[] content, String fileId) {
+      this(path, executable, content, fileId, null);
+    }
+  }
 
   public ExecSpec {
     files = List.copyOf(files);
     collect = List.copyOf(collect);
     caller = caller == null ? Caller.NOBODY : caller;
+  }
+
+  /** A request whose collected files come back in memory. */
+  public ExecSpec(
+      Profile profile,
+      List<String> argv,
+      List<String> env,
+      String cwd,
+      byte[] stdin,
+      LimitValues limits,
+      List<Input> files,
+      List<String> collect,
+      Caller caller) {
+    this(profile, argv, env, cwd, stdin, limits, files, collect, caller, null);
   }
 
   /** A request of no known caller: it may name no stored file. */
@@ -40,11 +65,11 @@ public record ExecSpec(
       LimitValues limits,
       List<Input> files,
       List<String> collect) {
-    this(profile, argv, env, cwd, stdin, limits, files, collect, Caller.NOBODY);
+    this(profile, argv, env, cwd, stdin, limits, files, collect, Caller.NOBODY, null);
   }
 
   /** This request, made by {@code c}. */
   public ExecSpec withCaller(Caller c) {
-    return new ExecSpec(profile, argv, env, cwd, stdin, limits, files, collect, c);
+    return new ExecSpec(profile, argv, env, cwd, stdin, limits, files, collect, c, spillDir);
   }
 }

@@ -200,7 +200,9 @@ public final class Runner {
               }
             }
             if (!result.execFailed()) {
-              files = Staging.collect(z, spec.collect(), spec.profile().maxCollectBytes());
+              files =
+                  Staging.collect(
+                      z, spec.collect(), spec.profile().maxCollectBytes(), spec.spillDir());
             }
             faults.at(RunFaults.Stage.COLLECTED);
           } finally {

@@ -43,6 +43,12 @@ final class Staging implements Closeable {
         if (in.content() != null) {
           size = in.content().length;
           fd = memfd(in.content());
+        } else if (in.local() != null) {
+          size = java.nio.file.Files.size(in.local());
+          fd = Posix.libc().open(in.local().toString(), Posix.O_CLOEXEC, 0);
+          if (fd < 0) {
+            throw new IOException("cannot open an input: " + Posix.error("open").getMessage());
+          }
         } else {
           if (store == null) {
             throw new NotFoundException("files[" + i + "].file_id: this daemon has no file store");
@@ -86,6 +92,15 @@ final class Staging implements Closeable {
   /** Collects {@code paths} from a zygote whose run has ended, within {@code budget} bytes. */
   static List<CollectedFile> collect(Zygote z, List<String> paths, long budget)
       throws ZygoteException {
+    return collect(z, paths, budget, null);
+  }
+
+  /**
+   * Collects {@code paths} within {@code budget} bytes; with a {@code spillDir} each file is copied
+   * (by the kernel, not through the heap) into a new file there, which the caller owns.
+   */
+  static List<CollectedFile> collect(Zygote z, List<String> paths, long budget, Path spillDir)
+      throws ZygoteException {
     List<CollectedFile> out = new ArrayList<>();
     if (paths.isEmpty()) {
       return out;
@@ -107,18 +122,62 @@ final class Staging implements Closeable {
                       + " of "
                       + budget
                       + " bytes)"));
+        } else if (spillDir != null) {
+          Path f = spill(c.fd(), c.size(), spillDir);
+          left -= c.size();
+          out.add(new CollectedFile(c.path(), new byte[0], c.size(), "", f));
         } else {
           byte[] content = read(c.fd(), c.size());
           left -= content.length;
           out.add(new CollectedFile(c.path(), content, content.length, ""));
         }
       }
+    } catch (ZygoteException | RuntimeException | Error e) {
+      for (CollectedFile f : out) {
+        if (f.spilled() != null) {
+          deleteQuietly(f.spilled());
+        }
+      }
+      throw e;
     } finally {
       for (Zygote.Collected c : got) {
         Posix.closeQuietly(c.fd());
       }
     }
     return out;
+  }
+
+  private static Path spill(int fd, long size, Path dir) throws ZygoteException {
+    Path f = null;
+    try {
+      f = java.nio.file.Files.createTempFile(dir, "collected-", "");
+      try (FileChannel in =
+              FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.READ);
+          FileChannel out = FileChannel.open(f, StandardOpenOption.WRITE)) {
+        long pos = 0;
+        while (pos < size) {
+          long n = in.transferTo(pos, size - pos, out);
+          if (n <= 0) {
+            break;
+          }
+          pos += n;
+        }
+      }
+      return f;
+    } catch (IOException e) {
+      if (f != null) {
+        deleteQuietly(f);
+      }
+      throw new ZygoteException("cannot spill a collected file: " + e.getMessage(), e);
+    }
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      java.nio.file.Files.deleteIfExists(p);
+    } catch (IOException e) {
+      // the caller's directory; it is cleaned with it
+    }
   }
 
   private static byte[] read(int fd, long size) throws ZygoteException {

@@ -154,6 +154,9 @@ public final class ActionExecutor {
   private final Config config;
   private final Map<String, Semaphore> slots = new HashMap<>();
   private final AtomicInteger waiting = new AtomicInteger();
+  private final AtomicInteger running = new AtomicInteger();
+  private final java.nio.file.Path scratch;
+  private volatile ReapiFaults faults = ReapiFaults.NONE;
 
   /**
    * @param sandboxes the number of sandboxes each profile may run at once (its pool's maximum)
@@ -175,6 +178,28 @@ public final class ActionExecutor {
     for (String p : profiles.keySet()) {
       slots.put(p, new Semaphore(Math.max(1, sandboxes.apply(p)), true));
     }
+    try {
+      // Each action's input archive and collected outputs live in a directory of their own here,
+      // on disk and off the heap, removed when the action ends however it ends.
+      this.scratch = java.nio.file.Files.createTempDirectory("forkd-reapi-");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot create the REAPI scratch directory", e);
+    }
+  }
+
+  /** Makes every later action call {@code f} at each of its stages (tests inject failures). */
+  public void injectFaults(ReapiFaults f) {
+    this.faults = f == null ? ReapiFaults.NONE : f;
+  }
+
+  /** Actions holding a queue slot now (materialising, running or storing outputs). */
+  public int running() {
+    return running.get();
+  }
+
+  /** Where actions stage their archives: empty when no action is in flight. */
+  public java.nio.file.Path scratch() {
+    return scratch;
   }
 
   /** Actions waiting for a sandbox now. */
@@ -302,8 +327,11 @@ public final class ActionExecutor {
     Semaphore slot = slots.get(profileName);
     long waitStart = System.nanoTime();
     acquire(slot, control);
+    running.incrementAndGet();
+    java.nio.file.Path work = null;
     try {
       metrics.queued(System.nanoTime() - waitStart);
+      faults.at(ReapiFaults.Stage.SLOT_TAKEN);
       Instant workerStart = Instant.now();
       long fetchStart = System.nanoTime();
       InputRoot root =
@@ -327,22 +355,34 @@ public final class ActionExecutor {
         // themselves are the action's to make.
         extraDirs.remove(join(wd, o));
       }
-      byte[] archive = root.archive(cas, who, extraDirs);
+      work = java.nio.file.Files.createTempDirectory(scratch, "action-");
+      java.nio.file.Path archive = work.resolve("in.tar");
+      long archiveBytes;
+      try (java.nio.channels.FileChannel ch =
+          java.nio.channels.FileChannel.open(
+              archive,
+              java.nio.file.StandardOpenOption.CREATE_NEW,
+              java.nio.file.StandardOpenOption.WRITE)) {
+        archiveBytes = root.archive(cas, who, extraDirs, ch, faults);
+      }
       StringBuilder list = new StringBuilder();
       for (String o : all) {
         list.append(o).append('\n');
       }
       Instant fetchDone = Instant.now();
-      metrics.inputFetch(System.nanoTime() - fetchStart);
-      if (archive.length > limits.workDirBytes() / 2) {
+      long fetchNanos = System.nanoTime() - fetchStart;
+      metrics.inputFetch(fetchNanos);
+      // The archive and what it unpacks to are both in /work until the archive is removed.
+      if (archiveBytes > limits.workDirBytes() / 2) {
         throw new ReapiException(
             ReapiException.Code.RESOURCE_EXHAUSTED,
             "the input root ("
-                + archive.length
+                + archiveBytes
                 + " bytes packed) needs more than half the profile's largest work dir ("
                 + limits.workDirBytes()
                 + " bytes)");
       }
+      faults.at(ReapiFaults.Stage.MATERIALISED);
       List<String> argv =
           new ArrayList<>(List.of("/bin/sh", "-c", WRAPPER, "forkd-action", meta, wd));
       argv.addAll(cmd.getArgumentsList());
@@ -356,19 +396,20 @@ public final class ActionExecutor {
               new byte[0],
               limits,
               List.of(
-                  new ExecSpec.Input(meta + "/in.tar", false, archive, null),
+                  new ExecSpec.Input(meta + "/in.tar", false, null, null, archive),
                   new ExecSpec.Input(
                       meta + "/outputs",
                       false,
                       list.toString().getBytes(StandardCharsets.UTF_8),
                       null)),
               List.of(meta + "/out.tar", meta + "/setup-failed", meta + "/collect-failed"),
-              who);
-      archive = null;
+              who,
+              work);
       stage.accept(ExecutionStage.Value.EXECUTING);
       Instant execStart = Instant.now();
       ExecOutcome outcome = runOnce(spec, control);
       Instant execDone = Instant.now();
+      faults.at(ReapiFaults.Stage.COLLECTED);
       ExecuteResponse r =
           finish(
               who,
@@ -400,7 +441,9 @@ public final class ActionExecutor {
                   + root.fileCount()
                   + " files/"
                   + root.bytes()
-                  + "B exit="
+                  + "B materialise_ms="
+                  + fetchNanos / 1_000_000
+                  + " exit="
                   + r.getResult().getExitCode()
                   + " status="
                   + com.google.rpc.Code.forNumber(r.getStatus().getCode())
@@ -409,8 +452,27 @@ public final class ActionExecutor {
                   + " run_ms="
                   + (execDone.toEpochMilli() - execStart.toEpochMilli()));
       return r;
+    } catch (java.io.IOException e) {
+      throw new ReapiException(
+          ReapiException.Code.INTERNAL, "cannot stage the action: " + e.getMessage());
     } finally {
+      if (work != null) {
+        deleteTree(work);
+      }
+      running.decrementAndGet();
       slot.release();
+    }
+  }
+
+  /** Removes an action's scratch directory (flat: its archive and collected files). */
+  private static void deleteTree(java.nio.file.Path dir) {
+    try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.list(dir)) {
+      for (java.nio.file.Path p : (Iterable<java.nio.file.Path>) s::iterator) {
+        java.nio.file.Files.deleteIfExists(p);
+      }
+      java.nio.file.Files.deleteIfExists(dir);
+    } catch (java.io.IOException e) {
+      log.warning("cannot remove an action's scratch directory: " + e.getMessage());
     }
   }
 
@@ -489,25 +551,21 @@ public final class ActionExecutor {
       throw new ReapiException(
           ReapiException.Code.INTERNAL, "the action's sandbox step failed: " + o.message());
     }
-    byte[] outArchive = null;
+    java.nio.file.Path outArchive = null;
     for (CollectedFile f : o.files()) {
       if (f.path().endsWith("/setup-failed") && f.error().isEmpty()) {
         metrics.action(profileName, "error");
         throw new ReapiException(
-            ReapiException.Code.INTERNAL,
-            "cannot lay out the action in its sandbox: "
-                + new String(f.content(), StandardCharsets.UTF_8).strip());
+            ReapiException.Code.INTERNAL, "cannot lay out the action in its sandbox: " + head(f));
       }
       if (f.path().endsWith("/collect-failed") && f.error().isEmpty()) {
         metrics.action(profileName, "error");
         throw new ReapiException(
-            ReapiException.Code.INTERNAL,
-            "cannot collect the action's outputs: "
-                + new String(f.content(), StandardCharsets.UTF_8).strip());
+            ReapiException.Code.INTERNAL, "cannot collect the action's outputs: " + head(f));
       }
       if (f.path().endsWith("/out.tar")) {
         if (f.error().isEmpty()) {
-          outArchive = f.content();
+          outArchive = f.spilled();
         } else if (f.size() > 0) {
           metrics.action(profileName, "error");
           throw new ReapiException(
@@ -521,7 +579,12 @@ public final class ActionExecutor {
     meta.setOutputUploadStartTimestamp(ts(Instant.now()));
     ActionResult.Builder result = ActionResult.newBuilder().setExitCode(o.exitCode());
     if (outArchive != null) {
-      outputs(who, Tar.read(outArchive), fileOutputs, dirOutputs, anyOutputs, result);
+      try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(outArchive)) {
+        outputs(who, ch, Tar.read(ch), fileOutputs, dirOutputs, anyOutputs, result);
+      } catch (java.io.IOException e) {
+        throw new ReapiException(
+            ReapiException.Code.INTERNAL, "cannot read the action's outputs: " + e.getMessage());
+      }
     }
     if (o.stdout().length > 0) {
       result.setStdoutDigest(cas.put(who, o.stdout()));
@@ -561,9 +624,22 @@ public final class ActionExecutor {
         .build();
   }
 
+  /** The start of a small collected file (a setup step's reason), as text. */
+  private static String head(CollectedFile f) {
+    if (f.spilled() == null) {
+      return new String(f.content(), StandardCharsets.UTF_8).strip();
+    }
+    try (java.io.InputStream in = java.nio.file.Files.newInputStream(f.spilled())) {
+      return new String(in.readNBytes(4096), StandardCharsets.UTF_8).strip();
+    } catch (java.io.IOException e) {
+      return "(unreadable: " + e.getMessage() + ")";
+    }
+  }
+
   /** Stores the outputs found in the archive and lists them in {@code result}. */
   private void outputs(
       Caller who,
+      java.nio.channels.FileChannel ch,
       List<Tar.Entry> entries,
       Set<String> fileOutputs,
       Set<String> dirOutputs,
@@ -580,7 +656,7 @@ public final class ActionExecutor {
         continue;
       }
       if (e.kind() == Tar.Kind.FILE) {
-        result.addOutputFiles(outputFile(who, p, e));
+        result.addOutputFiles(outputFile(who, ch, p, e));
       } else if (e.kind() == Tar.Kind.SYMLINK) {
         OutputSymlink s = OutputSymlink.newBuilder().setPath(p).setTarget(e.target()).build();
         result.addOutputFileSymlinks(s).addOutputSymlinks(s);
@@ -592,7 +668,7 @@ public final class ActionExecutor {
         continue;
       }
       if (e.kind() == Tar.Kind.DIR) {
-        result.addOutputDirectories(outputDirectory(who, p, entries));
+        result.addOutputDirectories(outputDirectory(who, ch, p, entries));
       } else if (e.kind() == Tar.Kind.SYMLINK) {
         OutputSymlink s = OutputSymlink.newBuilder().setPath(p).setTarget(e.target()).build();
         result.addOutputDirectorySymlinks(s).addOutputSymlinks(s);
@@ -604,8 +680,8 @@ public final class ActionExecutor {
         continue;
       }
       switch (e.kind()) {
-        case FILE -> result.addOutputFiles(outputFile(who, p, e));
-        case DIR -> result.addOutputDirectories(outputDirectory(who, p, entries));
+        case FILE -> result.addOutputFiles(outputFile(who, ch, p, e));
+        case DIR -> result.addOutputDirectories(outputDirectory(who, ch, p, entries));
         case SYMLINK ->
             result.addOutputSymlinks(
                 OutputSymlink.newBuilder().setPath(p).setTarget(e.target()).build());
@@ -613,16 +689,19 @@ public final class ActionExecutor {
     }
   }
 
-  private OutputFile outputFile(Caller who, String path, Tar.Entry e) throws ReapiException {
+  private OutputFile outputFile(
+      Caller who, java.nio.channels.FileChannel ch, String path, Tar.Entry e)
+      throws ReapiException {
     return OutputFile.newBuilder()
         .setPath(path)
-        .setDigest(cas.put(who, e.content()))
+        .setDigest(cas.put(who, ch, e.offset(), e.size()))
         .setIsExecutable((e.mode() & 0100) != 0)
         .build();
   }
 
   /** The Tree of the output directory {@code path}, stored with its files. */
-  private OutputDirectory outputDirectory(Caller who, String path, List<Tar.Entry> entries)
+  private OutputDirectory outputDirectory(
+      Caller who, java.nio.channels.FileChannel ch, String path, List<Tar.Entry> entries)
       throws ReapiException {
     String prefix = path + "/";
     // Every directory of the tree, by its path relative to the output directory ("" = itself).
@@ -647,7 +726,7 @@ public final class ActionExecutor {
             at.addFiles(
                 FileNode.newBuilder()
                     .setName(name)
-                    .setDigest(cas.put(who, e.content()))
+                    .setDigest(cas.put(who, ch, e.offset(), e.size()))
                     .setIsExecutable((e.mode() & 0100) != 0));
         case SYMLINK ->
             at.addSymlinks(SymlinkNode.newBuilder().setName(name).setTarget(e.target()));

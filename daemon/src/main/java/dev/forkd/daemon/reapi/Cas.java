@@ -65,6 +65,53 @@ public final class Cas {
     return d;
   }
 
+  /**
+   * Stores the {@code size} bytes of {@code ch} at {@code offset} and returns their digest. They
+   * are read twice, a piece at a time (to hash them, then to store them), never whole on the heap.
+   */
+  public Digest put(Caller who, FileChannel ch, long offset, long size) throws ReapiException {
+    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(1 << 20, Math.max(1, size)));
+    java.security.MessageDigest md = Digests.sha256();
+    for (long pos = 0; pos < size; ) {
+      buf.clear();
+      buf.limit((int) Math.min(buf.capacity(), size - pos));
+      pos += readSome(ch, offset + pos, buf);
+      buf.flip();
+      md.update(buf);
+    }
+    Digest d =
+        Digest.newBuilder()
+            .setHash(java.util.HexFormat.of().formatHex(md.digest()))
+            .setSizeBytes(size)
+            .build();
+    if (has(who, d)) {
+      return d;
+    }
+    try (Writer w = begin(who, d)) {
+      for (long pos = 0; pos < size; ) {
+        buf.clear();
+        buf.limit((int) Math.min(buf.capacity(), size - pos));
+        pos += readSome(ch, offset + pos, buf);
+        buf.flip();
+        w.write(buf);
+      }
+      w.finish();
+    }
+    return d;
+  }
+
+  private static int readSome(FileChannel ch, long at, ByteBuffer into) throws ReapiException {
+    try {
+      int n = ch.read(into, at);
+      if (n <= 0) {
+        throw new ReapiException(ReapiException.Code.INTERNAL, "an output ended early");
+      }
+      return n;
+    } catch (IOException e) {
+      throw new ReapiException(ReapiException.Code.INTERNAL, "cannot read an output: " + e);
+    }
+  }
+
   /** Starts storing the blob {@code d} in pieces. */
   public Writer begin(Caller who, Digest d) throws ReapiException {
     if (d.getSizeBytes() > store.maxFileBytes()) {

@@ -7,6 +7,7 @@ import build.bazel.remote.execution.v2.FileNode;
 import build.bazel.remote.execution.v2.SymlinkNode;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.forkd.daemon.files.Caller;
+import java.nio.channels.FileChannel;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -158,35 +159,53 @@ final class InputRoot {
   }
 
   /**
-   * The archive of this tree, plus the directories {@code extraDirs} (the working directory and the
-   * outputs' parents, which the API has the server create) where the tree has none.
+   * Writes the archive of this tree into {@code out}, plus the directories {@code extraDirs} (the
+   * working directory and the outputs' parents, which the API has the server create) where the tree
+   * has none. File bodies go from the store to {@code out} by the kernel: only headers pass through
+   * the heap. Returns the archive's size.
    */
-  byte[] archive(Cas cas, Caller who, Collection<String> extraDirs) throws ReapiException {
-    Tar.Writer w =
-        new Tar.Writer((int) Math.min(Integer.MAX_VALUE / 2, bytes + 1024L * files.size()));
-    for (String d : dirs) {
-      w.dir(d);
-    }
-    Set<String> have = new java.util.HashSet<>(dirs);
-    for (String d : extraDirs) {
-      if (!d.isEmpty() && have.add(d)) {
+  long archive(
+      Cas cas, Caller who, Collection<String> extraDirs, FileChannel out, ReapiFaults faults)
+      throws ReapiException {
+    Tar.Writer w = new Tar.Writer(out);
+    try {
+      for (String d : dirs) {
         w.dir(d);
       }
-    }
-    for (FileAt f : files) {
-      byte[] content;
-      try {
-        content = cas.read(who, f.digest());
-      } catch (ReapiException e) {
-        if (e.code() == ReapiException.Code.NOT_FOUND) {
-          // Evicted since the check: the client uploads it again.
-          throw missingBlobs(List.of(Digests.text(f.digest())));
+      Set<String> have = new java.util.HashSet<>(dirs);
+      for (String d : extraDirs) {
+        if (!d.isEmpty() && have.add(d)) {
+          w.dir(d);
         }
-        throw e;
       }
-      w.file(f.path(), f.executable(), content);
+      for (FileAt f : files) {
+        try (Cas.Reader r = open(cas, who, f.digest())) {
+          w.file(f.path(), f.executable(), r.size(), r.channel());
+          cas.countOut(r.size());
+        }
+        if (f == files.get(0)) {
+          faults.at(ReapiFaults.Stage.MATERIALISING);
+        }
+      }
+      for (Map.Entry<String, String> l : symlinks.entrySet()) {
+        w.symlink(l.getKey(), l.getValue());
+      }
+      return w.finish();
+    } catch (java.io.IOException e) {
+      throw new ReapiException(
+          ReapiException.Code.INTERNAL, "cannot write the input archive: " + e.getMessage());
     }
-    symlinks.forEach(w::symlink);
-    return w.finish();
+  }
+
+  private static Cas.Reader open(Cas cas, Caller who, Digest d) throws ReapiException {
+    try {
+      return cas.open(who, d);
+    } catch (ReapiException e) {
+      if (e.code() == ReapiException.Code.NOT_FOUND) {
+        // Evicted since the check: the client uploads it again.
+        throw missingBlobs(List.of(Digests.text(d)));
+      }
+      throw e;
+    }
   }
 }

@@ -1,6 +1,8 @@
 package dev.forkd.daemon.reapi;
 
-import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -11,10 +13,15 @@ import java.util.Map;
 /**
  * The archives that carry an action's input root into its sandbox and its outputs out (GNU tar
  * format, which the sandbox's own {@code tar} reads and writes): one file each way instead of one
- * copy-in entry per file, so an input root of any number of files costs one SPAWN.
+ * copy-in entry per file, so an input root of any number of files costs one SPAWN. Both directions
+ * work on files, not on the heap: file bodies are copied channel to channel by the kernel, and a
+ * read archive is a list of where each body lies in the file.
  */
 final class Tar {
   private static final int BLOCK = 512;
+
+  /** Longest GNU long name or pax header we read (the kernel's PATH_MAX is 4096). */
+  private static final int MAX_META = 1 << 20;
 
   private Tar() {}
 
@@ -25,48 +32,89 @@ final class Tar {
     SYMLINK
   }
 
-  /** One entry read back; {@code content} for files, {@code target} for symlinks. */
-  record Entry(String path, Kind kind, int mode, byte[] content, String target) {}
+  /**
+   * One entry read back: for files, the body's {@code size} bytes at {@code offset} of the archive;
+   * for symlinks, {@code target}.
+   */
+  record Entry(String path, Kind kind, int mode, long offset, long size, String target) {}
 
-  /** Writes an archive. Paths are relative, '/'-separated, already checked. */
+  /** Writes an archive into a channel. Paths are relative, '/'-separated, already checked. */
   static final class Writer {
-    private final ByteArrayOutputStream out;
+    private final FileChannel out;
+    private final ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+    private long size;
 
-    Writer(int sizeHint) {
-      out = new ByteArrayOutputStream(Math.max(BLOCK * 4, sizeHint));
+    Writer(FileChannel out) {
+      this.out = out;
     }
 
-    void dir(String path) {
+    void dir(String path) throws IOException {
       header(path + "/", '5', 0755, 0, "");
     }
 
-    void file(String path, boolean executable, byte[] content) {
+    void file(String path, boolean executable, byte[] content) throws IOException {
       header(path, '0', executable ? 0755 : 0644, content.length, "");
-      out.write(content, 0, content.length);
+      put(ByteBuffer.wrap(content));
       pad(content.length);
     }
 
-    void symlink(String path, String target) {
+    /** A file whose {@code length} bytes are copied from {@code src} (null when empty). */
+    void file(String path, boolean executable, long length, FileChannel src) throws IOException {
+      header(path, '0', executable ? 0755 : 0644, length, "");
+      flush();
+      long pos = 0;
+      while (pos < length) {
+        long n = src.transferTo(pos, length - pos, out);
+        if (n <= 0) {
+          throw new IOException("a blob ended early");
+        }
+        pos += n;
+      }
+      size += length;
+      pad(length);
+    }
+
+    void symlink(String path, String target) throws IOException {
       header(path, '2', 0777, 0, target);
     }
 
-    byte[] finish() {
-      out.write(new byte[BLOCK * 2], 0, BLOCK * 2);
-      return out.toByteArray();
+    /** Ends the archive; returns its size in bytes. */
+    long finish() throws IOException {
+      put(ByteBuffer.allocate(BLOCK * 2));
+      flush();
+      return size;
     }
 
-    int size() {
-      return out.size();
-    }
-
-    private void pad(long n) {
-      int rest = (int) (n % BLOCK);
-      if (rest != 0) {
-        out.write(new byte[BLOCK - rest], 0, BLOCK - rest);
+    private void put(ByteBuffer b) throws IOException {
+      while (b.hasRemaining()) {
+        if (!buf.hasRemaining()) {
+          flush();
+        }
+        int n = Math.min(buf.remaining(), b.remaining());
+        ByteBuffer slice = b.slice();
+        slice.limit(n);
+        buf.put(slice);
+        b.position(b.position() + n);
       }
     }
 
-    private void header(String name, char type, int mode, long size, String link) {
+    private void flush() throws IOException {
+      buf.flip();
+      while (buf.hasRemaining()) {
+        size += out.write(buf);
+      }
+      buf.clear();
+    }
+
+    private void pad(long n) throws IOException {
+      int rest = (int) (n % BLOCK);
+      if (rest != 0) {
+        put(ByteBuffer.allocate(BLOCK - rest));
+      }
+    }
+
+    private void header(String name, char type, int mode, long size, String link)
+        throws IOException {
       byte[] n = name.getBytes(StandardCharsets.UTF_8);
       byte[] l = link.getBytes(StandardCharsets.UTF_8);
       // GNU long names: an entry of type L (K for a link target) carries the full string.
@@ -94,13 +142,13 @@ final class Tar {
       }
       byte[] cs = String.format("%06o\0 ", sum).getBytes(StandardCharsets.US_ASCII);
       System.arraycopy(cs, 0, h, 148, 8);
-      out.write(h, 0, BLOCK);
+      put(ByteBuffer.wrap(h));
     }
 
-    private void longName(char type, byte[] s) {
+    private void longName(char type, byte[] s) throws IOException {
       byte[] body = Arrays.copyOf(s, s.length + 1);
       header("././@LongLink", type, 0644, body.length, "");
-      out.write(body, 0, body.length);
+      put(ByteBuffer.wrap(body));
       pad(body.length);
     }
 
@@ -116,49 +164,69 @@ final class Tar {
     }
   }
 
+  /** The body of file entry {@code e} (for tests and small files). */
+  static byte[] content(FileChannel a, Entry e) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(e.size()));
+    while (b.hasRemaining()) {
+      if (a.read(b, e.offset() + b.position()) <= 0) {
+        throw new IOException("the archive ended early");
+      }
+    }
+    return b.array();
+  }
+
   /**
-   * Reads an archive written by GNU tar (gnu, ustar or pax headers). A hard link becomes a copy of
-   * the file it names; device, FIFO and other entries are refused.
+   * Reads an archive written by GNU tar (gnu, ustar or pax headers): only its headers come onto the
+   * heap. A hard link becomes a second entry for the body of the file it names; device, FIFO and
+   * other entries are skipped.
    */
-  static List<Entry> read(byte[] a) throws ReapiException {
+  static List<Entry> read(FileChannel ch) throws ReapiException {
     List<Entry> out = new ArrayList<>();
     Map<String, Entry> files = new HashMap<>();
     String longName = null;
     String longLink = null;
     Map<String, String> pax = Map.of();
-    int pos = 0;
-    while (pos + BLOCK <= a.length) {
-      if (zero(a, pos)) {
+    long length;
+    try {
+      length = ch.size();
+    } catch (IOException e) {
+      throw corrupt("cannot read it: " + e.getMessage());
+    }
+    long pos = 0;
+    byte[] a = new byte[BLOCK];
+    while (pos + BLOCK <= length) {
+      readFully(ch, pos, a);
+      if (zero(a, 0)) {
         break;
       }
-      String name = string(a, pos, 100);
-      int mode = (int) number(a, pos + 100, 8);
-      long size = number(a, pos + 124, 12);
-      char type = (char) a[pos + 156];
-      String link = string(a, pos + 157, 100);
+      String name = string(a, 0, 100);
+      int mode = (int) number(a, 100, 8);
+      long size = number(a, 124, 12);
+      char type = (char) a[156];
+      String link = string(a, 157, 100);
       String prefix =
-          new String(a, pos + 257, 6, StandardCharsets.US_ASCII).equals("ustar\0")
-              ? string(a, pos + 345, 155)
+          new String(a, 257, 6, StandardCharsets.US_ASCII).equals("ustar\0")
+              ? string(a, 345, 155)
               : "";
       if (!prefix.isEmpty()) {
         name = prefix + "/" + name;
       }
-      int body = pos + BLOCK;
-      if (size < 0 || body + size > a.length) {
+      long body = pos + BLOCK;
+      if (size < 0 || body + size > length) {
         throw corrupt("an entry runs past the end");
       }
-      pos = body + (int) ((size + BLOCK - 1) / BLOCK * BLOCK);
+      pos = body + (size + BLOCK - 1) / BLOCK * BLOCK;
       switch (type) {
         case 'L' -> {
-          longName = cString(a, body, (int) size);
+          longName = cString(meta(ch, body, size), 0, (int) size);
           continue;
         }
         case 'K' -> {
-          longLink = cString(a, body, (int) size);
+          longLink = cString(meta(ch, body, size), 0, (int) size);
           continue;
         }
         case 'x' -> {
-          pax = paxRecords(a, body, (int) size);
+          pax = paxRecords(meta(ch, body, size), 0, (int) size);
           continue;
         }
         case 'g' -> {
@@ -180,8 +248,7 @@ final class Tar {
       String path = clean(name);
       switch (type) {
         case '0', '\0', '7' -> {
-          Entry e =
-              new Entry(path, Kind.FILE, mode, Arrays.copyOfRange(a, body, body + (int) size), "");
+          Entry e = new Entry(path, Kind.FILE, mode, body, size, "");
           files.put(path, e);
           out.add(e);
         }
@@ -190,16 +257,38 @@ final class Tar {
           if (target == null) {
             throw corrupt("a hard link to an unknown file");
           }
-          out.add(new Entry(path, Kind.FILE, target.mode(), target.content(), ""));
+          out.add(new Entry(path, Kind.FILE, target.mode(), target.offset(), target.size(), ""));
         }
-        case '5' -> out.add(new Entry(path, Kind.DIR, mode, new byte[0], ""));
-        case '2' -> out.add(new Entry(path, Kind.SYMLINK, mode, new byte[0], link));
+        case '5' -> out.add(new Entry(path, Kind.DIR, mode, 0, 0, ""));
+        case '2' -> out.add(new Entry(path, Kind.SYMLINK, mode, 0, 0, link));
         default -> {
           // Sockets, FIFOs and devices are not outputs of the API: skipped.
         }
       }
     }
     return out;
+  }
+
+  private static byte[] meta(FileChannel ch, long at, long size) throws ReapiException {
+    if (size > MAX_META) {
+      throw corrupt("a long name or pax header of " + size + " bytes");
+    }
+    byte[] b = new byte[(int) size];
+    readFully(ch, at, b);
+    return b;
+  }
+
+  private static void readFully(FileChannel ch, long at, byte[] into) throws ReapiException {
+    ByteBuffer b = ByteBuffer.wrap(into);
+    try {
+      while (b.hasRemaining()) {
+        if (ch.read(b, at + b.position()) <= 0) {
+          throw corrupt("it ends early");
+        }
+      }
+    } catch (IOException e) {
+      throw corrupt("cannot read it: " + e.getMessage());
+    }
   }
 
   private static String clean(String name) {

@@ -32,8 +32,9 @@ import java.util.logging.Logger;
 /**
  * Execute and WaitExecution. Each action runs on a thread of its own (bounded by the executor's
  * queue bound), never on the gRPC call threads; its Operation is streamed at each stage and once
- * done, and stays known for WaitExecution for ten minutes after (at most 10,000 kept). A client
- * that cancels its Execute call cancels the action.
+ * done, and stays known for WaitExecution for ten minutes after (at most 10,000 kept). When the
+ * last call following an action (its Execute or a WaitExecution) is cancelled before it is done,
+ * the action is cancelled: queued, it leaves the queue; running, it is killed.
  */
 final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
   private static final Logger log = Logger.getLogger(ExecutionService.class.getName());
@@ -47,13 +48,32 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
   /** One operation: its latest state and who follows it. Guarded by {@code ops}. */
   private static final class Op {
     final String identity;
+    final RunControl control;
     Operation latest;
     long doneAt;
     final List<StreamObserver<Operation>> followers = new ArrayList<>();
 
-    Op(String identity, Operation first) {
+    Op(String identity, RunControl control, Operation first) {
       this.identity = identity;
+      this.control = control;
       this.latest = first;
+    }
+
+    /**
+     * The cancel handler of a follower's call: the last follower to go away, Execute or
+     * WaitExecution alike, while the action is not done, cancels it (nobody would get its result).
+     */
+    Runnable leaving(Object lock, StreamObserver<Operation> follower) {
+      return () -> {
+        boolean last;
+        synchronized (lock) {
+          followers.remove(follower);
+          last = followers.isEmpty() && doneAt == 0;
+        }
+        if (last) {
+          control.cancel();
+        }
+      };
     }
   }
 
@@ -73,19 +93,9 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
     String name = "operations/" + UUID.randomUUID();
     RunControl control = new RunControl();
     Operation first = operation(name, req, ExecutionStage.Value.CACHE_CHECK, null);
-    Op op = new Op(who.identity(), first);
+    Op op = new Op(who.identity(), control, first);
     op.followers.add(out);
-    out.setOnCancelHandler(
-        () -> {
-          boolean last;
-          synchronized (ops) {
-            op.followers.remove(out);
-            last = op.followers.isEmpty() && op.doneAt == 0;
-          }
-          if (last) {
-            control.cancel();
-          }
-        });
+    out.setOnCancelHandler(op.leaving(ops, out));
     synchronized (ops) {
       prune();
       ops.put(name, op);
@@ -144,6 +154,9 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
       now = op.latest;
       if (!now.getDone()) {
         op.followers.add(observer);
+        if (observer instanceof ServerCallStreamObserver<Operation> call) {
+          call.setOnCancelHandler(op.leaving(ops, observer));
+        }
       }
     }
     send(observer, now);
