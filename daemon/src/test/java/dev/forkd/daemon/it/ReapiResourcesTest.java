@@ -504,7 +504,8 @@ class ReapiResourcesTest {
         upload(Directory.newBuilder().addFiles(file("f", ByteString.copyFrom(content))).build());
     assertTrue(m.casBytesIn() - in >= 100_000, "uploads count as CAS bytes in");
     ExecuteRequest cacheable =
-        action("cat f > o # " + UUID.randomUUID(), root, null, "o").toBuilder().build();
+        // "cat f f": an output that is new content (a blob the CAS already holds is not stored).
+        action("cat f f > o # " + UUID.randomUUID(), root, null, "o").toBuilder().build();
     Action a =
         Action.parseFrom(
             cas.batchReadBlobs(
