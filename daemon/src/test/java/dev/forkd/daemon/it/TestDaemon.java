@@ -9,7 +9,6 @@ import dev.forkd.daemon.config.Settings;
 import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.zygote.posix.Posix;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** A real daemon with real zygotes, in this JVM, on a socket in a temporary directory. */
@@ -25,11 +24,7 @@ final class TestDaemon implements AutoCloseable {
   }
 
   static Path zygoteBinary() {
-    Path p = Path.of(System.getProperty("forkd.zygote.binary", "../native/build/forkd-zygote"));
-    if (!Files.isExecutable(p)) {
-      throw new IllegalStateException("zygote binary not built: " + p);
-    }
-    return p.toAbsolutePath();
+    return dev.forkd.daemon.ops.OpsTestDaemons.zygoteBinary();
   }
 
   /** Starts a daemon; {@code extraConfig} is protobuf text appended to the default config. */
