@@ -32,22 +32,7 @@ final class Bench {
       String profile,
       List<dev.forkd.api.v1.InputFile> files,
       int block,
-      String sessionId) {
-    Options(
-        int runs,
-        int warmup,
-        int concurrency,
-        long intervalNanos,
-        boolean json,
-        List<String> argv,
-        java.nio.file.Path samples,
-        String profile,
-        List<dev.forkd.api.v1.InputFile> files,
-        int block) {
-      this(
-          runs, warmup, concurrency, intervalNanos, json, argv, samples, profile, files, block, "");
-    }
-  }
+      String sessionId) {}
 
   /** Calls in a row that go to one daemon when several are compared (--block). */
   static final int DEFAULT_BLOCK = 200;
@@ -101,11 +86,6 @@ final class Bench {
     }
   }
 
-  static int run(ForkdClient client, Options o, PrintStream out, PrintStream err)
-      throws InterruptedException {
-    return run(List.of(client), o, out, err);
-  }
-
   /**
    * With several daemons, the calls go to them in blocks of {@code o.block()} calls, in rounds
    * whose order turns (round r starts with daemon r % k): all of them see the same machine in the
@@ -147,7 +127,8 @@ final class Bench {
           throw new IllegalStateException("the daemon ran an Exec with an empty argv");
         } catch (ForkdException e) {
           if (e.code() != io.grpc.Status.Code.INVALID_ARGUMENT) {
-            throw new IllegalStateException("empty-RPC baseline: " + e.getMessage(), e);
+            // the daemon is not there, or refused the call: forkctl's own error (125)
+            throw e;
           }
         }
         st.rpc.add(System.nanoTime() - t0);

@@ -29,7 +29,60 @@ public record ExecOutcome(
     java.util.List<CollectedFile> files,
     boolean warm) {
 
-  /** An outcome of a run that no warm runtime served. */
+  /**
+   * The outcome of a run whose command could not be executed: status EXEC_FAILED, exit code 127 as
+   * a shell gives, nothing measured but the time it waited for a zygote.
+   */
+  public static ExecOutcome execFailed(String runId, String message, long queuedNanos) {
+    return new ExecOutcome(
+        runId,
+        Status.STATUS_EXEC_FAILED,
+        127,
+        0,
+        message,
+        new byte[0],
+        new byte[0],
+        false,
+        false,
+        0,
+        0,
+        0,
+        0,
+        0,
+        queuedNanos,
+        0,
+        java.util.List.of(),
+        false);
+  }
+
+  /** This outcome with {@code message} instead of its own; every other field kept. */
+  public ExecOutcome withMessage(String message) {
+    return new ExecOutcome(
+        runId,
+        status,
+        exitCode,
+        signal,
+        message,
+        stdout,
+        stderr,
+        stdoutTruncated,
+        stderrTruncated,
+        wallNanos,
+        userNanos,
+        systemNanos,
+        peakMemoryBytes,
+        cpuNanos,
+        queuedNanos,
+        toExecNanos,
+        files,
+        warm);
+  }
+
+  /**
+   * An outcome of a run that no warm runtime served. Kept for Runner's exec-failure outcome only,
+   * which {@link #execFailed} replaces: Runner is being reshaped on another branch, so the switch
+   * (and this constructor's removal) is left to the merge.
+   */
   public ExecOutcome(
       String runId,
       Status status,

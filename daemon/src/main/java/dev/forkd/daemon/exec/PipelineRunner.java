@@ -367,24 +367,8 @@ public final class PipelineRunner {
       return o;
     }
     String why = "killed: the pipeline ended because " + abort;
-    return new ExecOutcome(
-        o.runId(),
-        o.status(),
-        o.exitCode(),
-        o.signal(),
-        o.status() == Status.STATUS_SIGNALED ? why : o.message() + "; " + why,
-        o.stdout(),
-        o.stderr(),
-        o.stdoutTruncated(),
-        o.stderrTruncated(),
-        o.wallNanos(),
-        o.userNanos(),
-        o.systemNanos(),
-        o.peakMemoryBytes(),
-        o.cpuNanos(),
-        o.queuedNanos(),
-        o.toExecNanos(),
-        o.files());
+    // withMessage keeps every other field, warm included (a copy field by field had dropped it).
+    return o.withMessage(o.status() == Status.STATUS_SIGNALED ? why : o.message() + "; " + why);
   }
 
   private static void throwAs(Throwable t)

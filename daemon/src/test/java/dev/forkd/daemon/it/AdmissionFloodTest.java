@@ -30,25 +30,10 @@ class AdmissionFloodTest {
   void aFloodOfLargeRequestsGetsResultsOrResourceExhaustedAndOthersAreServed() throws Exception {
     assumeTrue("root".equals(System.getProperty("user.name")), "needs root to become nobody");
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-    Path socket = dir.resolve("forkd.sock");
+    DaemonProcess daemon =
+        DaemonProcess.in(dir).jvm("-Xmx1g", "-XX:+ExitOnOutOfMemoryError").zygotes(2).start();
+    Path socket = daemon.socket;
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process daemon =
-        new ProcessBuilder(
-                java,
-                "-Xmx1g",
-                "-XX:+ExitOnOutOfMemoryError",
-                "-cp",
-                System.getProperty("java.class.path"),
-                "dev.forkd.daemon.Main",
-                "--zygote-binary",
-                TestDaemon.zygoteBinary().toString(),
-                "--socket",
-                socket.toString(),
-                "--zygotes",
-                "2")
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("daemon.log").toFile())
-            .start();
     Process flood = null;
     try (ForkdClient client = ForkdClient.unix(socket)) {
       long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -102,8 +87,7 @@ class AdmissionFloodTest {
         floodCalls += Long.parseLong(p[1]);
       }
       assertTrue(floodCalls >= 32, "the flood sent: " + out);
-      assertTrue(
-          daemon.isAlive(), "the daemon is up:\n" + Files.readString(dir.resolve("daemon.log")));
+      assertTrue(daemon.process.isAlive(), "the daemon is up:\n" + daemon.log());
       assertEquals(Status.STATUS_EXITED, client.exec(tru, Duration.ofSeconds(30)).getStatus());
       String status = Files.readString(Path.of("/proc", Long.toString(daemon.pid()), "status"));
       Matcher hwm = Pattern.compile("VmHWM:\\s+(\\d+) kB").matcher(status);
@@ -113,8 +97,7 @@ class AdmissionFloodTest {
       if (flood != null) {
         flood.destroyForcibly();
       }
-      daemon.destroy();
-      daemon.waitFor(20, TimeUnit.SECONDS);
+      daemon.close();
     }
   }
 }

@@ -4,17 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.forkd.api.v1.ExecRequest;
-import dev.forkd.client.Forkctl;
 import dev.forkd.client.ForkdClient;
 import dev.forkd.client.ForkdException;
 import dev.forkd.daemon.Daemon;
 import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.daemon.ops.OpsTestDaemons;
 import dev.forkd.daemon.ops.TestCerts;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -55,28 +50,23 @@ class ClientTcpTest {
       assertEquals("tls\n", c.exec(echo("tls")).getStdout().toStringUtf8());
       CompletableFuture<dev.forkd.api.v1.ExecResult> later = c.execAsync(echo("async"));
       assertEquals("async\n", later.get(30, TimeUnit.SECONDS).getStdout().toStringUtf8());
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      int code =
-          Forkctl.runForTest(
-              new String[] {
-                "--target",
-                "127.0.0.1:" + d.tcpPort(),
-                "--tls-ca",
-                certs.ca().toString(),
-                "--tls-cert",
-                certs.pem("client").toString(),
-                "--tls-key",
-                certs.key("client").toString(),
-                "run",
-                "--",
-                "echo",
-                "via-forkctl"
-              },
-              new ByteArrayInputStream(new byte[0]),
-              new PrintStream(out, true),
-              new PrintStream(new ByteArrayOutputStream(), true));
-      assertEquals(0, code);
-      assertEquals("via-forkctl\n", out.toString(StandardCharsets.UTF_8));
+      ForkctlFixture.Outcome o =
+          ForkctlFixture.call(
+              "",
+              "--target",
+              "127.0.0.1:" + d.tcpPort(),
+              "--tls-ca",
+              certs.ca().toString(),
+              "--tls-cert",
+              certs.pem("client").toString(),
+              "--tls-key",
+              certs.key("client").toString(),
+              "run",
+              "--",
+              "echo",
+              "via-forkctl");
+      assertEquals(0, o.code(), o.err());
+      assertEquals("via-forkctl\n", o.out());
     } finally {
       d.shutdown(0);
     }

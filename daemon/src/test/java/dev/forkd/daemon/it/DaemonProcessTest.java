@@ -81,23 +81,8 @@ class DaemonProcessTest {
 
   @Test
   void killNineOfTheDaemonTakesEveryZygoteAndRunWithIt() throws Exception {
-    Path socket = dir.resolve("forkd.sock");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process daemon =
-        new ProcessBuilder(
-                java,
-                "-cp",
-                System.getProperty("java.class.path"),
-                "dev.forkd.daemon.Main",
-                "--zygote-binary",
-                TestDaemon.zygoteBinary().toString(),
-                "--socket",
-                socket.toString(),
-                "--zygotes",
-                "3")
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("daemon.log").toFile())
-            .start();
+    DaemonProcess daemon = DaemonProcess.in(dir).zygotes(3).start();
+    Path socket = daemon.socket;
     try {
       String marker = dir.resolve(".forkd.sock.zygotes").toString();
       long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -121,8 +106,7 @@ class DaemonProcessTest {
                   }
                 });
         Thread.sleep(700);
-        new ProcessBuilder("kill", "-9", Long.toString(daemon.pid())).start().waitFor();
-        daemon.waitFor(10, TimeUnit.SECONDS);
+        daemon.kill9();
         end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while ((!processesMentioning(marker).isEmpty() || !alive(zygotes).isEmpty())
             && System.nanoTime() < end) {
@@ -143,7 +127,7 @@ class DaemonProcessTest {
         assertTrue(d.client.status().getPools(0).getCrashes() == 0);
       }
     } finally {
-      daemon.destroyForcibly();
+      daemon.close();
     }
   }
 }

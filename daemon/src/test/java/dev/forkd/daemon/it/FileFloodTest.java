@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.forkd.api.v1.DaemonStatus;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.InputFile;
@@ -13,7 +12,6 @@ import dev.forkd.client.ForkdClient;
 import dev.forkd.client.ForkdException;
 import dev.forkd.daemon.Daemon;
 import dev.forkd.daemon.config.ConfigLoader;
-import dev.forkd.daemon.ops.OpsTestDaemons;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -76,27 +74,11 @@ class FileFloodTest {
             + " owner_max_files: "
             + OWNER_MAX_FILES
             + " }\n");
-    Process daemon =
-        new ProcessBuilder(
-                OpsTestDaemons.command(
-                    "--socket", socket.toString(), "--zygotes", "1", "--config", config.toString()))
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("daemon.log").toFile())
-            .start();
+    DaemonProcess daemon =
+        DaemonProcess.in(dir).zygotes(1).args("--config", config.toString()).start();
     Path spill = Daemon.defaultSpillDir(socket);
     try (ForkdClient c = ForkdClient.unix(socket)) {
-      long up = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      boolean serving = false;
-      while (!serving && System.nanoTime() < up && daemon.isAlive()) {
-        try {
-          DaemonStatus s = c.status();
-          serving = s.getPools(0).getReady() >= 1;
-        } catch (ForkdException e) {
-          // not up yet
-        }
-        Thread.sleep(50);
-      }
-      assertTrue(serving, "daemon did not come up: " + Files.readString(dir.resolve("daemon.log")));
+      daemon.awaitServing(c, 1);
       long pid = daemon.pid();
       // Warm-up: one of each call, so that the count below is the serving daemon's.
       String first = c.putFile("warm-up\n".getBytes(StandardCharsets.UTF_8)).getFileId();
@@ -184,17 +166,14 @@ class FileFloodTest {
       assertEquals("70000 f\n", m.getStdout().toStringUtf8(), "a spilled medium file");
       assertTrue(c.deleteFile(aTinyId.get()));
       c.putFile("after the flood".getBytes(StandardCharsets.UTF_8));
-      String log = Files.readString(dir.resolve("daemon.log"));
+      String log = daemon.log();
       assertTrue(log.contains("call method=PutFile peer_uid=0"), "FileStore calls are logged");
       assertTrue(log.contains("call_failed method=PutFile peer_uid=0"), "and their refusals");
       assertTrue(Files.isDirectory(spill), spill.toString());
     } finally {
-      daemon.destroy();
-      if (!daemon.waitFor(20, TimeUnit.SECONDS)) {
-        daemon.destroyForcibly();
-      }
+      daemon.close();
     }
-    assertEquals(0, daemon.exitValue());
+    assertEquals(0, daemon.process.exitValue());
     assertFalse(Files.exists(spill), "the spill directory is gone with the daemon");
   }
 }

@@ -3,52 +3,12 @@ package dev.forkd.daemon.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.forkd.client.Forkctl;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** {@code forkctl pipe} against a real daemon: the shell form and the JSON form. */
-class ForkctlPipeTest {
-  @TempDir static Path dir;
-  static TestDaemon d;
-
-  @BeforeAll
-  static void start() throws Exception {
-    d = TestDaemon.start(dir, 2, "").awaitReady();
-  }
-
-  @AfterAll
-  static void stop() {
-    d.close();
-  }
-
-  record Outcome(int code, String out, String err) {}
-
-  static Outcome forkctl(String stdin, String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    String[] full = new String[args.length + 2];
-    full[0] = "--socket";
-    full[1] = d.socket.toString();
-    System.arraycopy(args, 0, full, 2, args.length);
-    int code =
-        Forkctl.runForTest(
-            full,
-            new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
-            new PrintStream(out, true),
-            new PrintStream(err, true));
-    return new Outcome(
-        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
-
+class ForkctlPipeTest extends ForkctlFixture {
   @Test
   void aShellStylePipeline() {
     Outcome o =

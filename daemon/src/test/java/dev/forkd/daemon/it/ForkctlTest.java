@@ -3,48 +3,12 @@ package dev.forkd.daemon.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.forkd.client.Forkctl;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** forkctl against a real daemon: output, exit codes, stdin, errors a shell user can read. */
-class ForkctlTest {
-  @TempDir static Path dir;
-  static TestDaemon d;
-
-  @BeforeAll
-  static void start() throws Exception {
-    d = TestDaemon.start(dir, 1, "").awaitReady();
-  }
-
-  @AfterAll
-  static void stop() {
-    d.close();
-  }
-
-  record Outcome(int code, String out, String err) {}
-
-  static Outcome forkctl(String stdin, String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    String[] full = new String[args.length + 2];
-    full[0] = "--socket";
-    full[1] = d.socket.toString();
-    System.arraycopy(args, 0, full, 2, args.length);
-    InputStream in = new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8));
-    int code = Forkctl.runForTest(full, in, new PrintStream(out, true), new PrintStream(err, true));
-    return new Outcome(
-        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
-
+class ForkctlTest extends ForkctlFixture {
   @Test
   void echoHi() {
     Outcome o = forkctl("", "run", "--", "/bin/echo", "hi");
@@ -102,15 +66,9 @@ class ForkctlTest {
 
   @Test
   void unreachableDaemonIsShortAndCode125() {
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code =
-        Forkctl.runForTest(
-            new String[] {"--socket", "/nonexistent.sock", "run", "--", "true"},
-            new ByteArrayInputStream(new byte[0]),
-            new PrintStream(new ByteArrayOutputStream(), true),
-            new PrintStream(err, true));
-    String e = err.toString(StandardCharsets.UTF_8);
-    assertEquals(125, code);
+    Outcome o = call("", "--socket", "/nonexistent.sock", "run", "--", "true");
+    String e = o.err();
+    assertEquals(125, o.code());
     assertTrue(e.lines().count() <= 3, e);
     assertTrue(e.contains("cannot reach the daemon"), e);
     assertTrue(!e.contains("\tat "), "no stack trace: " + e);

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.forkd.api.v1.DaemonStatus;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.client.ForkdClient;
@@ -38,23 +37,6 @@ class OpsProcessTest {
     return Files.readString(dir.resolve("daemon.log"));
   }
 
-  /** Waits until the daemon answers on {@code socket} with {@code zygotes} ready zygotes. */
-  private static void awaitServing(ForkdClient c, Process p, int zygotes) throws Exception {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (System.nanoTime() < end && p.isAlive()) {
-      try {
-        DaemonStatus s = c.status();
-        if (s.getPools(0).getReady() >= zygotes) {
-          return;
-        }
-      } catch (ForkdException e) {
-        // not up yet
-      }
-      Thread.sleep(50);
-    }
-    throw new IllegalStateException("the daemon did not come up");
-  }
-
   /** No launcher or zygote of the daemon whose zygote directory is {@code marker} is left. */
   private static void assertNoZygotes(String marker) throws Exception {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
@@ -66,20 +48,15 @@ class OpsProcessTest {
 
   @Test
   void sigtermLetsTheRunFinishThenExitsZeroWithNothingLeft() throws Exception {
-    Path socket = dir.resolve("forkd.sock");
-    Process daemon =
-        start(
-            OpsTestDaemons.command(
-                "--socket",
-                socket.toString(),
-                "--zygotes",
-                "2",
-                "--log-format",
-                "json",
-                "--shutdown-grace",
-                "10s"));
+    DaemonProcess forkd =
+        DaemonProcess.in(dir)
+            .zygotes(2)
+            .args("--log-format", "json", "--shutdown-grace", "10s")
+            .start();
+    Process daemon = forkd.process;
+    Path socket = forkd.socket;
     try (ForkdClient c = ForkdClient.unix(socket)) {
-      awaitServing(c, daemon, 2);
+      forkd.awaitServing(c, 2);
       CompletableFuture<ExecResult> run =
           CompletableFuture.supplyAsync(
               () ->
@@ -116,14 +93,12 @@ class OpsProcessTest {
 
   @Test
   void sigtermKillsWhatOutlastsTheGrace() throws Exception {
-    Path socket = dir.resolve("forkd.sock");
-    Process daemon =
-        start(
-            OpsTestDaemons.command(
-                "--socket", socket.toString(), "--zygotes", "1", "--shutdown-grace", "500ms"));
+    DaemonProcess forkd =
+        DaemonProcess.in(dir).zygotes(1).args("--shutdown-grace", "500ms").start();
+    Process daemon = forkd.process;
     String marker = dir.resolve(".forkd.sock.zygotes").toString();
-    try (ForkdClient c = ForkdClient.unix(socket)) {
-      awaitServing(c, daemon, 1);
+    try (ForkdClient c = ForkdClient.unix(forkd.socket)) {
+      forkd.awaitServing(c, 1);
       CompletableFuture<Object> run =
           CompletableFuture.supplyAsync(
               () -> {

@@ -57,16 +57,16 @@ class RootlessTest {
   /**
    * A daemon started as nobody, with one ready zygote; its socket is {@code dir/run/forkd.sock}.
    */
-  static Process startRootless(Path dir) throws Exception {
+  static DaemonProcess startRootless(Path dir) throws Exception {
     Path run = Files.createDirectory(dir.resolve("run"));
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
     Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxrwxrwx"));
-    Path socket = run.resolve("forkd.sock");
     // nobody cannot read root's Maven repository (or maybe the checkout): give it copies.
     String classpath = copyClasspath(Files.createDirectory(dir.resolve("cp")));
     Path zygote = dir.resolve("forkd-zygote");
     Files.copy(TestDaemon.zygoteBinary(), zygote);
     Files.setPosixFilePermissions(zygote, PosixFilePermissions.fromString("rwxr-xr-x"));
+<<<<<<< HEAD
     // The embedded profile "python" needs its warm launcher next to forkd-zygote.
     Path python = dir.resolve("forkd-zygote-python");
     Files.copy(TestDaemon.zygoteBinary().resolveSibling("forkd-zygote-python"), python);
@@ -93,62 +93,31 @@ class RootlessTest {
                 "1"))
         .redirectErrorStream(true)
         .redirectOutput(dir.resolve("daemon.log").toFile())
+=======
+    return DaemonProcess.in(dir)
+        .wrapper(
+            "/usr/bin/setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all")
+        .jvm("-Duser.home=/tmp")
+        .classpath(classpath)
+        .zygoteBinary(zygote)
+        .socket(run.resolve("forkd.sock"))
+        .zygotes(1)
+>>>>>>> h-cli
         .start();
-  }
-
-  /** Waits until the daemon serves with a ready zygote; fails with its log otherwise. */
-  static DaemonStatus awaitReady(Path dir, Process daemon, ForkdClient client) throws Exception {
-    Path socket = dir.resolve("run/forkd.sock");
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    DaemonStatus status = null;
-    while (System.nanoTime() < end && daemon.isAlive()) {
-      if (Files.exists(socket)) {
-        try {
-          status = client.status();
-          if (status.getPools(0).getReady() > 0) {
-            return status;
-          }
-        } catch (RuntimeException e) {
-          // not serving yet
-        }
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError(
-        "daemon did not come up: " + Files.readString(dir.resolve("daemon.log")));
-  }
-
-  static void stop(Process daemon) throws InterruptedException {
-    daemon.destroy();
-    if (!daemon.waitFor(15, TimeUnit.SECONDS)) {
-      daemon.destroyForcibly();
-    }
   }
 
   @Test
   void anOrdinaryUserRunsSandboxes() throws Exception {
     assumeTrue("root".equals(System.getProperty("user.name")), "needs root to become nobody");
     assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
-    Process daemon = startRootless(dir);
-    Path socket = dir.resolve("run/forkd.sock");
-    try (ForkdClient client = ForkdClient.unix(socket)) {
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      DaemonStatus status = null;
-      while (System.nanoTime() < end && daemon.isAlive()) {
-        if (Files.exists(socket)) {
-          try {
-            status = client.status();
-            if (status.getPools(0).getReady() > 0) {
-              break;
-            }
-          } catch (RuntimeException e) {
-            // not serving yet
-          }
-        }
-        Thread.sleep(100);
-      }
-      assertTrue(
-          status != null, "daemon did not come up: " + Files.readString(dir.resolve("daemon.log")));
+    DaemonProcess daemon = startRootless(dir);
+    try (ForkdClient client = ForkdClient.unix(daemon.socket)) {
+      DaemonStatus status = daemon.awaitServing(client, 1);
       assertTrue(status.getRootless());
       assertEquals("none", status.getCgroupMode());
       ExecResult r =
@@ -169,10 +138,7 @@ class RootlessTest {
       assertTrue(
           owner.getStdout().toStringUtf8().trim().matches("0\\s+65534\\s+1"), owner.toString());
     } finally {
-      daemon.destroy();
-      if (!daemon.waitFor(15, TimeUnit.SECONDS)) {
-        daemon.destroyForcibly();
-      }
+      daemon.close();
     }
   }
 
@@ -211,9 +177,9 @@ class RootlessTest {
     assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
     HostileTest.sourceRoot =
         Path.of(System.getProperty("forkd.source.root", "..")).toAbsolutePath().normalize();
-    Process daemon = startRootless(dir);
-    try (ForkdClient client = ForkdClient.unix(dir.resolve("run/forkd.sock"))) {
-      DaemonStatus ready = awaitReady(dir, daemon, client);
+    DaemonProcess daemon = startRootless(dir);
+    try (ForkdClient client = ForkdClient.unix(daemon.socket)) {
+      DaemonStatus ready = daemon.awaitServing(client, 1);
       assertTrue(ready.getRootless());
       ExecRequest.Builder limits =
           ExecRequest.newBuilder()
@@ -249,7 +215,7 @@ class RootlessTest {
       assertEquals(HostileTest.values(before, "PRIO1"), HostileTest.values(after, "PRIO1"));
       assertFalse(after.getStdout().toStringUtf8().contains("DUMPABLE"), after.toString());
     } finally {
-      stop(daemon);
+      daemon.close();
     }
   }
 
@@ -267,9 +233,9 @@ class RootlessTest {
     HostileTest.sourceRoot =
         Path.of(System.getProperty("forkd.source.root", "..")).toAbsolutePath().normalize();
     long limit = 32L << 20;
-    Process daemon = startRootless(dir);
-    try (ForkdClient client = ForkdClient.unix(dir.resolve("run/forkd.sock"))) {
-      assertEquals("none", awaitReady(dir, daemon, client).getCgroupMode());
+    DaemonProcess daemon = startRootless(dir);
+    try (ForkdClient client = ForkdClient.unix(daemon.socket)) {
+      assertEquals("none", daemon.awaitServing(client, 1).getCgroupMode());
       ExecRequest.Builder small =
           ExecRequest.newBuilder()
               .setLimits(dev.forkd.api.v1.Limits.newBuilder().setMemoryBytes(limit).build());
@@ -304,7 +270,7 @@ class RootlessTest {
                   .build());
       assertEquals("65536\n65536\n16384\n", sizes.getStdout().toStringUtf8(), sizes.toString());
     } finally {
-      stop(daemon);
+      daemon.close();
     }
   }
 

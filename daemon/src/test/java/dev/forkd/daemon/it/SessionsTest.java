@@ -419,23 +419,8 @@ class SessionsTest {
   @Test
   void afterKillNineAndARestartNothingOfTheOldSessionsIsLeft() throws Exception {
     Path other = Files.createDirectory(dir.resolve("kill9"));
-    Path socket = other.resolve("forkd.sock");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process daemon =
-        new ProcessBuilder(
-                java,
-                "-cp",
-                System.getProperty("java.class.path"),
-                "dev.forkd.daemon.Main",
-                "--zygote-binary",
-                TestDaemon.zygoteBinary().toString(),
-                "--socket",
-                socket.toString(),
-                "--zygotes",
-                "1")
-            .redirectErrorStream(true)
-            .redirectOutput(other.resolve("daemon.log").toFile())
-            .start();
+    DaemonProcess daemon = DaemonProcess.in(other).zygotes(1).start();
+    Path socket = daemon.socket;
     String otherMarker = other.resolve(".forkd.sock.zygotes").toString();
     String id;
     Path cgroup = null;
@@ -469,12 +454,11 @@ class SessionsTest {
           cgroup = Path.of("/sys/fs/cgroup/memory" + f[2]);
         }
       }
-      new ProcessBuilder("kill", "-9", Long.toString(daemon.pid())).start().waitFor();
-      assertTrue(daemon.waitFor(10, TimeUnit.SECONDS));
+      daemon.kill9();
       awaitGone(() -> hostProcesses("987657"), "the session's process after kill -9");
       awaitGone(() -> DaemonProcessTest.processesMentioning(otherMarker), "launchers");
     } finally {
-      daemon.destroyForcibly();
+      daemon.close();
     }
     // A new daemon on the same socket: no session of the old one, its cgroups gone.
     try (TestDaemon again = TestDaemon.start(other, 1, "").awaitReady()) {

@@ -1,7 +1,6 @@
 package dev.forkd.daemon.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.protobuf.Duration;
@@ -16,7 +15,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -88,43 +86,15 @@ class StreamSlowReaderTest {
         config,
         ConfigLoader.defaultText()
             .replace("max_output_bytes: 67108864", "max_output_bytes: 1073741824"));
-    Path socket = dir.resolve("forkd.sock");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process daemon =
-        new ProcessBuilder(
-                java,
-                // bin/forkd's defaults (FORKD_JAVA_OPTS): the daemon as it is shipped.
-                "-XX:+UseSerialGC",
-                "-Xms64m",
-                "-Xmn24m",
-                "-XX:NativeMemoryTracking=summary",
-                "-cp",
-                System.getProperty("java.class.path"),
-                "dev.forkd.daemon.Main",
-                "--zygote-binary",
-                TestDaemon.zygoteBinary().toString(),
-                "--socket",
-                socket.toString(),
-                "--config",
-                config.toString(),
-                "--zygotes",
-                "1")
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("daemon.log").toFile())
+    DaemonProcess daemon =
+        DaemonProcess.in(dir)
+            // bin/forkd's defaults (FORKD_JAVA_OPTS): the daemon as it is shipped.
+            .jvm("-XX:+UseSerialGC", "-Xms64m", "-Xmn24m", "-XX:NativeMemoryTracking=summary")
+            .args("--config", config.toString())
+            .zygotes(1)
             .start();
-    try (ForkdClient client = ForkdClient.unix(socket)) {
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (true) {
-        try {
-          if (client.status().getPools(0).getReady() > 0) {
-            break;
-          }
-        } catch (RuntimeException e) {
-          // not up yet
-        }
-        assertTrue(System.nanoTime() < end, Files.readString(dir.resolve("daemon.log")));
-        Thread.sleep(100);
-      }
+    try (ForkdClient client = ForkdClient.unix(daemon.socket)) {
+      daemon.awaitServing(client, 1);
       for (int i = 0; i < 20; i++) {
         client.exec(ExecRequest.newBuilder().addArgv("true").build());
       }
@@ -166,10 +136,7 @@ class StreamSlowReaderTest {
                 + nmt);
       }
     } finally {
-      daemon.destroy();
-      if (!daemon.waitFor(15, TimeUnit.SECONDS)) {
-        daemon.destroyForcibly();
-      }
+      daemon.close();
     }
   }
 }

@@ -17,11 +17,7 @@ public final class OpsTestDaemons {
   private OpsTestDaemons() {}
 
   public static Path zygoteBinary() {
-    Path p = Path.of(System.getProperty("forkd.zygote.binary", "../native/build/forkd-zygote"));
-    if (!Files.isExecutable(p)) {
-      throw new IllegalStateException("zygote binary not built: " + p);
-    }
-    return p.toAbsolutePath();
+    return dev.forkd.daemon.config.TestConfigs.zygoteBinary();
   }
 
   /** The default configuration plus {@code extraConfig} (protobuf text). */
@@ -105,16 +101,24 @@ public final class OpsTestDaemons {
 
   /** The command line of {@code forkd} run from this test's class path. */
   public static List<String> command(String... args) {
+    return command(List.of(), System.getProperty("java.class.path"), zygoteBinary(), List.of(args));
+  }
+
+  /** The command line of {@code forkd}: this JVM with {@code jvm} options and class path. */
+  public static List<String> command(
+      List<String> jvm, String classpath, Path zygoteBinary, List<String> args) {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return Stream.concat(
+    return Stream.of(
+            Stream.of(java),
+            jvm.stream(),
             Stream.of(
-                java,
                 "-cp",
-                System.getProperty("java.class.path"),
+                classpath,
                 "dev.forkd.daemon.Main",
                 "--zygote-binary",
-                zygoteBinary().toString()),
-            Stream.of(args))
+                zygoteBinary.toString()),
+            args.stream())
+        .flatMap(x -> x)
         .collect(Collectors.toList());
   }
 
