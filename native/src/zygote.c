@@ -94,6 +94,10 @@ static struct {
     uint64_t reaped_ns;
     long maxrss_kb;
     struct rusage usage_before;
+    /* STARTED_HOLD_NS: the run's STARTED, kept until EXITED or started_due_ns, whichever first. */
+    bool started_held;
+    uint64_t started_due_ns;
+    struct frame held_started;
 } z;
 
 /* Frames are at most 1 MiB; these stay untouched (not resident) until a frame needs them. */
@@ -332,6 +336,13 @@ static void arm_timer(uint64_t ns) {
     }
 }
 
+/* Zygote: sends the STARTED that on_spawn held back (STARTED_HOLD_NS), if any. */
+static void send_held_started(void) {
+    if (!z.started_held) return;
+    z.started_held = false;
+    send_frame(&z.held_started);
+}
+
 /* Zygote: closes our copies of the run's stdout and stderr (see on_spawn). */
 static void close_output(void) {
     if (z.out_fd >= 0) close(z.out_fd);
@@ -365,6 +376,7 @@ static void finish_run(void) {
     z.active = false;
     z.collectable = true; /* every process of the run is dead: /work cannot change any more */
     close_output();
+    send_held_started(); /* a short run: STARTED and EXITED in one wake-up of the daemon */
     send_frame(&f);
 }
 
@@ -600,8 +612,21 @@ static void on_spawn(const struct frame *f, int *fds) {
     started.spawn_ns = now_ns() - received_ns;
     started.warm = warm ? 1 : 0;
     started.base_rss_kb = base_rss_kb;
-    started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS) | FRAME_BIT(TAG_WARM);
+    started.exec_at_ns = now_ns();
+    started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS) | FRAME_BIT(TAG_WARM) |
+                      FRAME_BIT(TAG_EXEC_AT_NS);
     if (warm) started.present |= FRAME_BIT(TAG_BASE_RSS_KB);
+    /*
+     * STARTED_HOLD_NS: nobody waits for STARTED (a buffered run), so it goes with EXITED when the
+     * run ends within the hold, and the daemon's run thread is woken once per short run instead
+     * of twice; the main loop sends it when the hold ends first.
+     */
+    if (FRAME_HAS(f, TAG_STARTED_HOLD_NS) && f->started_hold_ns > 0) {
+        z.held_started = started;
+        z.started_held = true;
+        z.started_due_ns = started.exec_at_ns + f->started_hold_ns;
+        return;
+    }
     send_frame(&started);
 }
 
@@ -1040,7 +1065,13 @@ int zygote_main(void *arg) {
 
     for (;;) {
         struct pollfd p[3] = {{z.sock, POLLIN, 0}, {z.sigfd, POLLIN, 0}, {z.timerfd, POLLIN, 0}};
-        if (poll(p, 3, -1) < 0) {
+        int wait_ms = -1;
+        if (z.started_held) {
+            uint64_t now = now_ns();
+            wait_ms =
+                now >= z.started_due_ns ? 0 : (int)((z.started_due_ns - now + 999999) / 1000000);
+        }
+        if (poll(p, 3, wait_ms) < 0) {
             if (errno == EINTR) continue;
             log_fail("poll");
             die_with_error(EXIT_SETUP_FAILED);
@@ -1049,5 +1080,7 @@ int zygote_main(void *arg) {
         if (p[1].revents) on_sigchld();
         if (p[2].revents) on_timer();
         if (p[0].revents) on_control();
+        /* After the reaping: a run that ended meanwhile sent its STARTED with EXITED. */
+        if (z.started_held && now_ns() >= z.started_due_ns) send_held_started();
     }
 }
