@@ -64,6 +64,8 @@ static const struct tag_info tags[FRAME_TAG_MAX + 1] = {
     [TAG_RUN_FLAGS] = {KIND_U32, 0},
     [TAG_WARM] = {KIND_U32, 0},
     [TAG_BASE_RSS_KB] = {KIND_U64, 0},
+    [TAG_STARTED_HOLD_NS] = {KIND_U64, 0},
+    [TAG_EXEC_AT_NS] = {KIND_U64, 0},
 };
 
 struct type_info {
@@ -88,17 +90,19 @@ static const struct type_info types[FRAME_TYPE_MAX + 1] = {
     [FRAME_SPAWN] = {"SPAWN",
                      B(TAG_ARGV) | B(TAG_ENV) | B(TAG_CWD) | B(TAG_WALL_TIME_NS) | B(TAG_UID) |
                          B(TAG_GID) | B(TAG_RLIMIT) | B(TAG_SECCOMP_BPF) | B(TAG_WORK_DIR_BYTES) |
-                         B(TAG_FILE) | B(TAG_PIPE_FD) | B(TAG_STDIO_PIPED) | B(TAG_RUN_FLAGS),
+                         B(TAG_FILE) | B(TAG_PIPE_FD) | B(TAG_STDIO_PIPED) | B(TAG_RUN_FLAGS) |
+                         B(TAG_STARTED_HOLD_NS),
                      B(TAG_ARGV),
                      B(TAG_ARGV) | B(TAG_ENV) | B(TAG_RLIMIT) | B(TAG_FILE) | B(TAG_PIPE_FD),
                      {TAG_ARGV, TAG_ENV, TAG_CWD, TAG_WALL_TIME_NS, TAG_UID, TAG_GID, TAG_RLIMIT,
                       TAG_SECCOMP_BPF, TAG_WORK_DIR_BYTES, TAG_FILE, TAG_PIPE_FD, TAG_STDIO_PIPED,
-                      TAG_RUN_FLAGS}},
+                      TAG_RUN_FLAGS, TAG_STARTED_HOLD_NS}},
     [FRAME_STARTED] = {"STARTED",
-                       B(TAG_PID) | B(TAG_SPAWN_NS) | B(TAG_WARM) | B(TAG_BASE_RSS_KB),
+                       B(TAG_PID) | B(TAG_SPAWN_NS) | B(TAG_WARM) | B(TAG_BASE_RSS_KB) |
+                           B(TAG_EXEC_AT_NS),
                        B(TAG_PID) | B(TAG_SPAWN_NS),
                        0,
-                       {TAG_PID, TAG_SPAWN_NS, TAG_WARM, TAG_BASE_RSS_KB}},
+                       {TAG_PID, TAG_SPAWN_NS, TAG_WARM, TAG_BASE_RSS_KB, TAG_EXEC_AT_NS}},
     [FRAME_EXEC_FAILED] = {"EXEC_FAILED",
                            FAILURE_TAGS,
                            B(TAG_STEP) | B(TAG_ERRNO),
@@ -396,6 +400,8 @@ int frame_decode_payload(uint8_t type, const uint8_t *payload, uint32_t len, str
             case TAG_SPAWN_NS: out->spawn_ns = get_u64(v); break;
             case TAG_WARM: out->warm = get_u32(v); break;
             case TAG_BASE_RSS_KB: out->base_rss_kb = get_u64(v); break;
+            case TAG_STARTED_HOLD_NS: out->started_hold_ns = get_u64(v); break;
+            case TAG_EXEC_AT_NS: out->exec_at_ns = get_u64(v); break;
             case TAG_MESSAGE: out->message = arena_string(&a, v, flen); break;
             case TAG_SIGNAL_NUMBER: out->signal_number = get_u32(v); break;
             case TAG_WORK_DIR_BYTES: out->work_dir_bytes = get_u64(v); break;
@@ -546,6 +552,8 @@ static void encode_tag(struct writer *w, const struct frame *f, unsigned tag) {
         case TAG_SPAWN_NS: put_u64_field(w, tag, f->spawn_ns); break;
         case TAG_WARM: put_u32_field(w, tag, f->warm); break;
         case TAG_BASE_RSS_KB: put_u64_field(w, tag, f->base_rss_kb); break;
+        case TAG_STARTED_HOLD_NS: put_u64_field(w, tag, f->started_hold_ns); break;
+        case TAG_EXEC_AT_NS: put_u64_field(w, tag, f->exec_at_ns); break;
         case TAG_MESSAGE: put_string_field(w, tag, f->message); break;
         case TAG_WORK_DIR_BYTES: put_u64_field(w, tag, f->work_dir_bytes); break;
         case TAG_PIPE_FD: {

@@ -80,8 +80,12 @@ enum frame_tag {
     TAG_RUN_FLAGS = 30,   /* sessions: 30-34 */
     TAG_WARM = 35,        /* STARTED: 1 when a warm runtime serves the run (no execve) */
     TAG_BASE_RSS_KB = 36, /* STARTED of a warm run: the zygote's resident set at the fork */
+
+    /* Hot path: 37-40. */
+    TAG_STARTED_HOLD_NS = 37, /* SPAWN: STARTED may wait this long, to go with EXITED */
+    TAG_EXEC_AT_NS = 38,      /* STARTED: CLOCK_MONOTONIC when the target was running */
 };
-#define FRAME_TAG_MAX 36 /* at most 63: `present` is a 64-bit mask */
+#define FRAME_TAG_MAX 38 /* at most 63: `present` is a 64-bit mask */
 
 #define FRAME_BIT(tag)    (UINT64_C(1) << (tag))
 #define FRAME_HAS(f, tag) (((f)->present & FRAME_BIT(tag)) != 0)
@@ -172,6 +176,9 @@ struct frame {
     uint64_t base_rss_kb;    /* STARTED: TAG_BASE_RSS_KB */
     uint64_t work_dir_bytes; /* 0: keep the current size */
     uint32_t run_flags;      /* RUN_FLAG_* */
+
+    uint64_t started_hold_ns; /* SPAWN: TAG_STARTED_HOLD_NS */
+    uint64_t exec_at_ns;      /* STARTED: TAG_EXEC_AT_NS */
     const char *cwd;
     const char *step;
     const char *message;

@@ -74,6 +74,13 @@ static void arm_timer(uint64_t ns) {
     }
 }
 
+/* Zygote: sends the STARTED that on_spawn held back (STARTED_HOLD_NS), if any. */
+void send_held_started(void) {
+    if (!z.started_held) return;
+    z.started_held = false;
+    send_frame(&z.held_started);
+}
+
 /* Zygote: closes our copies of the run's stdout and stderr (see on_spawn). */
 static void close_output(void) {
     if (z.out_fd >= 0) close(z.out_fd);
@@ -107,6 +114,7 @@ static void finish_run(void) {
     z.active = false;
     z.collectable = true; /* every process of the run is dead: /work cannot change any more */
     close_output();
+    send_held_started(); /* a short run: STARTED and EXITED in one wake-up of the daemon */
     send_frame(&f);
 }
 
@@ -342,8 +350,21 @@ static void on_spawn(const struct frame *f, int *fds) {
     started.spawn_ns = now_ns() - received_ns;
     started.warm = warm ? 1 : 0;
     started.base_rss_kb = base_rss_kb;
-    started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS) | FRAME_BIT(TAG_WARM);
+    started.exec_at_ns = now_ns();
+    started.present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS) | FRAME_BIT(TAG_WARM) |
+                      FRAME_BIT(TAG_EXEC_AT_NS);
     if (warm) started.present |= FRAME_BIT(TAG_BASE_RSS_KB);
+    /*
+     * STARTED_HOLD_NS: nobody waits for STARTED (a buffered run), so it goes with EXITED when the
+     * run ends within the hold, and the daemon's run thread is woken once per short run instead
+     * of twice; the main loop sends it when the hold ends first.
+     */
+    if (FRAME_HAS(f, TAG_STARTED_HOLD_NS) && f->started_hold_ns > 0) {
+        z.held_started = started;
+        z.started_held = true;
+        z.started_due_ns = started.exec_at_ns + f->started_hold_ns;
+        return;
+    }
     send_frame(&started);
 }
 

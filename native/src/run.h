@@ -18,4 +18,7 @@ void on_sigchld(void);
 void on_timer(void);
 void on_control(void);
 
+/* Sends the STARTED that on_spawn held back (STARTED_HOLD_NS), if any. */
+void send_held_started(void);
+
 #endif

@@ -183,7 +183,13 @@ int zygote_main(void *arg) {
 
     for (;;) {
         struct pollfd p[3] = {{z.sock, POLLIN, 0}, {z.sigfd, POLLIN, 0}, {z.timerfd, POLLIN, 0}};
-        if (poll(p, 3, -1) < 0) {
+        int wait_ms = -1;
+        if (z.started_held) {
+            uint64_t now = now_ns();
+            wait_ms =
+                now >= z.started_due_ns ? 0 : (int)((z.started_due_ns - now + 999999) / 1000000);
+        }
+        if (poll(p, 3, wait_ms) < 0) {
             if (errno == EINTR) continue;
             log_fail("poll");
             die_with_error(EXIT_SETUP_FAILED);
@@ -192,5 +198,7 @@ int zygote_main(void *arg) {
         if (p[1].revents) on_sigchld();
         if (p[2].revents) on_timer();
         if (p[0].revents) on_control();
+        /* After the reaping: a run that ended meanwhile sent its STARTED with EXITED. */
+        if (z.started_held && now_ns() >= z.started_due_ns) send_held_started();
     }
 }

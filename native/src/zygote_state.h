@@ -57,6 +57,10 @@ struct zygote_state {
     uint64_t reaped_ns;
     long maxrss_kb;
     struct rusage usage_before;
+    /* STARTED_HOLD_NS: the run's STARTED, kept until EXITED or started_due_ns, whichever first. */
+    bool started_held;
+    uint64_t started_due_ns;
+    struct frame held_started;
 };
 
 extern struct zygote_state z; /* defined in zygote.c */

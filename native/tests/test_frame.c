@@ -63,11 +63,21 @@ static bool expected_frame(const char *name, struct frame *f) {
         f->present = FRAME_BIT(TAG_ARGV) | FRAME_BIT(TAG_ENV) | FRAME_BIT(TAG_CWD) |
                      FRAME_BIT(TAG_WALL_TIME_NS) | FRAME_BIT(TAG_UID) | FRAME_BIT(TAG_GID) |
                      FRAME_BIT(TAG_RLIMIT) | FRAME_BIT(TAG_SECCOMP_BPF);
-    } else if (strcmp(name, "started") == 0) {
+    } else if (strcmp(name, "spawn_hold") == 0) {
+        frame_init(f, FRAME_SPAWN);
+        f->argv = spawn_min_argv;
+        f->argc = 1;
+        f->started_hold_ns = 20000000u;
+        f->present = FRAME_BIT(TAG_ARGV) | FRAME_BIT(TAG_STARTED_HOLD_NS);
+    } else if (strcmp(name, "started") == 0 || strcmp(name, "started_held") == 0) {
         frame_init(f, FRAME_STARTED);
         f->pid = 2;
         f->spawn_ns = 412345;
         f->present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS);
+        if (name[7] == '_') {
+            f->exec_at_ns = 123456789u;
+            f->present |= FRAME_BIT(TAG_EXEC_AT_NS);
+        }
     } else if (strcmp(name, "exec_failed") == 0 || strcmp(name, "error") == 0) {
         bool exec_failed = name[0] == 'e' && name[1] == 'x';
         frame_init(f, exec_failed ? FRAME_EXEC_FAILED : FRAME_ERROR);
@@ -157,8 +167,8 @@ static const struct {
     const char *name;
     unsigned fds;
 } fd_expectations[] = {
-    {"spawn_min", 3}, {"spawn_full", 3}, {"spawn_files", 5}, {"collect", 0},
-    {"collected", 1}, {"hello", 0},      {"started", 0},
+    {"spawn_min", 3}, {"spawn_full", 3}, {"spawn_files", 5}, {"collect", 0},      {"collected", 1},
+    {"hello", 0},     {"started", 0},    {"spawn_hold", 3},  {"started_held", 0},
 };
 
 /* ---- comparing frames ---- */
@@ -196,6 +206,8 @@ static const char *frame_diff(const struct frame *a, const struct frame *b) {
     SAME(stime_ns, TAG_STIME_NS);
     SAME(maxrss_kb, TAG_MAXRSS_KB);
     SAME(spawn_ns, TAG_SPAWN_NS);
+    SAME(started_hold_ns, TAG_STARTED_HOLD_NS);
+    SAME(exec_at_ns, TAG_EXEC_AT_NS);
     SAME(argc, TAG_ARGV);
     SAME(envc, TAG_ENV);
     SAME(nrlimits, TAG_RLIMIT);

@@ -316,6 +316,7 @@ struct spawn_opts {
     const int *file_fds;
     bool set_work_dir_bytes; /* send WORK_DIR_BYTES */
     uint64_t work_dir_bytes;
+    uint64_t started_hold_ns; /* send STARTED_HOLD_NS when not 0 */
 };
 
 struct run_result {
@@ -329,8 +330,10 @@ struct run_result {
     uint32_t flags;
     uint64_t wall_ns;
     uint64_t maxrss_kb;
-    uint64_t start_to_exit_ns; /* SPAWN sent -> EXITED received */
-    uint64_t exit_to_eof_ns;   /* EXITED received -> stdout EOF, when stdout was still open */
+    uint64_t start_to_exit_ns;    /* SPAWN sent -> EXITED received */
+    uint64_t start_to_started_ns; /* SPAWN sent -> STARTED received */
+    uint64_t exec_at_ns;          /* STARTED's EXEC_AT_NS */
+    uint64_t exit_to_eof_ns;      /* EXITED received -> stdout EOF, when stdout was still open */
     bool out_eof;
     char out[16384];
     size_t out_len;
@@ -404,6 +407,10 @@ static bool run(struct zygote *z, char **argv, const struct spawn_opts *o, struc
         f.nfiles = o->nfiles;
         f.present |= FRAME_BIT(TAG_FILE);
     }
+    if (o->started_hold_ns) {
+        f.started_hold_ns = o->started_hold_ns;
+        f.present |= FRAME_BIT(TAG_STARTED_HOLD_NS);
+    }
     int fds[FRAME_MAX_FDS] = {in[0], out[1], err[1]};
     int nfds = 3 + (int)o->nfiles;
     for (int i = 3; i < nfds && i < (int)FRAME_MAX_FDS; i++)
@@ -433,6 +440,8 @@ static bool run(struct zygote *z, char **argv, const struct spawn_opts *o, struc
     if (ok && rx_main.f.type == FRAME_STARTED) {
         r->started = true;
         r->pid = rx_main.f.pid;
+        r->start_to_started_ns = now_ns() - t0;
+        r->exec_at_ns = FRAME_HAS(&rx_main.f, TAG_EXEC_AT_NS) ? rx_main.f.exec_at_ns : 0;
     } else if (ok && rx_main.f.type == FRAME_EXEC_FAILED) {
         r->exec_failed = true;
         snprintf(r->step, sizeof(r->step), "%s", rx_main.f.step);
@@ -545,6 +554,33 @@ static bool run_code(struct zygote *z, char **argv, const struct spawn_opts *o, 
 static struct run_result res;
 
 /* ---- the tests ---- */
+
+/* STARTED_HOLD_NS: a short run's STARTED comes with its EXITED; a longer one's when the hold ends.
+ */
+static void test_started_hold(struct zygote *z) {
+    struct spawn_opts o = {.started_hold_ns = 5000000000u};
+    uint64_t before = now_ns();
+    bool ok = run(z, ARGV("/bin/sleep", "0.3"), &o, &res);
+    check(ok && res.started && exited_with(&res, 0) && res.start_to_started_ns >= 300000000u &&
+              res.start_to_started_ns < 4000000000u,
+          "hold 5 s, run 0.3 s: STARTED held until the run ended (after %llu ms)",
+          (unsigned long long)(res.start_to_started_ns / 1000000u));
+    check(res.exec_at_ns > before && res.exec_at_ns < before + 300000000u,
+          "held STARTED: EXEC_AT_NS, on our CLOCK_MONOTONIC, is the exec's time, not the send's");
+    reset(z, NULL);
+    o.started_hold_ns = 50000000u;
+    ok = run(z, ARGV("/bin/sleep", "1"), &o, &res);
+    check(ok && res.started && exited_with(&res, 0) && res.start_to_started_ns >= 50000000u &&
+              res.start_to_started_ns < 900000000u,
+          "hold 50 ms, run 1 s: STARTED when the hold ended (after %llu ms), before the end",
+          (unsigned long long)(res.start_to_started_ns / 1000000u));
+    reset(z, NULL);
+    ok = run(z, ARGV("/bin/sleep", "0.3"), NULL, &res);
+    check(ok && res.exec_at_ns > 0 && res.start_to_started_ns < 300000000u,
+          "no hold: STARTED at once (after %llu ms), with EXEC_AT_NS",
+          (unsigned long long)(res.start_to_started_ns / 1000000u));
+    reset(z, NULL);
+}
 
 static void test_basics(struct zygote *z) {
     check(z->hello_pid == (uint32_t)z->launcher, "HELLO carries the launcher's host pid %d",
@@ -1810,6 +1846,7 @@ int main(int argc, char **argv) {
     if (up) {
         report_rss(&z);
         test_basics(&z);
+        test_started_hold(&z);
         test_kills(&z);
         test_isolation(&z);
         test_seccomp(&z);

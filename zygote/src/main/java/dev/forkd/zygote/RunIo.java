@@ -14,6 +14,22 @@ public interface RunIo {
   default void started(int pid) {}
 
   /**
+   * How long the zygote may hold STARTED back (nanoseconds; 0, the default: not at all). Streams
+   * that need nothing before the run's end allow it: a run shorter than this then sends STARTED
+   * together with EXITED, and the thread driving it is woken once instead of twice. {@link
+   * #started} still comes, before the end.
+   */
+  default long startedHoldNanos() {
+    return 0;
+  }
+
+  /**
+   * The zygote failed while STARTED may have been held back: the command may have run, so the run
+   * must not be repeated elsewhere as one that never started.
+   */
+  default void mayHaveStarted() {}
+
+  /**
    * Stdin bytes to write now (the loop consumes them by advancing the position), or null when none
    * are ready.
    */

@@ -171,6 +171,11 @@ public record RunSpec(
 
   /** The SPAWN frame for this run. */
   Frame toFrame() {
+    return toFrame(0);
+  }
+
+  /** The SPAWN frame for this run, STARTED held back up to {@code startedHoldNanos} (0: not). */
+  Frame toFrame(long startedHoldNanos) {
     Frame.Builder b = Frame.builder(FrameType.SPAWN);
     for (String a : argv) {
       b.string(Tag.ARGV, a);
@@ -210,6 +215,9 @@ public record RunSpec(
     }
     if (runFlags != 0) {
       b.u32(Tag.RUN_FLAGS, runFlags);
+    }
+    if (startedHoldNanos > 0) {
+      b.u64(Tag.STARTED_HOLD_NS, startedHoldNanos);
     }
     return b.build();
   }

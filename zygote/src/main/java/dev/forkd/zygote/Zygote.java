@@ -151,6 +151,7 @@ public final class Zygote {
         pipe(err);
       }
       signals.clear();
+      long hold = Math.max(0, io.startedHoldNanos());
       long sent = System.nanoTime();
       runs++;
       try {
@@ -160,7 +161,7 @@ public final class Zygote {
         fds[1] = piped[1] >= 0 ? piped[1] : out[1];
         fds[2] = piped[2] >= 0 ? piped[2] : err[1];
         System.arraycopy(files, 0, fds, 3, files.length);
-        ctl.send(spec.toFrame(), fds);
+        ctl.send(spec.toFrame(hold), fds);
       } catch (IOException e) {
         throw new ZygoteException("zygote " + id + " refused the run: " + e.getMessage(), e);
       } finally {
@@ -174,7 +175,14 @@ public final class Zygote {
       // The zygote has its own copies now; ours must go, or the pipes never reach EOF.
       closeAll(in[0], out[1], err[1]);
       in[0] = out[1] = err[1] = -1;
-      return loop(spec, io, cancelled, watch, sent, in, out, err);
+      try {
+        return loop(spec, io, cancelled, watch, sent, in, out, err);
+      } catch (ZygoteException | PosixException | RuntimeException e) {
+        if (hold > 0) {
+          io.mayHaveStarted();
+        }
+        throw e;
+      }
     } catch (PosixException e) {
       throw new ZygoteException("run plumbing failed: " + e.getMessage(), e);
     } finally {
@@ -281,6 +289,14 @@ public final class Zygote {
               warm = f.has(Tag.WARM) && f.u32(Tag.WARM) == 1;
               baseRss = f.has(Tag.BASE_RSS_KB) ? f.u64(Tag.BASE_RSS_KB) : 0;
               startedAt = System.nanoTime();
+              // A held STARTED comes late: the zygote says when the target was running. Both
+              // clocks are CLOCK_MONOTONIC; a stamp outside [sent, now] is not believed.
+              if (f.has(Tag.EXEC_AT_NS)) {
+                long at = f.u64(Tag.EXEC_AT_NS);
+                if (at - sent >= 0 && startedAt - at >= 0) {
+                  startedAt = at;
+                }
+              }
               toExec = startedAt - sent;
               io.started(pid);
               break;

@@ -118,6 +118,56 @@ class ZygoteLauncherTest {
     z.destroy();
   }
 
+  /** Streams that let the zygote hold STARTED back, and record whether the run may have started. */
+  private static final class HoldingIo implements RunIo {
+    final long hold;
+    boolean mayHaveStarted;
+
+    HoldingIo(long hold) {
+      this.hold = hold;
+    }
+
+    @Override
+    public long startedHoldNanos() {
+      return hold;
+    }
+
+    @Override
+    public void mayHaveStarted() {
+      mayHaveStarted = true;
+    }
+
+    @Override
+    public java.nio.ByteBuffer stdin() {
+      return null;
+    }
+
+    @Override
+    public boolean stdinDone() {
+      return true;
+    }
+
+    @Override
+    public boolean output(int stream, byte[] data, int off, int len) {
+      return true;
+    }
+  }
+
+  @Test
+  void aZygoteDyingWhileStartedMayBeHeldLeavesTheRunAsStarted() throws Exception {
+    // With STARTED held back, a zygote that dies after SPAWN may have run the command: the run
+    // must not be retried elsewhere as one that never started. Without a hold it may be.
+    for (long hold : new long[] {20_000_000, 0}) {
+      Zygote z = launcher.start(fake("die-on-spawn"));
+      HoldingIo io = new HoldingIo(hold);
+      ZygoteException e =
+          assertThrows(ZygoteException.class, () -> z.run(trueSpec(), io, new AtomicBoolean()));
+      assertTrue(e.getMessage().contains("died"), e.getMessage());
+      assertEquals(hold > 0, io.mayHaveStarted, "hold " + hold);
+      z.destroy();
+    }
+  }
+
   @Test
   void poolReportsStartFailuresInsteadOfHanging() throws Exception {
     ZygoteSpec bad = fake("garbage-hello");

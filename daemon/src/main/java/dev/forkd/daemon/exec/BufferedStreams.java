@@ -4,6 +4,13 @@ import java.nio.ByteBuffer;
 
 /** The streams of {@code Exec}: stdin given up front, outputs collected up to a limit. */
 public final class BufferedStreams extends RunStreams {
+  /**
+   * Nothing is sent to the caller before the end, so the zygote may hold STARTED back this long: a
+   * run shorter than that wakes its run thread once, with STARTED and EXITED together (bench/ctxsw,
+   * bench/ANALYSIS.md). A longer run gets its STARTED when the hold ends.
+   */
+  static final long STARTED_HOLD_NANOS = 20_000_000;
+
   private final byte[] input;
   private final OutputBuffer out;
   private final OutputBuffer err;
@@ -14,6 +21,11 @@ public final class BufferedStreams extends RunStreams {
     this.out = new OutputBuffer(limit);
     this.err = new OutputBuffer(limit);
     resetForRetry();
+  }
+
+  @Override
+  public long startedHoldNanos() {
+    return STARTED_HOLD_NANOS;
   }
 
   @Override

@@ -14,7 +14,12 @@ public abstract class RunStreams implements RunIo {
     started = true;
   }
 
-  /** The command was executing (so the run must not be retried elsewhere). */
+  @Override
+  public void mayHaveStarted() {
+    started = true;
+  }
+
+  /** The command was executing, or may have been (so the run must not be retried elsewhere). */
   public boolean hasStarted() {
     return started;
   }

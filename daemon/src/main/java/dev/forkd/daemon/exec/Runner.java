@@ -366,6 +366,16 @@ public final class Runner {
     }
 
     @Override
+    public long startedHoldNanos() {
+      return io.startedHoldNanos();
+    }
+
+    @Override
+    public void mayHaveStarted() {
+      io.mayHaveStarted();
+    }
+
+    @Override
     public void started(int pid) {
       io.started(pid);
       try {

@@ -23,6 +23,7 @@ import dev.forkd.daemon.session.SessionManager;
 import io.grpc.Context;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 
@@ -106,8 +107,9 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
     Context context = Context.current();
     // Client cancel or deadline: kill the run at once.
     context.addListener(ctx -> control.cancel(), Runnable::run);
+    Executor loop = CallLoop.current();
     try {
-      runs.execute(context.wrap(() -> run(request, call, control, arrival)));
+      runs.execute(context.wrap(() -> run(request, call, control, arrival, loop)));
     } catch (RejectedExecutionException e) {
       call.onError(
           (runs.isShutdown()
@@ -122,15 +124,11 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
       ExecRequest request,
       ServerCallStreamObserver<ExecResult> call,
       RunControl control,
-      long arrival) {
+      long arrival,
+      Executor loop) {
     try {
       java.util.function.Consumer<ExecOutcome> deliver =
-          outcome -> {
-            if (!call.isCancelled()) {
-              call.onNext(toProto(outcome));
-              call.onCompleted();
-            }
-          };
+          outcome -> CallLoop.respond(loop, call, toProto(outcome));
       if (!request.getSessionId().isEmpty()) {
         sessions.exec(request, CallerInterceptor.current(), control, arrival, deliver);
         return;

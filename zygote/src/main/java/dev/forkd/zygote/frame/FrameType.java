@@ -23,7 +23,8 @@ public enum FrameType {
           .repeated(Tag.FILE, ProtocolLimits.MAX_FILES)
           .repeated(Tag.PIPE_FD, ProtocolLimits.MAX_PIPE_FD - 2)
           .optional(Tag.STDIO_PIPED)
-          .optional(Tag.RUN_FLAGS)),
+          .optional(Tag.RUN_FLAGS)
+          .optional(Tag.STARTED_HOLD_NS)),
   STARTED(
       3,
       true,
@@ -31,7 +32,8 @@ public enum FrameType {
           .required(Tag.PID)
           .required(Tag.SPAWN_NS)
           .optional(Tag.WARM)
-          .optional(Tag.BASE_RSS_KB)),
+          .optional(Tag.BASE_RSS_KB)
+          .optional(Tag.EXEC_AT_NS)),
   EXEC_FAILED(4, true, rules().required(Tag.STEP).required(Tag.ERRNO).optional(Tag.MESSAGE)),
   KILL(5, false, rules()),
   EXITED(

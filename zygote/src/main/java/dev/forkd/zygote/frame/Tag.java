@@ -37,7 +37,11 @@ public enum Tag {
   /** STARTED: 1 when the zygote's warm runtime serves the run (no execve). */
   WARM(35, Kind.U32),
   /** STARTED of a warm run: the zygote's resident set (KiB) when it forked the run. */
-  BASE_RSS_KB(36, Kind.U64);
+  BASE_RSS_KB(36, Kind.U64),
+  /** SPAWN: how long the zygote may hold STARTED back, to send it with EXITED (ns, 0: never). */
+  STARTED_HOLD_NS(37, Kind.U64),
+  /** STARTED: CLOCK_MONOTONIC (System.nanoTime's clock) when the target was running. */
+  EXEC_AT_NS(38, Kind.U64);
 
   /** How a value is laid out on the wire. */
   enum Kind {

@@ -49,6 +49,12 @@ class GoldenFramesTest {
             .build());
     m.put("spawn_min", Frame.builder(FrameType.SPAWN).string(Tag.ARGV, "/bin/true").build());
     m.put(
+        "spawn_hold",
+        Frame.builder(FrameType.SPAWN)
+            .string(Tag.ARGV, "/bin/true")
+            .u64(Tag.STARTED_HOLD_NS, 20_000_000)
+            .build());
+    m.put(
         "spawn_full",
         Frame.builder(FrameType.SPAWN)
             .string(Tag.ARGV, "/bin/sh")
@@ -68,6 +74,13 @@ class GoldenFramesTest {
     m.put(
         "started",
         Frame.builder(FrameType.STARTED).u32(Tag.PID, 2).u64(Tag.SPAWN_NS, 412345).build());
+    m.put(
+        "started_held",
+        Frame.builder(FrameType.STARTED)
+            .u32(Tag.PID, 2)
+            .u64(Tag.SPAWN_NS, 412345)
+            .u64(Tag.EXEC_AT_NS, 123456789)
+            .build());
     m.put(
         "exec_failed",
         Frame.builder(FrameType.EXEC_FAILED)
