@@ -57,6 +57,8 @@ static const struct {
     T(TAG_RUN_FLAGS),
     T(TAG_WARM),
     T(TAG_BASE_RSS_KB),
+    T(TAG_STARTED_HOLD_NS),
+    T(TAG_EXEC_AT_NS),
 };
 
 #define N_NAMES (sizeof(tag_names) / sizeof(tag_names[0]))
