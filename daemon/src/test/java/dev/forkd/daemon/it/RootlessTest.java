@@ -66,34 +66,10 @@ class RootlessTest {
     Path zygote = dir.resolve("forkd-zygote");
     Files.copy(TestDaemon.zygoteBinary(), zygote);
     Files.setPosixFilePermissions(zygote, PosixFilePermissions.fromString("rwxr-xr-x"));
-<<<<<<< HEAD
     // The embedded profile "python" needs its warm launcher next to forkd-zygote.
     Path python = dir.resolve("forkd-zygote-python");
     Files.copy(TestDaemon.zygoteBinary().resolveSibling("forkd-zygote-python"), python);
     Files.setPosixFilePermissions(python, PosixFilePermissions.fromString("rwxr-xr-x"));
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return new ProcessBuilder(
-            List.of(
-                "/usr/bin/setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-                java,
-                "-Duser.home=/tmp",
-                "-cp",
-                classpath,
-                "dev.forkd.daemon.Main",
-                "--zygote-binary",
-                zygote.toString(),
-                "--socket",
-                socket.toString(),
-                "--zygotes",
-                "1"))
-        .redirectErrorStream(true)
-        .redirectOutput(dir.resolve("daemon.log").toFile())
-=======
     return DaemonProcess.in(dir)
         .wrapper(
             "/usr/bin/setpriv",
@@ -107,7 +83,6 @@ class RootlessTest {
         .zygoteBinary(zygote)
         .socket(run.resolve("forkd.sock"))
         .zygotes(1)
->>>>>>> h-cli
         .start();
   }
 
