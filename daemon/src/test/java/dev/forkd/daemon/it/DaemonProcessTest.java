@@ -88,11 +88,16 @@ class DaemonProcessTest {
       long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       // --zygotes 3 holds for each of the embedded default's two profiles, default and python.
       int expected = 3 * 2;
-      while (zygotesOf(processesMentioning(marker)).size() < expected && System.nanoTime() < end) {
-        Thread.sleep(50);
-      }
+      // Until the pools have settled: a zygote that was just cloned still has its launcher's
+      // command line for a moment, and counts as one more launcher.
       List<Long> launchers = processesMentioning(marker);
       List<Long> zygotes = zygotesOf(launchers);
+      while ((launchers.size() != expected || zygotes.size() != expected)
+          && System.nanoTime() < end) {
+        Thread.sleep(50);
+        launchers = processesMentioning(marker);
+        zygotes = zygotesOf(launchers);
+      }
       assertEquals(expected, launchers.size(), "launchers");
       assertEquals(expected, zygotes.size(), "zygotes");
       try (ForkdClient client = ForkdClient.unix(socket)) {
