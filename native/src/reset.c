@@ -28,6 +28,7 @@
 #include "ns.h"
 #include "rootfs.h"
 #include "run.h"
+#include "standby.h"
 #include "zygote_state.h"
 
 /*
@@ -196,6 +197,7 @@ void on_reset(void) {
     z.shm_size = z.cfg->shm_size;
     renew_ipc();
     renew_net(false);
+    standby_create(); /* the warm zygote's next worker, rehearsed before we report ready */
     struct frame f;
     frame_init(&f, FRAME_RESET_DONE);
     send_frame(&f);

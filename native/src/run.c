@@ -26,6 +26,7 @@
 #include "log.h"
 #include "reset.h"
 #include "rootfs.h"
+#include "standby.h"
 #include "warm.h"
 #include "worker.h"
 #include "zygote_state.h"
@@ -49,6 +50,7 @@ void kill_and_reap_all(void) {
                 z.worker_status = status;
                 z.reaped_ns = now_ns();
             }
+            standby_reaped(pid);
             continue;
         }
         if (errno == EINTR) continue;
@@ -125,6 +127,7 @@ static void reap_exited(void) {
         struct rusage ru;
         pid_t pid = wait4(-1, &status, WNOHANG | __WALL, &ru);
         if (pid <= 0) break;
+        standby_reaped(pid);
         if (ru.ru_maxrss > z.maxrss_kb) z.maxrss_kb = ru.ru_maxrss;
         if (z.active && !z.worker_reaped && pid == z.worker) {
             z.worker_reaped = true;
@@ -219,6 +222,12 @@ static uint64_t own_rss_kb(void) {
     return (uint64_t)resident * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* A warm worker forked per run (no standby): the hand-off region is not for its eyes. */
+static noreturn void warm_worker(const struct worker_spec *spec) {
+    standby_drop_region();
+    warm_run(spec);
+}
+
 /*
  * Zygote main loop: SPAWN -> copy-in -> STARTED or EXEC_FAILED. fds holds stdin, stdout,
  * stderr, then one fd per FILE, then one per PIPE_FD; all of them are closed here.
@@ -284,14 +293,34 @@ static void on_spawn(const struct frame *f, int *fds) {
         .max_fd = z.max_fd,
         .proc_fd = z.proc_fd,
     };
+    bool warm = warm_serves(&spec);
+    /*
+     * A cold run in a warm zygote: the standby goes first, so that it neither counts against the
+     * run's process and memory limits nor lives beside the run's code; reaped before usage_before,
+     * so that its CPU time is not the run's. The next RESET forks another.
+     */
+    if (!warm) standby_discard();
     getrusage(RUSAGE_CHILDREN, &z.usage_before);
     z.maxrss_kb = 0;
     z.flags = 0;
     z.worker_reaped = false;
     struct worker_result res;
-    bool warm = warm_serves(&spec);
     uint64_t base_rss_kb = warm ? own_rss_kb() : 0;
-    pid_t pid = warm ? worker_fork(&spec, &res, warm_run) : worker_start(&spec, &res);
+    pid_t pid = -1;
+    bool handed_off = false;
+    if (warm && standby_ready()) {
+        struct timeval pre[2];
+        pid = standby_start(&spec, &res, pre);
+        handed_off = pid > 0;
+        if (handed_off) {
+            /* Its rehearsal ran before the request: not the run's CPU time (see finish_run). */
+            timeradd(&z.usage_before.ru_utime, &pre[0], &z.usage_before.ru_utime);
+            timeradd(&z.usage_before.ru_stime, &pre[1], &z.usage_before.ru_stime);
+        } else {
+            getrusage(RUSAGE_CHILDREN, &z.usage_before); /* the failed standby was reaped */
+        }
+    }
+    if (!handed_off) pid = warm ? worker_fork(&spec, &res, warm_worker) : worker_start(&spec, &res);
     /* The child has its copy of the frame: ours goes, so no later warm run finds it in memory. */
     scrub_rx();
     /*

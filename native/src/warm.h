@@ -31,6 +31,16 @@ int warm_init(void);
 /* Zygote, per SPAWN: true when the runtime serves this argv and environment warm. */
 bool warm_serves(const struct worker_spec *spec);
 
+/*
+ * Standby child (standby.c), forked from the idle zygote before its next request, still with the
+ * zygote's privileges and none of a request's data: the runtime's after-fork work, then a
+ * rehearsal of what every run does (its set-up with the default environment, an empty program,
+ * the end-of-run walk over the modules), so that the copy-on-write faults of those pages are
+ * taken here, off the request's path. Leaves nothing a run could observe: the run's own set-up
+ * redoes every step of it. A no-op without --warm.
+ */
+void warm_prewarm(void);
+
 /* Warm worker, hardened: runs the request's program in the preloaded runtime; exits. */
 noreturn void warm_run(const struct worker_spec *spec);
 

@@ -28,6 +28,8 @@ bool warm_serves(const struct worker_spec *spec) {
     return false;
 }
 
+void warm_prewarm(void) {}
+
 noreturn void warm_run(const struct worker_spec *spec) {
     (void)spec;
     abort();

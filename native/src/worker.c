@@ -385,17 +385,8 @@ pid_t worker_fork(const struct worker_spec *spec, struct worker_result *res,
     res->clone_ns = now_ns();
     pid_t pid = fork();
     if (pid == 0) {
-        /* The child: its mask is still the zygote's (all blocked) until the checklist's step. */
         close(pipefd[0]);
-        struct child_ctx ctx = {spec, {0, NULL}, STEP_NONE, 0, pipefd[1]};
-        if (spec->seccomp_bpf != NULL) {
-            ctx.filter.len = (unsigned short)(spec->seccomp_len / sizeof(struct sock_filter));
-            ctx.filter.filter = (struct sock_filter *)spec->seccomp_bpf;
-        }
-        worker_harden(&ctx);
-        close(pipefd[1]); /* hardened: the zygote reads EOF */
-        run(spec);
-        _exit(127); /* run() does not return */
+        worker_forked(spec, pipefd[1], run);
     }
     int fork_err = errno;
     sigprocmask(SIG_SETMASK, &saved, NULL);
@@ -406,13 +397,32 @@ pid_t worker_fork(const struct worker_spec *spec, struct worker_result *res,
         res->err = fork_err;
         return -1;
     }
+    worker_read_status(pipefd[0], res);
+    return pid;
+}
+
+noreturn void worker_forked(const struct worker_spec *spec, int status_fd,
+                            void (*run)(const struct worker_spec *)) {
+    /* Our mask is still the zygote's (all blocked) until the checklist's step. */
+    struct child_ctx ctx = {spec, {0, NULL}, STEP_NONE, 0, status_fd};
+    if (spec->seccomp_bpf != NULL) {
+        ctx.filter.len = (unsigned short)(spec->seccomp_len / sizeof(struct sock_filter));
+        ctx.filter.filter = (struct sock_filter *)spec->seccomp_bpf;
+    }
+    worker_harden(&ctx);
+    close(status_fd); /* hardened: the zygote reads EOF */
+    run(spec);
+    _exit(127); /* run() does not return */
+}
+
+void worker_read_status(int fd, struct worker_result *res) {
     int32_t word[2];
     ssize_t n;
     do {
-        n = read(pipefd[0], word, sizeof(word));
+        n = read(fd, word, sizeof(word));
     } while (n < 0 && errno == EINTR);
     int read_err = errno;
-    close(pipefd[0]);
+    close(fd);
     if (n == 0) {
         res->exec_ok = true;
     } else if (n == (ssize_t)sizeof(word)) {
@@ -422,5 +432,4 @@ pid_t worker_fork(const struct worker_spec *spec, struct worker_result *res,
         res->step = STEP_CLONE;
         res->err = n < 0 ? read_err : EPROTO;
     }
-    return pid;
 }

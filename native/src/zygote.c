@@ -42,6 +42,7 @@
 #include "reset.h"
 #include "rootfs.h"
 #include "run.h"
+#include "standby.h"
 #include "warm.h"
 #include "worker.h"
 #include "zygote_state.h"
@@ -173,6 +174,9 @@ int zygote_main(void *arg) {
     for (int i = 0; i < NET_FILES; i++)
         z.net_fds[i] = -1;
     renew_net(true);
+
+    z.standby_fd = -1;
+    standby_create(); /* the warm zygote's first worker, rehearsed before HELLO */
 
     struct frame hello;
     frame_init(&hello, FRAME_HELLO);

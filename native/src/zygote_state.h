@@ -57,6 +57,9 @@ struct zygote_state {
     uint64_t reaped_ns;
     long maxrss_kb;
     struct rusage usage_before;
+    /* The standby of a warm zygote (standby.h): its pid (0: none) and our end of its socket. */
+    pid_t standby_pid;
+    int standby_fd;
     /* STARTED_HOLD_NS: the run's STARTED, kept until EXITED or started_due_ns, whichever first. */
     bool started_held;
     uint64_t started_due_ns;

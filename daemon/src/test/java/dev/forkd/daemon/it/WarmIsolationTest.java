@@ -361,4 +361,160 @@ class WarmIsolationTest {
             + most[2]
             + " runs");
   }
+
+  /** The process's age in seconds, from inside the run: uptime minus its start time. */
+  static final String AGE =
+      "import os\n"
+          + "ticks = int(open('/proc/self/stat').read().split(')')[1].split()[19])\n"
+          + "print(round(float(open('/proc/uptime').read().split()[0])"
+          + " - ticks / os.sysconf('SC_CLK_TCK'), 3))\n";
+
+  /**
+   * A warm run after an idle gap is served by the standby (native/src/standby.h): the process that
+   * runs the program was forked, and had rehearsed, before the request was sent. Without the
+   * standby the run's process is younger than the request.
+   */
+  @Test
+  void aWarmRunAfterAnIdleGapIsServedByAProcessForkedBeforeIt() throws Exception {
+    String age = null;
+    for (int i = 0; i < 5; i++) {
+      String zygote = lines(warm(ZYGOTE_ID))[0];
+      awaitPythonPoolIdle();
+      Thread.sleep(600);
+      long sent = System.nanoTime();
+      ExecResult r = warm(ZYGOTE_ID + AGE);
+      long tookMs = (System.nanoTime() - sent) / 1_000_000;
+      assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
+      if (!lines(r)[0].equals(zygote)) {
+        continue; // another zygote (a recycle): its standby may be younger than the gap
+      }
+      age = lines(r)[1];
+      double seconds = Double.parseDouble(age);
+      assertTrue(
+          seconds * 1000 > tookMs + 200,
+          "the run's process is " + age + " s old; the call took " + tookMs + " ms");
+      return;
+    }
+    throw new AssertionError("precondition: no two consecutive runs on one zygote; age " + age);
+  }
+
+  /** The pids a run sees in its namespace, and whether it maps anything shared and writable. */
+  static final String PROCS =
+      "import os\n"
+          + "pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+          + "print(pids == [1, os.getpid()], pids, os.getpid())\n"
+          + "print([l for l in open('/proc/self/maps') if l.split()[1] in ('rw-s', 'rwxs')])\n";
+
+  /**
+   * Neither a warm nor a cold run of the python profile lives beside the standby: a warm run is the
+   * standby, a cold run's SPAWN kills it first (it would count against the run's limits). And a
+   * warm run does not map the zygote's hand-off memory (shared and writable), in which later
+   * requests are packed.
+   */
+  @Test
+  void aRunSeesOnlyItsZygoteAndNoHandOffMemory() {
+    for (int i = 0; i < 3; i++) {
+      awaitPythonPoolIdle();
+      ExecResult w = warm(PROCS);
+      assertEquals(Status.STATUS_EXITED, w.getStatus(), w.toString());
+      assertTrue(lines(w)[0].startsWith("True"), "a warm run's namespace: " + lines(w)[0]);
+      assertEquals("[]", lines(w)[1], "a warm run's shared mappings");
+      awaitPythonPoolIdle();
+      ExecResult c =
+          d.client.exec(
+              ExecRequest.newBuilder()
+                  .setProfile("python")
+                  .addArgv("/usr/bin/python3")
+                  .addArgv("-c")
+                  .addArgv(PROCS)
+                  .build());
+      assertEquals(Status.STATUS_EXITED, c.getStatus(), c.toString());
+      assertTrue(!c.getTiming().getWarm(), "precondition: the cold run was cold: " + c);
+      assertTrue(lines(c)[0].startsWith("True"), "a cold run's namespace: " + lines(c)[0]);
+    }
+  }
+
+  /**
+   * The python zygotes of this test's daemon (host view: the children of the forkd-zygote-python
+   * launchers this JVM started), each with the host pids of its children: when idle, its standby.
+   */
+  static java.util.Map<Long, List<Long>> pythonZygotes() throws Exception {
+    java.util.Map<Long, List<Long>> out = new java.util.HashMap<>();
+    for (ProcessHandle l : ProcessHandle.current().children().toList()) {
+      byte[] cmd;
+      try {
+        cmd = Files.readAllBytes(Path.of("/proc/" + l.pid() + "/cmdline"));
+      } catch (java.io.IOException gone) {
+        continue;
+      }
+      String argv0 = new String(cmd, java.nio.charset.StandardCharsets.UTF_8).split("\0")[0];
+      if (!argv0.endsWith("/forkd-zygote-python")) {
+        continue;
+      }
+      for (ProcessHandle z : l.children().toList()) {
+        out.put(z.pid(), z.children().map(ProcessHandle::pid).toList());
+      }
+    }
+    return out;
+  }
+
+  /** Waits (up to 5 s) until every python zygote is idle with exactly one standby; returns them. */
+  static java.util.Map<Long, List<Long>> awaitOneStandbyEach() throws Exception {
+    java.util.Map<Long, List<Long>> z = java.util.Map.of();
+    for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; ) {
+      awaitPythonPoolIdle();
+      z = pythonZygotes();
+      if (!z.isEmpty() && z.values().stream().allMatch(c -> c.size() == 1)) {
+        return z;
+      }
+      Thread.sleep(20);
+    }
+    throw new AssertionError("not one standby per idle python zygote: " + z);
+  }
+
+  /**
+   * Fault injection: every standby killed (SIGKILL by pid, from here) while it waits. The zygote
+   * reaps it; the next warm run forks its worker as without a standby, and succeeds; after that
+   * run's reset its zygote has a new standby: nothing leaked, nothing doubled. (A zygote that got
+   * no run since has none until its next reset, and forks its next worker itself.)
+   */
+  @Test
+  void aKilledStandbyIsReapedAndReplacedAndTheNextRunIsServed() throws Exception {
+    warm("pass");
+    java.util.Map<Long, List<Long>> before = awaitOneStandbyEach();
+    List<Long> killed = before.values().stream().flatMap(List::stream).toList();
+    for (long pid : killed) {
+      ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    }
+    for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; ) {
+      if (pythonZygotes().values().stream().allMatch(List::isEmpty)) {
+        break;
+      }
+      Thread.sleep(10);
+    }
+    assertTrue(
+        pythonZygotes().values().stream().allMatch(List::isEmpty),
+        "the zygotes reaped their killed standbys: " + pythonZygotes());
+    for (int i = 0; i < 3; i++) {
+      ExecResult r = warm("print(6 * 7)");
+      assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
+      assertEquals("42", lines(r)[0], r.toString());
+    }
+    java.util.Map<Long, List<Long>> after = java.util.Map.of();
+    for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; ) {
+      awaitPythonPoolIdle();
+      after = pythonZygotes();
+      if (after.values().stream().mapToInt(List::size).sum() >= 1) {
+        break;
+      }
+      Thread.sleep(20);
+    }
+    assertTrue(
+        after.values().stream().mapToInt(List::size).sum() >= 1,
+        "the zygote that served the runs has a new standby: " + after);
+    for (List<Long> c : after.values()) {
+      assertTrue(c.size() <= 1, "one standby at most per zygote: " + after);
+      assertTrue(c.stream().noneMatch(killed::contains), "a killed standby is back: " + after);
+    }
+  }
 }
