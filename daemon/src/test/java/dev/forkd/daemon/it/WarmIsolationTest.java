@@ -517,4 +517,50 @@ class WarmIsolationTest {
       assertTrue(c.stream().noneMatch(killed::contains), "a killed standby is back: " + after);
     }
   }
+
+  /**
+   * Fault injection at the hand-off itself: each time the standby is killed from here and the warm
+   * run sent at once, with no wait, so that the zygote finds it dead at the SCM_RIGHTS send, at the
+   * rehearsal's CPU report, or already reaped (which of them is up to the scheduler; the zygote
+   * falls back to forking the worker in every case). 20 rounds: every run is served warm with its
+   * own output, and at the end a zygote has a standby again, none of the killed.
+   */
+  @Test
+  void aStandbyKilledAsTheRequestArrivesNeverLosesTheRun() throws Exception {
+    List<Long> killed = new java.util.ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      java.util.Map<Long, List<Long>> z = awaitSomeStandby();
+      List<Long> standbys = z.values().stream().flatMap(List::stream).toList();
+      assertTrue(!standbys.isEmpty(), "precondition: a standby to kill: " + z);
+      for (long pid : standbys) {
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+      }
+      killed.addAll(standbys);
+      ExecResult r = warm("print(" + i + " * 3)");
+      assertEquals(Status.STATUS_EXITED, r.getStatus(), "round " + i + ": " + r);
+      assertEquals(String.valueOf(i * 3), lines(r)[0], "round " + i + ": " + r);
+    }
+    java.util.Map<Long, List<Long>> after = awaitSomeStandby();
+    for (List<Long> c : after.values()) {
+      assertTrue(c.size() <= 1, "one standby at most per zygote: " + after);
+      assertTrue(c.stream().noneMatch(killed::contains), "a killed standby is back: " + after);
+    }
+  }
+
+  /**
+   * Waits (up to 5 s) until the python pool is idle and some zygote has a standby (one that got no
+   * run since its standby was killed has none until its next reset); returns them all.
+   */
+  static java.util.Map<Long, List<Long>> awaitSomeStandby() throws Exception {
+    java.util.Map<Long, List<Long>> z = java.util.Map.of();
+    for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; ) {
+      awaitPythonPoolIdle();
+      z = pythonZygotes();
+      if (z.values().stream().mapToInt(List::size).sum() >= 1) {
+        return z;
+      }
+      Thread.sleep(20);
+    }
+    throw new AssertionError("no python zygote has a standby: " + z);
+  }
 }
