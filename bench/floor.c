@@ -91,6 +91,7 @@ struct shared {
     int setup_failed;
     uint64_t start_ns;
     uint64_t end_ns;
+    uint64_t *cpu_ns;   /* the worker's own CPU time (wait4's rusage), by run index */
     uint64_t samples[]; /* ns, by run index; 0 = failed */
 };
 
@@ -426,7 +427,8 @@ static int worker_child(void *arg) {
  * due time (sparse), latency counts from it when the run starts late, as forkctl bench does: a
  * run delayed by its predecessor counts that delay (no coordinated omission).
  */
-static uint64_t one_run(uint64_t due) {
+/* *cpu_ns: the worker's user + system time, from its rusage (forkd's RunUsage counts the same). */
+static uint64_t one_run(uint64_t due, uint64_t *cpu_ns) {
     uint64_t t0 = stats_now_ns();
     if (due != 0 && due < t0) t0 = due;
     int status_pipe[2];
@@ -456,9 +458,12 @@ static uint64_t one_run(uint64_t due) {
         n = read(status_pipe[0], rec, sizeof(rec));
     } while (n < 0 && errno == EINTR);
     close(status_pipe[0]);
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+    struct rusage ru;
+    while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR) {
     }
     uint64_t t1 = stats_now_ns();
+    *cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
+              ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
     if (n == (ssize_t)sizeof(rec)) {
         step = rec[0];
         err = rec[1];
@@ -484,7 +489,7 @@ static void run_loop(void) {
             due = sh->start_ns + (uint64_t)i * (uint64_t)opt.interval_ms * 1000000u;
             stats_sleep_until(due);
         }
-        sh->samples[i] = one_run(due);
+        sh->samples[i] = one_run(due, &sh->cpu_ns[i]);
     }
 }
 
@@ -559,8 +564,9 @@ static int ns_main(void *arg) {
     w.stack_top = stack + STACK_SIZE;
 
     /* Warm-up (not measured, failures counted apart): caches, page tables, the target's pages. */
+    uint64_t ignored;
     for (long i = 0; i < opt.warmup; i++)
-        one_run(0);
+        one_run(0, &ignored);
     if (opt.warmup > 0 && sh->failures == opt.warmup) {
         fprintf(stderr, "floor: every warm-up run failed (step %s, %s, wait status %#x)\n",
                 step_names[sh->first_step], strerror(sh->first_errno), sh->first_status);
@@ -679,12 +685,13 @@ int main(int argc, char **argv) {
     else
         build_builtin();
 
-    size_t size = sizeof(struct shared) + (size_t)opt.runs * sizeof(uint64_t);
+    size_t size = sizeof(struct shared) + 2 * (size_t)opt.runs * sizeof(uint64_t);
     sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) {
         perror("floor: mmap");
         return 1;
     }
+    sh->cpu_ns = sh->samples + opt.runs;
     int sync[2];
     if (pipe2(sync, O_CLOEXEC) < 0) {
         perror("floor: pipe2");
@@ -726,7 +733,10 @@ int main(int argc, char **argv) {
     /* Failed runs left a 0: keep the measured ones, in run order. */
     size_t n = 0;
     for (long r = 0; r < opt.runs; r++)
-        if (sh->samples[r] != 0) sh->samples[n++] = sh->samples[r];
+        if (sh->samples[r] != 0) {
+            sh->cpu_ns[n] = sh->cpu_ns[r];
+            sh->samples[n++] = sh->samples[r];
+        }
     if (opt.samples_file && stats_write_samples(opt.samples_file, sh->samples, n) < 0) {
         fprintf(stderr, "floor: %s: %s\n", opt.samples_file, strerror(errno));
         return 1;
@@ -740,6 +750,11 @@ int main(int argc, char **argv) {
     printf(",\"seccomp\":");
     stats_json_string(stdout, prog_source);
     printf(",\"bpf_instructions\":%zu", prog_len);
+    /* The worker's own CPU per run (median), comparable with forkd's usage.cpu_time. */
+    if (n > 0) {
+        qsort(sh->cpu_ns, n, sizeof(uint64_t), stats_cmp_u64);
+        printf(",\"worker_cpu_p50_ms\":%.3f", stats_pct_ms(sh->cpu_ns, n, 50));
+    }
     if (opt.label) {
         printf(",\"label\":");
         stats_json_string(stdout, opt.label);

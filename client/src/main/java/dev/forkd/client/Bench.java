@@ -70,6 +70,10 @@ final class Bench {
     final Samples total = new Samples();
 
     final Samples toExec = new Samples();
+
+    /** The run's own CPU time (its usage.cpu_time): what the target cost inside the sandbox. */
+    final Samples runCpu = new Samples();
+
     final Samples rpc = new Samples();
     final AtomicInteger failures = new AtomicInteger();
 
@@ -198,6 +202,9 @@ final class Bench {
                       st.toExec.add(
                           r.getTiming().getToExec().getSeconds() * 1_000_000_000L
                               + r.getTiming().getToExec().getNanos());
+                      st.runCpu.add(
+                          r.getUsage().getCpuTime().getSeconds() * 1_000_000_000L
+                              + r.getUsage().getCpuTime().getNanos());
                     }
                   } catch (ForkdException e) {
                     st.fail(e.getMessage());
@@ -273,6 +280,7 @@ final class Bench {
     }
     long[] x = st.toExec.sorted();
     long[] g = st.rpc.sorted();
+    long[] u = st.runCpu.sorted();
     // Runs per second of this daemon's own time, failed runs included (they took the time).
     double throughput = (t.length + st.failures.get()) / seconds;
     if (o.json()) {
@@ -280,7 +288,8 @@ final class Bench {
           Locale.ROOT,
           "{\"runs\":%d,\"failures\":%d,\"concurrency\":%d,\"interval_ms\":%.3f,\"seconds\":%.3f,"
               + "\"throughput_per_s\":%.1f,\"total_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
-              + "\"to_exec_ms\":{\"p50\":%.3f,\"p99\":%.3f},\"rpc_ms\":{\"p50\":%.3f,\"p99\":%.3f}}%n",
+              + "\"to_exec_ms\":{\"p50\":%.3f,\"p99\":%.3f},\"rpc_ms\":{\"p50\":%.3f,\"p99\":%.3f},"
+              + "\"run_cpu_ms\":{\"p50\":%.3f,\"p99\":%.3f}}%n",
           // Successful runs, the ones in the latencies; the calls made are runs + failures.
           t.length,
           st.failures.get(),
@@ -295,7 +304,9 @@ final class Bench {
           Samples.percentileMillis(x, 50),
           Samples.percentileMillis(x, 99),
           Samples.percentileMillis(g, 50),
-          Samples.percentileMillis(g, 99));
+          Samples.percentileMillis(g, 99),
+          Samples.percentileMillis(u, 50),
+          Samples.percentileMillis(u, 99));
       return;
     }
     out.printf(
@@ -326,6 +337,11 @@ final class Bench {
         "  empty RPC (refused Exec)  p50 %.3f ms  p99 %.3f ms%n",
         Samples.percentileMillis(g, 50),
         Samples.percentileMillis(g, 99));
+    out.printf(
+        Locale.ROOT,
+        "  run's own CPU       p50 %.3f ms  p99 %.3f ms%n",
+        Samples.percentileMillis(u, 50),
+        Samples.percentileMillis(u, 99));
     if (st.firstError != null) {
       out.println("  first failure: " + st.firstError);
     }
