@@ -13,10 +13,89 @@ import org.junit.jupiter.api.Test;
 
 /** The v1 driver on this machine's real hierarchies (root only; skipped elsewhere). */
 class CgroupV1Test {
-  @Test
-  void createsLimitsMeasuresAndRemovesItsOwnGroups() throws Exception {
+  static CgroupDriver driver(CgroupFs fs, String instance) throws Exception {
     assumeTrue(Files.exists(Path.of("/sys/fs/cgroup/memory/cgroup.procs")), "no cgroup v1 here");
     assumeTrue("root".equals(System.getProperty("user.name")), "needs root");
+    CgroupDriver d =
+        CgroupProbe.choose(
+            fs,
+            Path.of("/sys/fs/cgroup"),
+            Files.readString(Path.of("/proc/self/cgroup")),
+            instance,
+            ProcessHandle.current().pid());
+    assertEquals("v1", d.mode(), d.describe());
+    return d;
+  }
+
+  /**
+   * What the driver measures of a run, against the kernel's own count: a single-threaded burner
+   * placed in the zygote's groups as the launcher places a zygote; cpuacct.usage (ns) must match
+   * the scheduler's schedstat of that process, which counts the same CPU time, whatever the
+   * machine's load; both are read while it is stopped.
+   */
+  @Test
+  void cpuTimeOfABurnerComesFromCpuacct() throws Exception {
+    String instance = "test" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
+    CgroupDriver d = driver(CgroupFs.REAL, instance);
+    d.start();
+    ZygoteCgroup z = d.create("z1");
+    HeldShell shell = null;
+    try {
+      z.rearm();
+      assertEquals(0, z.cpuNanos(), "nothing ran in a new group");
+      long placedAt = System.nanoTime();
+      shell = HeldShell.startIn(z.dirs(), "while :; do :; done");
+      long schedBase = shell.schedNanos();
+      long end = placedAt + 10_000_000_000L;
+      while (z.cpuNanos() < 300_000_000L && System.nanoTime() < end) {
+        Thread.sleep(10);
+      }
+      shell.stop();
+      long stoppedAt = System.nanoTime();
+      Thread.sleep(20);
+      long sched = shell.schedNanos() - schedBase;
+      RunUsage u = z.usage();
+      System.out.printf(
+          "v1 cpuacct %.1f ms (user %.1f, system %.1f), schedstat %.1f ms, wall %.1f ms%n",
+          u.cpuNanos() / 1e6,
+          u.userNanos() / 1e6,
+          u.systemNanos() / 1e6,
+          sched / 1e6,
+          (stoppedAt - placedAt) / 1e6);
+      assertTrue(u.cpuNanos() >= 300_000_000L, "the burner reached 300 ms within 10 s");
+      assertTrue(Math.abs(u.cpuNanos() - sched) < 5_000_000L, "cpuacct.usage vs schedstat");
+      assertTrue(u.cpuNanos() <= stoppedAt - placedAt + 1_000_000L, "more CPU than wall time");
+      // The user/system split is tick-based (USER_HZ): its sum is near the precise total.
+      long split = u.userNanos() + u.systemNanos();
+      assertTrue(Math.abs(split - u.cpuNanos()) < u.cpuNanos() / 10 + 20_000_000L, "user+system");
+      z.rearm();
+      assertTrue(z.cpuNanos() < 1_000_000L, "rearm starts the next count at zero");
+    } finally {
+      if (shell != null) {
+        shell.close();
+      }
+      z.remove();
+      d.close();
+    }
+    assertGone(instance);
+  }
+
+  static void assertGone(String instance) throws Exception {
+    for (String c : CgroupV1.CONTROLLERS) {
+      String own =
+          Files.readAllLines(Path.of("/proc/self/cgroup")).stream()
+              .filter(l -> l.split(":", 3)[1].contains(c))
+              .findFirst()
+              .orElseThrow()
+              .split(":", 3)[2];
+      assertFalse(
+          Files.exists(Path.of("/sys/fs/cgroup", c, own, "forkd." + instance)),
+          c + " group left behind");
+    }
+  }
+
+  @Test
+  void createsLimitsMeasuresAndRemovesItsOwnGroups() throws Exception {
     String instance = "test" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
     java.util.concurrent.atomic.AtomicInteger writes =
         new java.util.concurrent.atomic.AtomicInteger();
@@ -53,14 +132,7 @@ class CgroupV1Test {
             CgroupFs.REAL.write(file, value);
           }
         };
-    CgroupDriver d =
-        CgroupProbe.choose(
-            counting,
-            Path.of("/sys/fs/cgroup"),
-            Files.readString(Path.of("/proc/self/cgroup")),
-            instance,
-            ProcessHandle.current().pid());
-    assertEquals("v1", d.mode(), d.describe());
+    CgroupDriver d = driver(counting, instance);
     d.start();
     ZygoteCgroup z = d.create("z1");
     try {
@@ -98,16 +170,6 @@ class CgroupV1Test {
       z.remove();
       d.close();
     }
-    for (String c : CgroupV1.CONTROLLERS) {
-      String own =
-          Files.readAllLines(Path.of("/proc/self/cgroup")).stream()
-              .filter(l -> l.split(":", 3)[1].contains(c))
-              .findFirst()
-              .orElseThrow()
-              .split(":", 3)[2];
-      assertFalse(
-          Files.exists(Path.of("/sys/fs/cgroup", c, own, "forkd." + instance)),
-          c + " group left behind");
-    }
+    assertGone(instance);
   }
 }

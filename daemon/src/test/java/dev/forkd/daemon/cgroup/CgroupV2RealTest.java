@@ -4,10 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -20,14 +16,13 @@ import org.junit.jupiter.api.Test;
 /**
  * The v2 driver on this machine's real unified hierarchy, in a group the test creates and removes
  * ({@link UnifiedSubtree}): the controllers it offers (none of memory, pids, cpu on the build
- * machines), placement, cgroup.kill of a process tree and CPU time from cpu.stat. Processes are
- * placed the way the launcher places a zygote: a write of the pid into cgroup.procs before the
- * process does anything, so that what it forks is born inside.
+ * machines), placement, cgroup.kill of a process tree and CPU time from cpu.stat, with processes
+ * placed as the launcher places a zygote ({@link HeldShell}).
  */
 class CgroupV2RealTest {
   UnifiedSubtree tree;
   CgroupDriver driver;
-  Process proc;
+  HeldShell shell;
 
   @BeforeEach
   void setUp() throws Exception {
@@ -39,27 +34,14 @@ class CgroupV2RealTest {
   @AfterEach
   void tearDown() throws Exception {
     try {
-      if (proc != null) {
-        proc.destroyForcibly();
-        proc.waitFor();
+      if (shell != null) {
+        shell.close();
       }
       driver.close();
       assertFalse(Files.exists(tree.dir().resolve("forkd.t")), "the driver removes its base");
     } finally {
       tree.close();
     }
-  }
-
-  /** Starts {@code script} in sh, held at a read until placed in {@code group}, then released. */
-  BufferedReader startIn(Path group, String script) throws Exception {
-    proc = new ProcessBuilder("sh", "-c", "read go; " + script).redirectErrorStream(true).start();
-    Files.writeString(group.resolve("cgroup.procs"), Long.toString(proc.pid()));
-    assertEquals(List.of(proc.pid()), UnifiedSubtree.procs(group), "placed, and alone");
-    Writer w = new java.io.OutputStreamWriter(proc.getOutputStream(), StandardCharsets.US_ASCII);
-    w.write("go\n");
-    w.flush();
-    return new BufferedReader(
-        new InputStreamReader(proc.getInputStream(), StandardCharsets.US_ASCII));
   }
 
   @Test
@@ -89,12 +71,12 @@ class CgroupV2RealTest {
   void killEndsTheWholeTreeAtOnce() throws Exception {
     ZygoteCgroup z = driver.create("z1");
     Path group = z.dirs().get(0);
-    BufferedReader out = startIn(group, "sleep 60 & sleep 60 & echo forked; wait");
-    assertEquals("forked", out.readLine());
+    shell = HeldShell.startIn(List.of(group), "sleep 60 & sleep 60 & echo forked; wait");
+    assertEquals("forked", shell.out.readLine());
     List<Long> pids = UnifiedSubtree.procs(group);
     // Preconditions: the shell and both of its children are in the group, and it says populated.
     assertEquals(3, pids.size(), pids.toString());
-    assertTrue(pids.contains(proc.pid()));
+    assertTrue(pids.contains(shell.proc.pid()));
     assertTrue(UnifiedSubtree.populated(group));
     long t0 = System.nanoTime();
     assertTrue(z.kill(), "cgroup.kill is there");
@@ -106,8 +88,8 @@ class CgroupV2RealTest {
     System.out.printf("cgroup.kill of 3 processes: empty after %.1f ms%n", ms);
     assertFalse(UnifiedSubtree.populated(group), "still populated after 2 s");
     assertEquals(List.of(), UnifiedSubtree.procs(group));
-    proc.waitFor();
-    assertEquals(128 + 9, proc.exitValue(), "the shell died of SIGKILL");
+    shell.proc.waitFor();
+    assertEquals(128 + 9, shell.proc.exitValue(), "the shell died of SIGKILL");
     for (long pid : pids) {
       end = System.nanoTime() + 2_000_000_000L;
       while (Files.exists(Path.of("/proc", Long.toString(pid))) && System.nanoTime() < end) {
@@ -123,12 +105,6 @@ class CgroupV2RealTest {
     assertFalse(Files.exists(group), "an empty group is removed");
   }
 
-  /** The scheduler's own count of the process's CPU time, ns (first field of schedstat). */
-  static long schedNanos(long pid) throws Exception {
-    return Long.parseLong(
-        Files.readString(Path.of("/proc", Long.toString(pid), "schedstat")).split(" ")[0]);
-  }
-
   @Test
   void cpuTimeOfABurnerComesFromCpuStat() throws Exception {
     ZygoteCgroup z = driver.create("z1");
@@ -136,18 +112,17 @@ class CgroupV2RealTest {
     z.rearm();
     assertEquals(0, z.cpuNanos(), "nothing ran in a new group");
     long placedAt = System.nanoTime();
-    startIn(group, "while :; do :; done");
-    long schedBase = schedNanos(proc.pid());
+    shell = HeldShell.startIn(List.of(group), "while :; do :; done");
+    long schedBase = shell.schedNanos();
     long end = placedAt + 10_000_000_000L;
     while (z.cpuNanos() < 300_000_000L && System.nanoTime() < end) {
       Thread.sleep(10);
     }
     // Freeze the counters: the burner stops, and both counts are read at rest.
-    assertEquals(
-        0, new ProcessBuilder("kill", "-STOP", Long.toString(proc.pid())).start().waitFor());
+    shell.stop();
     long stoppedAt = System.nanoTime();
     Thread.sleep(20);
-    long sched = schedNanos(proc.pid()) - schedBase;
+    long sched = shell.schedNanos() - schedBase;
     RunUsage u = z.usage();
     long wall = stoppedAt - placedAt;
     System.out.printf(
