@@ -50,15 +50,7 @@ class CgroupV2DaemonTest {
     tree = UnifiedSubtree.create("forkd-e2e");
     try {
       driver = CgroupProbe.v2(CgroupFs.REAL, tree.dir(), "e2e", ProcessHandle.current().pid());
-      d =
-          TestDaemon.start(
-                  dir,
-                  1,
-                  ConfigLoader.parse(
-                      dev.forkd.daemon.config.TestConfigs.defaultTextWithoutPython(), "test"),
-                  RunFaults.NONE,
-                  driver)
-              .awaitReady();
+      d = TestDaemon.start(dir, 1, ConfigLoader.defaults(), RunFaults.NONE, driver).awaitReady();
     } catch (Exception | Error e) {
       tree.close();
       throw e;
@@ -158,6 +150,28 @@ class CgroupV2DaemonTest {
       Thread.sleep(5);
     }
     assertEquals(zygotes, UnifiedSubtree.procs(found));
+  }
+
+  /**
+   * A warm interpreter runs on the zygote's stack, which a zygote cloned straight into its group
+   * (clone3 without a stack: a fork) has from the launcher's main thread: a C recursion 10000 deep
+   * (json's scanner and encoder) works there.
+   */
+  @Test
+  void aWarmPythonRunWorksInAZygoteClonedIntoItsGroup() {
+    ExecResult r =
+        d.client.exec(
+            dev.forkd.api.v1.ExecRequest.newBuilder()
+                .setProfile("python")
+                .addArgv("python3")
+                .addArgv("-c")
+                .addArgv(
+                    "import json, sys; sys.setrecursionlimit(30000)\n"
+                        + "print(len(json.dumps(json.loads('[' * 10000 + ']' * 10000))))")
+                .build());
+    assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
+    assertTrue(r.getTiming().getWarm(), "served warm: " + r);
+    assertEquals("20000\n", r.getStdout().toStringUtf8());
   }
 
   @Test
