@@ -105,6 +105,35 @@ class CgroupV2RealTest {
     assertFalse(Files.exists(group), "an empty group is removed");
   }
 
+  /**
+   * A previous instance's group, still holding a process tree (a zygote that outlived its daemon):
+   * the next start of the same instance empties it (cgroup.kill), removes it and makes a fresh
+   * base.
+   */
+  @Test
+  void aRestartRemovesWhatAPreviousInstanceLeft() throws Exception {
+    ZygoteCgroup z = driver.create("z7");
+    Path group = z.dirs().get(0);
+    shell = HeldShell.startIn(List.of(group), "sleep 60 & sleep 60 & echo forked; wait");
+    assertEquals("forked", shell.out.readLine());
+    List<Long> pids = UnifiedSubtree.procs(group);
+    assertEquals(3, pids.size(), pids.toString());
+    CgroupDriver next =
+        CgroupProbe.v2(CgroupFs.REAL, tree.dir(), "t", ProcessHandle.current().pid());
+    next.start();
+    assertFalse(Files.exists(group), "the stale group is gone");
+    assertTrue(Files.isDirectory(tree.dir().resolve("forkd.t")), "a fresh base");
+    shell.proc.waitFor();
+    assertEquals(128 + 9, shell.proc.exitValue(), "the shell died of SIGKILL");
+    for (long pid : pids) {
+      long end = System.nanoTime() + 2_000_000_000L;
+      while (Files.exists(Path.of("/proc", Long.toString(pid))) && System.nanoTime() < end) {
+        Thread.sleep(5);
+      }
+      assertFalse(Files.exists(Path.of("/proc", Long.toString(pid))), "pid " + pid + " lives");
+    }
+  }
+
   @Test
   void cpuTimeOfABurnerComesFromCpuStat() throws Exception {
     ZygoteCgroup z = driver.create("z1");

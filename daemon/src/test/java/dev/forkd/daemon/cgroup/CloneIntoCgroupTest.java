@@ -24,11 +24,6 @@ import org.junit.jupiter.api.io.TempDir;
 class CloneIntoCgroupTest {
   @TempDir Path tmp;
 
-  static long ppid(long pid) throws Exception {
-    String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-    return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[1]);
-  }
-
   @Test
   void theZygoteIsBornInItsGroup() throws Exception {
     try (UnifiedSubtree tree = UnifiedSubtree.create("forkd-clone3");
@@ -58,7 +53,7 @@ class CloneIntoCgroupTest {
         }
         assertEquals(1, procs.size(), "the zygote in its group: " + procs);
         long zygote = procs.get(0);
-        assertEquals(launcher.pid(), ppid(zygote), "the launcher's child");
+        assertEquals(launcher.pid(), UnifiedSubtree.ppid(zygote), "the launcher's child");
         Thread.sleep(300);
         assertTrue(launcher.isAlive(), "the launcher waits for the zygote");
         assertEquals(

@@ -51,6 +51,12 @@ public final class UnifiedSubtree implements AutoCloseable {
     return pids;
   }
 
+  /** The parent pid of {@code pid} (field 4 of /proc/pid/stat, after the command's parens). */
+  public static long ppid(long pid) throws IOException {
+    String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+    return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[1]);
+  }
+
   /** Whether {@code group} or a group below it holds a process (cgroup.events). */
   public static boolean populated(Path group) throws IOException {
     return Files.readAllLines(group.resolve("cgroup.events")).contains("populated 1");

@@ -89,11 +89,6 @@ class CgroupV2DaemonTest {
     }
   }
 
-  static long ppid(long pid) throws IOException {
-    String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-    return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[1]);
-  }
-
   @Test
   void theDaemonRunsInModeV2() {
     DaemonStatus s = d.client.status();
@@ -134,7 +129,7 @@ class CgroupV2DaemonTest {
     }
     assertNotNull(found, "no zygote group held the run and its two children");
     assertEquals(1, zygotes.size(), "the zygote shares its group: " + zygotes);
-    long launcher = ppid(zygotes.get(0));
+    long launcher = UnifiedSubtree.ppid(zygotes.get(0));
     assertEquals("forkd-zygote", Path.of(argv0(launcher)).getFileName().toString());
     assertFalse(UnifiedSubtree.procs(found).contains(launcher), "the launcher stays outside");
     String rel = "0::/" + UnifiedSubtree.MOUNT.relativize(found);
