@@ -67,17 +67,22 @@ class CgroupV2RealTest {
     assertTrue(Files.exists(z.dirs().get(0).resolve("cgroup.kill")), "kernel 5.14+");
   }
 
+  /** A shell and two children in {@code group}; their pids, the preconditions checked. */
+  List<Long> startTree(Path group) throws Exception {
+    shell = HeldShell.startIn(List.of(group), "sleep 60 & sleep 60 & echo forked; wait");
+    assertEquals("forked", shell.out.readLine());
+    List<Long> pids = UnifiedSubtree.procs(group);
+    assertEquals(3, pids.size(), pids.toString());
+    assertTrue(pids.contains(shell.proc.pid()));
+    assertTrue(UnifiedSubtree.populated(group));
+    return pids;
+  }
+
   @Test
   void killEndsTheWholeTreeAtOnce() throws Exception {
     ZygoteCgroup z = driver.create("z1");
     Path group = z.dirs().get(0);
-    shell = HeldShell.startIn(List.of(group), "sleep 60 & sleep 60 & echo forked; wait");
-    assertEquals("forked", shell.out.readLine());
-    List<Long> pids = UnifiedSubtree.procs(group);
-    // Preconditions: the shell and both of its children are in the group, and it says populated.
-    assertEquals(3, pids.size(), pids.toString());
-    assertTrue(pids.contains(shell.proc.pid()));
-    assertTrue(UnifiedSubtree.populated(group));
+    List<Long> pids = startTree(group);
     long t0 = System.nanoTime();
     assertTrue(z.kill(), "cgroup.kill is there");
     long end = t0 + 2_000_000_000L;
@@ -108,10 +113,7 @@ class CgroupV2RealTest {
   void aRestartRemovesWhatAPreviousInstanceLeft() throws Exception {
     ZygoteCgroup z = driver.create("z7");
     Path group = z.dirs().get(0);
-    shell = HeldShell.startIn(List.of(group), "sleep 60 & sleep 60 & echo forked; wait");
-    assertEquals("forked", shell.out.readLine());
-    List<Long> pids = UnifiedSubtree.procs(group);
-    assertEquals(3, pids.size(), pids.toString());
+    List<Long> pids = startTree(group);
     CgroupDriver next =
         CgroupProbe.v2(CgroupFs.REAL, tree.dir(), "t", ProcessHandle.current().pid());
     next.start();
