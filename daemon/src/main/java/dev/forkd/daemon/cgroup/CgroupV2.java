@@ -8,7 +8,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
@@ -69,11 +68,6 @@ public final class CgroupV2 implements CgroupDriver {
   @Override
   public synchronized boolean limitsMemoryAndProcesses() {
     return controllers.contains("memory") && controllers.contains("pids");
-  }
-
-  /** This instance's directory, the parent of the zygotes' groups. */
-  Path base() {
-    return base;
   }
 
   @Override
@@ -271,23 +265,6 @@ public final class CgroupV2 implements CgroupDriver {
         return false;
       }
       fs.write(kill, "1");
-      return true;
-    }
-
-    /** Whether a process is still in the group ({@code populated} of {@code cgroup.events}). */
-    boolean populated() throws IOException {
-      return Cgroups.keyed(fs.read(dir.resolve("cgroup.events")), "populated") != 0;
-    }
-
-    /** Waits up to {@code timeoutMillis} for the group to be empty; whether it is. */
-    boolean awaitEmpty(long timeoutMillis) throws IOException, InterruptedException {
-      long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-      while (populated()) {
-        if (System.nanoTime() > end) {
-          return false;
-        }
-        TimeUnit.MILLISECONDS.sleep(2);
-      }
       return true;
     }
 
