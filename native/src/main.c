@@ -3,7 +3,9 @@
  *
  * It connects to the daemon's socket first (so the daemon's SO_PEERCRED sees this process),
  * clones the zygote into new namespaces, writes its uid/gid maps, moves it (not itself) into
- * the --cgroup directories, releases it, and then only waits: it exits with the zygote's exit
+ * the --cgroup directories (or, for a single cgroup v2 directory, clones it right into that
+ * group with clone3(CLONE_INTO_CGROUP): no migration, and it never runs outside), releases it,
+ * and then only waits: it exits with the zygote's exit
  * code (128 + signal if it was killed) and turns SIGTERM/SIGINT into SIGKILL for the zygote.
  * Parent-death signals chain daemon -> launcher -> zygote, and the zygote's death takes its
  * whole pid namespace with it.
@@ -17,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -319,12 +324,13 @@ static int write_id_maps(pid_t pid, const struct forkd_config *cfg) {
 
 /*
  * Launcher: moves the zygote (not us) into every --cgroup directory (one per v1 controller, or
- * one v2 directory), while it still waits for SYNC_GO: it runs nothing outside them.
+ * one v2 directory) but the first `placed` (those clone3 put it in already), while it still
+ * waits for SYNC_GO: it runs nothing outside them.
  */
-static int join_cgroups(pid_t pid, const struct forkd_config *cfg) {
+static int join_cgroups(pid_t pid, const struct forkd_config *cfg, int placed) {
     char path[PATH_MAX], text[24];
     int len = snprintf(text, sizeof(text), "%d\n", (int)pid);
-    for (int i = 0; i < cfg->n_cgroups; i++) {
+    for (int i = placed; i < cfg->n_cgroups; i++) {
         snprintf(path, sizeof(path), "%s/cgroup.procs", cfg->cgroups[i]); /* fits: clean path */
         int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0) return log_fail("open %s", path);
@@ -357,6 +363,41 @@ static void protect_from_oom_killer(pid_t pid) {
     if (fd < 0) return;
     if (write(fd, "-1000", 5) != 5 && errno != EACCES && errno != EPERM) log_fail("write %s", path);
     close(fd);
+}
+
+/*
+ * Launcher: a single --cgroup directory on cgroup v2, opened for clone3(CLONE_INTO_CGROUP), or
+ * -1 (v1 directories, or several: they are joined by a cgroup.procs write after the clone).
+ */
+static int open_v2_cgroup(const struct forkd_config *cfg) {
+    if (cfg->n_cgroups != 1) return -1;
+    struct statfs fs;
+    if (statfs(cfg->cgroups[0], &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC) return -1;
+    int fd = open(cfg->cgroups[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) die("open %s", cfg->cgroups[0]);
+    return fd;
+}
+
+/*
+ * Launcher: clone3 without a stack of its own is a fork: the zygote goes on from here on a copy
+ * of our stack (which grows to RLIMIT_STACK, as the 8 MiB of the clone() path) and never
+ * returns. 0 from here on means "not supported" (ENOSYS, E2BIG: kernels before 5.7); the caller
+ * then clones and moves.
+ */
+static pid_t clone_into_cgroup(int flags, int cgroup_fd, struct zygote_args *args) {
+    struct clone_args ca;
+    memset(&ca, 0, sizeof(ca));
+    ca.flags = (uint64_t)(flags & ~CSIGNAL) | CLONE_INTO_CGROUP;
+    ca.exit_signal = (uint64_t)(flags & CSIGNAL);
+    ca.cgroup = (uint64_t)cgroup_fd;
+    long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid == 0) {
+        close(cgroup_fd); /* the zygote keeps no handle on the host's hierarchy */
+        _exit(zygote_main(args));
+    }
+    if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) return 0;
+    if (pid < 0) die("clone3(CLONE_INTO_CGROUP) into %s", args->cfg->cgroups[0]);
+    return (pid_t)pid;
 }
 
 static volatile sig_atomic_t zygote_pid;
@@ -433,7 +474,11 @@ int main(int argc, char **argv) {
     /* No CLONE_NEWCGROUP: the zygote unshares it once it is in its cgroups (see above). */
     int flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
                 CLONE_NEWUTS | SIGCHLD;
-    pid_t pid = clone(zygote_main, stack + ZYGOTE_STACK_SIZE, flags, &args);
+    int cgroup_fd = open_v2_cgroup(&cfg);
+    pid_t pid = cgroup_fd >= 0 ? clone_into_cgroup(flags, cgroup_fd, &args) : 0;
+    int placed = pid > 0 ? 1 : 0;
+    if (cgroup_fd >= 0) close(cgroup_fd);
+    if (pid == 0) pid = clone(zygote_main, stack + ZYGOTE_STACK_SIZE, flags, &args);
     if (pid < 0) die("clone");
     zygote_pid = pid;
     struct sigaction sa;
@@ -457,7 +502,7 @@ int main(int argc, char **argv) {
             log_msg("zygote exited during start-up");
         abort_zygote(pid);
     }
-    if (write_id_maps(pid, &cfg) < 0 || join_cgroups(pid, &cfg) < 0) abort_zygote(pid);
+    if (write_id_maps(pid, &cfg) < 0 || join_cgroups(pid, &cfg, placed) < 0) abort_zygote(pid);
     protect_from_oom_killer(pid);
     byte = SYNC_GO;
     if (write(sync[0], &byte, 1) != 1) {

@@ -119,15 +119,37 @@ public final class Daemon {
       SocketActivation.InheritedSocket inherited,
       RunFaults faults)
       throws IOException {
+    return start(settings, ops, inherited, faults, null);
+  }
+
+  /**
+   * Starts as {@link #start(Settings, OpsConfig, SocketActivation.InheritedSocket, RunFaults)},
+   * with the zygotes' groups made by {@code cgroups} (not started yet; null: probed as usual, from
+   * /proc/self/cgroup). Tests give it a v2 driver in a group of their own ({@link CgroupProbe#v2}).
+   */
+  public static Daemon start(
+      Settings settings,
+      OpsConfig ops,
+      SocketActivation.InheritedSocket inherited,
+      RunFaults faults,
+      CgroupDriver cgroupDriver)
+      throws IOException {
     Path socket = settings.socket();
     if (inherited == null) {
       prepareSocketPath(socket);
     }
     Path zygoteDir = socket.resolveSibling("." + socket.getFileName() + ".zygotes");
-    CgroupDriver cgroups = chooseCgroups(socket);
-    if (cgroups.mode().equals("none")) {
+    CgroupDriver cgroups = startCgroups(cgroupDriver != null ? cgroupDriver : probeCgroups(socket));
+    // Without a cgroup that limits memory and processes (mode "none", or v2 without the memory
+    // and pids controllers), those limits are rlimits: the workers load the seccomp program that
+    // refuses memory no rlimit bounds, and the zygote fits its scratch mounts to each run.
+    boolean cgroupLimits = cgroups.limitsMemoryAndProcesses();
+    if (!cgroupLimits) {
       settings = settings.withoutCgroups();
     }
+    // Runner and SessionManager read the mode only to choose cgroup or rlimit limits for memory
+    // and processes; the mode reported (status, metrics) stays the driver's.
+    String limitMode = cgroupLimits ? cgroups.mode() : "none";
     ZygoteLauncher launcher = new ZygoteLauncher(zygoteDir);
     Map<String, ZygotePool> pools = new LinkedHashMap<>();
     Map<String, ZygotePool> sessionPools = new LinkedHashMap<>();
@@ -174,8 +196,7 @@ public final class Daemon {
           new RequestValidator(
               settings.profiles(), settings.maxRequestBytes(), settings.maxPipelineCommands());
       sessions =
-          new SessionManager(
-              validator, sessionPools, settings.queueTimeout(), cgroups.mode(), files);
+          new SessionManager(validator, sessionPools, settings.queueTimeout(), limitMode, files);
       Map<String, String> features = new LinkedHashMap<>();
       features.put("user_namespaces", "yes");
       features.put("cgroups", cgroups.describe());
@@ -199,7 +220,7 @@ public final class Daemon {
       metrics.watchPools(pools.values());
       metrics.watchCgroupErrors(cgroups::errors);
       metrics.watchSessions(sessions::stats);
-      Runner runner = new Runner(pools, settings.queueTimeout(), cgroups.mode(), files, faults);
+      Runner runner = new Runner(pools, settings.queueTimeout(), limitMode, files, faults);
       reapi =
           ReapiServices.create(
               settings.remoteExecution(),
@@ -344,11 +365,8 @@ public final class Daemon {
     return base.resolve("forkd").resolve(name);
   }
 
-  /**
-   * Picks the cgroup driver (DESIGN §9: one log line per choice) and prepares its directory; a
-   * failure falls back to no cgroups, and says so.
-   */
-  private static CgroupDriver chooseCgroups(Path socket) {
+  /** Picks the cgroup driver from what the kernel and /proc/self/cgroup offer. */
+  private static CgroupDriver probeCgroups(Path socket) {
     String selfCgroup;
     try {
       selfCgroup = Files.readString(Path.of("/proc/self/cgroup"));
@@ -356,13 +374,19 @@ public final class Daemon {
       selfCgroup = "";
     }
     String instance = instanceName(socket);
-    CgroupDriver d =
-        CgroupProbe.choose(
-            CgroupFs.REAL,
-            Path.of("/sys/fs/cgroup"),
-            selfCgroup,
-            instance,
-            ProcessHandle.current().pid());
+    return CgroupProbe.choose(
+        CgroupFs.REAL,
+        Path.of("/sys/fs/cgroup"),
+        selfCgroup,
+        instance,
+        ProcessHandle.current().pid());
+  }
+
+  /**
+   * Prepares the driver's directory and logs the choice (DESIGN §9: one log line per choice); a
+   * failure falls back to no cgroups, and says so.
+   */
+  private static CgroupDriver startCgroups(CgroupDriver d) {
     try {
       d.start();
     } catch (IOException e) {
@@ -470,8 +494,9 @@ public final class Daemon {
       } catch (IOException e) {
         throw new ZygoteException("cannot create the zygote's cgroup: " + e.getMessage(), e);
       }
-      if (cg == null) {
-        // cgroup mode "none": no memory cgroup bounds the run's tmpfs pages; the zygote does.
+      if (!cgroups.limitsMemoryAndProcesses()) {
+        // No memory cgroup (mode "none", or v2 without the memory controller) bounds the run's
+        // tmpfs pages; the zygote does.
         spec = spec.withoutMemoryCgroup();
       }
       Zygote z;

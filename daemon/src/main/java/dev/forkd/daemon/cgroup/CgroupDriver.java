@@ -11,6 +11,15 @@ public interface CgroupDriver {
   /** "v2", "v1" or "none". */
   String mode();
 
+  /**
+   * Whether the runs' memory and process limits are the cgroups' (true in v1 and in v2 with the
+   * memory and pids controllers); when false, they are rlimits (RLIMIT_AS, RLIMIT_NPROC) and the
+   * accounting of memory is approximate, as in mode "none".
+   */
+  default boolean limitsMemoryAndProcesses() {
+    return !mode().equals("none");
+  }
+
   /** One line for the start-up log: where the groups live, or why there are none. */
   String describe();
 

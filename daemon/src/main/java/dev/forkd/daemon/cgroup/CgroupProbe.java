@@ -7,9 +7,11 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Chooses the cgroup driver at start: v2 when the unified hierarchy holds the daemon's group with
- * memory, pids and cpu available and writable (a delegated subtree); else v1 when the memory, pids
- * and cpuacct hierarchies are there and writable; else none.
+ * Chooses the cgroup driver at start: v2 when the unified hierarchy is mounted at the root and
+ * holds the daemon's group writable (a delegated subtree), with whichever of memory, pids and cpu
+ * it offers; else v1 when the memory, pids and cpuacct hierarchies are there and writable; else
+ * none. A hybrid host (v1 controllers, a unified hierarchy without them at {@code unified/}) gets
+ * v1.
  */
 public final class CgroupProbe {
   private CgroupProbe() {}
@@ -39,18 +41,10 @@ public final class CgroupProbe {
     String dirName = "forkd." + instance;
     if (v2 != null && fs.exists(root.resolve("cgroup.controllers"))) {
       Path own = root.resolve(relative(v2)).normalize();
-      try {
-        String available = fs.read(own.resolve("cgroup.controllers"));
-        if (available.contains("memory")
-            && available.contains("pids")
-            && available.contains("cpu")
-            && Files.isWritable(own)) {
-          return new CgroupV2(fs, own, own.resolve(dirName), selfPid);
-        }
-        return new NoCgroups("cgroup v2 without a delegated subtree holding memory, pids and cpu");
-      } catch (IOException e) {
-        return new NoCgroups("cgroup v2 unreadable: " + e.getMessage());
+      if (!Files.isWritable(own)) {
+        return new NoCgroups("cgroup v2 without a delegated subtree: " + own + " is not writable");
       }
+      return v2(fs, own, instance, selfPid);
     }
     Map<String, Path> bases = new HashMap<>();
     for (String c : CgroupV1.CONTROLLERS) {
@@ -65,6 +59,23 @@ public final class CgroupProbe {
       bases.put(c, own.resolve(dirName));
     }
     return new CgroupV1(fs, bases);
+  }
+
+  /**
+   * The v2 driver in the delegated group {@code own}: zygote groups under {@code
+   * own/forkd.<instance>}, with those of memory, pids and cpu that {@code own} offers (the limits
+   * whose controller is missing become rlimits: {@link CgroupDriver#limitsMemoryAndProcesses()}).
+   * The probe calls it for the daemon's own group; an embedding or a test may name another group it
+   * owns (on a hybrid host, one below /sys/fs/cgroup/unified).
+   */
+  public static CgroupDriver v2(CgroupFs fs, Path own, String instance, long selfPid) {
+    String offered;
+    try {
+      offered = fs.read(own.resolve("cgroup.controllers"));
+    } catch (IOException e) {
+      return new NoCgroups("cgroup v2 unreadable: " + e.getMessage());
+    }
+    return new CgroupV2(fs, own, own.resolve("forkd." + instance), selfPid, offered);
   }
 
   /** The driver for "no cgroups", saying why. */

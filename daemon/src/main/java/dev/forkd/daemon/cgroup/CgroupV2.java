@@ -3,15 +3,28 @@ package dev.forkd.daemon.cgroup;
 import dev.forkd.daemon.domain.LimitValues;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.logging.Logger;
 
 /**
- * cgroup v2 with a delegated subtree: the daemon's own group {@code own} gets a leaf for the
- * daemon's process and an instance directory {@code forkd.<instance>} with one group per zygote;
- * {@code memory}, {@code pids} and {@code cpu} are enabled for the children on the way down.
+ * cgroup v2 with a delegated subtree: the daemon's own group {@code own} gets an instance directory
+ * {@code forkd.<instance>} with one group per zygote. Of {@code memory}, {@code pids} and {@code
+ * cpu}, only those that {@code own} offers (its {@code cgroup.controllers}) are enabled for the
+ * children on the way down. What needs no controller works in any v2 group: placement ({@code
+ * cgroup.procs}), CPU time ({@code usage_usec} of {@code cpu.stat}), {@code cgroup.kill} and {@code
+ * cgroup.events}. Without {@code memory} and {@code pids} the run's memory and process limits are
+ * rlimits, as without cgroups (DESIGN §5: missing refinements fall back and say so); {@link
+ * #limitsMemoryAndProcesses()} tells the daemon which.
  */
 public final class CgroupV2 implements CgroupDriver {
-  static final String CONTROLLERS = "+memory +pids +cpu";
+  private static final Logger log = Logger.getLogger(CgroupV2.class.getName());
+
+  /** The controllers the driver uses when offered, in the order they are enabled. */
+  static final List<String> WANTED = List.of("memory", "pids", "cpu");
 
   private final CgroupFs fs;
   private final java.util.concurrent.atomic.AtomicLong errors =
@@ -20,15 +33,22 @@ public final class CgroupV2 implements CgroupDriver {
   private final Path base;
   private final long selfPid;
 
+  /** The wanted controllers {@code own} offers; after {@link #start()}, those it enabled. */
+  private final Set<String> controllers;
+
   /**
-   * @param own the daemon's current cgroup directory (from /proc/self/cgroup)
+   * @param own the daemon's current cgroup directory (from /proc/self/cgroup), or the group an
+   *     operator delegated to it
    * @param base this instance's directory below {@code own}
+   * @param offered the content of {@code own}'s {@code cgroup.controllers}
    */
-  CgroupV2(CgroupFs fs, Path own, Path base, long selfPid) {
+  CgroupV2(CgroupFs fs, Path own, Path base, long selfPid, String offered) {
     this.fs = fs;
     this.own = own;
     this.base = base;
     this.selfPid = selfPid;
+    this.controllers = new TreeSet<>(WANTED);
+    this.controllers.retainAll(Arrays.asList(offered.trim().split("\\s+")));
   }
 
   @Override
@@ -36,25 +56,80 @@ public final class CgroupV2 implements CgroupDriver {
     return "v2";
   }
 
+  /** The controllers the zygotes' groups have (memory, pids, cpu or fewer). */
+  public synchronized Set<String> controllers() {
+    return Set.copyOf(controllers);
+  }
+
+  /**
+   * Whether memory and process limits are the cgroup's ({@code memory.max}, {@code pids.max}); when
+   * not, the runs get RLIMIT_AS and RLIMIT_NPROC instead and their accounting is approximate.
+   */
   @Override
-  public String describe() {
-    return "cgroup v2: zygote groups under " + base;
+  public synchronized boolean limitsMemoryAndProcesses() {
+    return controllers.contains("memory") && controllers.contains("pids");
   }
 
   @Override
-  public void start() throws IOException {
-    // "No internal processes": a group that hands controllers to its children may hold no
-    // process itself, so the daemon first moves into a leaf of its own. This happens once, at
-    // start, never on the request path.
-    Path leaf = own.resolve("daemon");
-    if (!fs.exists(leaf)) {
-      fs.mkdir(leaf);
+  public synchronized String describe() {
+    List<String> missing = new ArrayList<>(WANTED);
+    missing.removeAll(controllers);
+    String s =
+        "cgroup v2: zygote groups under "
+            + base
+            + ", controllers "
+            + (controllers.isEmpty() ? "none" : String.join(" ", controllers));
+    if (missing.isEmpty()) {
+      return s;
     }
-    fs.write(leaf.resolve("cgroup.procs"), Long.toString(selfPid));
-    fs.write(own.resolve("cgroup.subtree_control"), CONTROLLERS);
+    return s
+        + " (missing: "
+        + String.join(" ", missing)
+        + (limitsMemoryAndProcesses()
+            ? ")"
+            : "; memory and process limits by rlimits, accounting approximate; CPU time from"
+                + " cpu.stat)");
+  }
+
+  @Override
+  public synchronized void start() throws IOException {
     Cleanup.removeStale(fs, base);
+    List<String> offered = new ArrayList<>();
+    for (String c : WANTED) {
+      if (controllers.contains(c)) {
+        offered.add(c);
+      }
+    }
+    if (!offered.isEmpty()) {
+      // "No internal processes": a group that hands controllers to its children may hold no
+      // process itself, so the daemon first moves into a leaf of its own. This happens once, at
+      // start, never on the request path. Without a controller to hand down there is no such
+      // rule, and the daemon stays where it is.
+      Path leaf = own.resolve("daemon");
+      if (!fs.exists(leaf)) {
+        fs.mkdir(leaf);
+      }
+      fs.write(leaf.resolve("cgroup.procs"), Long.toString(selfPid));
+    }
+    enable(own, offered);
     fs.mkdir(base);
-    fs.write(base.resolve("cgroup.subtree_control"), CONTROLLERS);
+    enable(base, new ArrayList<>(controllers));
+  }
+
+  /**
+   * Enables each controller in {@code dir}'s subtree_control on its own: a parent may offer one and
+   * still refuse it (cpu, while a real-time thread runs outside the group). One refused is then
+   * missing, and said so in {@link #describe()}.
+   */
+  private void enable(Path dir, List<String> wanted) {
+    for (String c : wanted) {
+      try {
+        fs.write(dir.resolve("cgroup.subtree_control"), "+" + c);
+      } catch (IOException e) {
+        log.warning("cgroup v2: cannot enable " + c + " in " + dir + ": " + e.getMessage());
+        controllers.remove(c);
+      }
+    }
   }
 
   @Override
@@ -67,13 +142,15 @@ public final class CgroupV2 implements CgroupDriver {
     return CountedCgroup.create(errors, () -> createGroup(name));
   }
 
-  private ZygoteCgroup createGroup(String name) throws IOException {
+  private synchronized ZygoteCgroup createGroup(String name) throws IOException {
     Path dir = base.resolve(name);
     fs.mkdir(dir);
     try {
-      // No swap for sandboxes: the memory limit is the limit.
-      fs.write(dir.resolve("memory.swap.max"), "0");
-      Group g = new Group(dir);
+      Group g = new Group(dir, Set.copyOf(controllers));
+      if (g.memory) {
+        // No swap for sandboxes: the memory limit is the limit.
+        fs.write(dir.resolve("memory.swap.max"), "0");
+      }
       g.rearm();
       return g;
     } catch (IOException e) {
@@ -90,6 +167,8 @@ public final class CgroupV2 implements CgroupDriver {
   /** One zygote's group. */
   final class Group implements ZygoteCgroup {
     private final Path dir;
+    final boolean memory;
+    private final boolean pids;
     private long memoryLimit = -1;
     private long pidsLimit = -1;
     private long cpuBase;
@@ -99,8 +178,10 @@ public final class CgroupV2 implements CgroupDriver {
     private long memoryBase;
     private boolean peakResettable = true;
 
-    Group(Path dir) {
+    Group(Path dir, Set<String> controllers) {
       this.dir = dir;
+      this.memory = controllers.contains("memory");
+      this.pids = controllers.contains("pids");
     }
 
     @Override
@@ -110,6 +191,14 @@ public final class CgroupV2 implements CgroupDriver {
 
     @Override
     public void rearm() throws IOException {
+      // cpu.stat's usage_usec, user_usec and system_usec are there without the cpu controller.
+      String stat = fs.read(dir.resolve("cpu.stat"));
+      cpuBase = Cgroups.keyed(stat, "usage_usec") * 1000;
+      userBase = Cgroups.keyed(stat, "user_usec") * 1000;
+      systemBase = Cgroups.keyed(stat, "system_usec") * 1000;
+      if (!memory) {
+        return;
+      }
       if (peakResettable) {
         try {
           // Writing memory.peak resets it (Linux 6.12+); older kernels refuse, and the peak is
@@ -119,10 +208,6 @@ public final class CgroupV2 implements CgroupDriver {
           peakResettable = false;
         }
       }
-      String stat = fs.read(dir.resolve("cpu.stat"));
-      cpuBase = Cgroups.keyed(stat, "usage_usec") * 1000;
-      userBase = Cgroups.keyed(stat, "user_usec") * 1000;
-      systemBase = Cgroups.keyed(stat, "system_usec") * 1000;
       oomBase = Cgroups.keyed(fs.read(dir.resolve("memory.events")), "oom_kill");
       Path current = dir.resolve("memory.current");
       memoryBase = fs.exists(current) ? Long.parseLong(fs.read(current).trim()) : 0;
@@ -135,12 +220,12 @@ public final class CgroupV2 implements CgroupDriver {
 
     @Override
     public void applyLimits(LimitValues l) throws IOException {
-      if (l.memoryBytes() != memoryLimit) {
+      if (memory && l.memoryBytes() != memoryLimit) {
         fs.write(dir.resolve("memory.max"), Long.toString(l.memoryBytes()));
         memoryLimit = l.memoryBytes();
       }
       long p = Cgroups.pidsMax(l);
-      if (p != pidsLimit) {
+      if (pids && p != pidsLimit) {
         fs.write(dir.resolve("pids.max"), Long.toString(p));
         pidsLimit = p;
       }
@@ -154,20 +239,46 @@ public final class CgroupV2 implements CgroupDriver {
     @Override
     public RunUsage usage() throws IOException {
       String stat = fs.read(dir.resolve("cpu.stat"));
-      long peak =
-          fs.exists(dir.resolve("memory.peak"))
-              ? Long.parseLong(fs.read(dir.resolve("memory.peak")).trim())
-              : 0;
+      long peak = 0;
+      long oomKills = 0;
+      if (memory) {
+        Path peakFile = dir.resolve("memory.peak");
+        peak = fs.exists(peakFile) ? Long.parseLong(fs.read(peakFile).trim()) : 0;
+        oomKills = Cgroups.keyed(fs.read(dir.resolve("memory.events")), "oom_kill") - oomBase;
+      }
       return new RunUsage(
           Cgroups.keyed(stat, "usage_usec") * 1000 - cpuBase,
           Cgroups.keyed(stat, "user_usec") * 1000 - userBase,
           Cgroups.keyed(stat, "system_usec") * 1000 - systemBase,
           peak,
-          Cgroups.keyed(fs.read(dir.resolve("memory.events")), "oom_kill") - oomBase);
+          oomKills);
     }
 
+    /**
+     * Kills every process in the group at once ({@code cgroup.kill}, Linux 5.14+): the zygote, its
+     * run and whatever the run forked, wherever in the group's pid namespace they are.
+     */
+    @Override
+    public boolean kill() throws IOException {
+      Path kill = dir.resolve("cgroup.kill");
+      if (!fs.exists(kill)) {
+        return false;
+      }
+      fs.write(kill, "1");
+      return true;
+    }
+
+    /**
+     * The launcher has exited, so the zygote is dead or dying (its parent-death signal): kill
+     * whatever is left in the group at once, then remove it when empty.
+     */
     @Override
     public void remove() {
+      try {
+        kill();
+      } catch (IOException e) {
+        log.fine("cgroup.kill of " + dir + ": " + e.getMessage());
+      }
       Cleanup.removeWhenEmpty(fs, List.of(dir));
     }
   }

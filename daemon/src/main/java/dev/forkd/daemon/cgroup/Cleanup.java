@@ -126,6 +126,16 @@ final class Cleanup {
     }
     for (Path child : children) {
       Path procs = child.resolve("cgroup.procs");
+      Path kill = child.resolve("cgroup.kill");
+      if (fs.exists(kill)) {
+        // v2: the whole group at once, what a dying zygote forks included; the loop below then
+        // only waits (and kills by pid where this write was refused).
+        try {
+          fs.write(kill, "1");
+        } catch (IOException e) {
+          log.fine("cgroup.kill of " + child + ": " + e.getMessage());
+        }
+      }
       for (int attempt = 0; attempt < 50; attempt++) {
         String pids = fs.exists(procs) ? fs.read(procs).trim() : "";
         if (pids.isEmpty()) {

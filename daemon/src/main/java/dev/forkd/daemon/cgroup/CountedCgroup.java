@@ -83,6 +83,15 @@ final class CountedCgroup implements ZygoteCgroup {
   }
 
   @Override
+  public boolean kill() throws IOException {
+    try {
+      return inner.kill();
+    } catch (IOException e) {
+      throw counted(e);
+    }
+  }
+
+  @Override
   public void remove() {
     inner.remove();
   }

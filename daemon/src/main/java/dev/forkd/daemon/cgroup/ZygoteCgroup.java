@@ -39,6 +39,14 @@ public interface ZygoteCgroup {
     return 0;
   }
 
+  /**
+   * Kills every process in the group at once, the zygote included (cgroup v2's {@code
+   * cgroup.kill}); false where the kernel or the mode has no such file (v1), and nothing was done.
+   */
+  default boolean kill() throws IOException {
+    return false;
+  }
+
   /** Removes the directories once the zygote is gone; retries while the kernel says busy. */
   void remove();
 }

@@ -522,7 +522,8 @@ public final class Runner {
     if (!cgroups) {
       message =
           (message.isEmpty() ? "" : message + "; ")
-              + "accounting approximate: no cgroups (memory and processes limited by rlimits)";
+              + "accounting approximate: no memory and pids cgroup (memory and processes limited by"
+              + " rlimits)";
     }
     return new ExecOutcome(
         runId,

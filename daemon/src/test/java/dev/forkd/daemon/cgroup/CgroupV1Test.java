@@ -13,10 +13,52 @@ import org.junit.jupiter.api.Test;
 
 /** The v1 driver on this machine's real hierarchies (root only; skipped elsewhere). */
 class CgroupV1Test {
-  @Test
-  void createsLimitsMeasuresAndRemovesItsOwnGroups() throws Exception {
+  static CgroupDriver driver(CgroupFs fs, String instance) throws Exception {
     assumeTrue(Files.exists(Path.of("/sys/fs/cgroup/memory/cgroup.procs")), "no cgroup v1 here");
     assumeTrue("root".equals(System.getProperty("user.name")), "needs root");
+    CgroupDriver d =
+        CgroupProbe.choose(
+            fs,
+            Path.of("/sys/fs/cgroup"),
+            Files.readString(Path.of("/proc/self/cgroup")),
+            instance,
+            ProcessHandle.current().pid());
+    assertEquals("v1", d.mode(), d.describe());
+    return d;
+  }
+
+  /** What the driver measures of a run, against the kernel's own count ({@link HeldShell}). */
+  @Test
+  void cpuTimeOfABurnerComesFromCpuacct() throws Exception {
+    String instance = "test" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
+    CgroupDriver d = driver(CgroupFs.REAL, instance);
+    d.start();
+    ZygoteCgroup z = d.create("z1");
+    try {
+      HeldShell.burnAndCheck(z, "v1 cpuacct.usage");
+    } finally {
+      z.remove();
+      d.close();
+    }
+    assertGone(instance);
+  }
+
+  static void assertGone(String instance) throws Exception {
+    for (String c : CgroupV1.CONTROLLERS) {
+      String own =
+          Files.readAllLines(Path.of("/proc/self/cgroup")).stream()
+              .filter(l -> l.split(":", 3)[1].contains(c))
+              .findFirst()
+              .orElseThrow()
+              .split(":", 3)[2];
+      assertFalse(
+          Files.exists(Path.of("/sys/fs/cgroup", c, own, "forkd." + instance)),
+          c + " group left behind");
+    }
+  }
+
+  @Test
+  void createsLimitsMeasuresAndRemovesItsOwnGroups() throws Exception {
     String instance = "test" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
     java.util.concurrent.atomic.AtomicInteger writes =
         new java.util.concurrent.atomic.AtomicInteger();
@@ -53,14 +95,7 @@ class CgroupV1Test {
             CgroupFs.REAL.write(file, value);
           }
         };
-    CgroupDriver d =
-        CgroupProbe.choose(
-            counting,
-            Path.of("/sys/fs/cgroup"),
-            Files.readString(Path.of("/proc/self/cgroup")),
-            instance,
-            ProcessHandle.current().pid());
-    assertEquals("v1", d.mode(), d.describe());
+    CgroupDriver d = driver(counting, instance);
     d.start();
     ZygoteCgroup z = d.create("z1");
     try {
@@ -98,16 +133,6 @@ class CgroupV1Test {
       z.remove();
       d.close();
     }
-    for (String c : CgroupV1.CONTROLLERS) {
-      String own =
-          Files.readAllLines(Path.of("/proc/self/cgroup")).stream()
-              .filter(l -> l.split(":", 3)[1].contains(c))
-              .findFirst()
-              .orElseThrow()
-              .split(":", 3)[2];
-      assertFalse(
-          Files.exists(Path.of("/sys/fs/cgroup", c, own, "forkd." + instance)),
-          c + " group left behind");
-    }
+    assertGone(instance);
   }
 }

@@ -9,6 +9,7 @@ import dev.forkd.daemon.domain.LimitValues;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,25 +35,85 @@ class CgroupV2FixtureTest {
   }
 
   @Test
-  void withoutControllersThereAreNoCgroups() throws Exception {
-    FixtureCgroupFs.populate(root);
-    Path own = root.resolve("user.slice");
-    FixtureCgroupFs.populate(own);
-    Files.writeString(own.resolve("cgroup.controllers"), "cpu");
-    CgroupDriver d = CgroupProbe.choose(fs, root, "0::/user.slice\n", "x", 1);
-    assertEquals("none", d.mode());
-    assertTrue(d.describe().contains("delegated"), d.describe());
-  }
-
-  @Test
   void startMovesTheDaemonToALeafAndEnablesControllers() throws Exception {
     CgroupDriver d = driver();
     d.start();
     Path own = root.resolve("system.slice/forkd.service");
     assertEquals("4242", Files.readString(own.resolve("daemon/cgroup.procs")));
-    assertEquals(CgroupV2.CONTROLLERS, Files.readString(own.resolve("cgroup.subtree_control")));
+    assertEquals("cpu memory pids", Files.readString(own.resolve("cgroup.subtree_control")));
     assertEquals(
-        CgroupV2.CONTROLLERS, Files.readString(own.resolve("forkd.abc123/cgroup.subtree_control")));
+        "cpu memory pids", Files.readString(own.resolve("forkd.abc123/cgroup.subtree_control")));
+    assertEquals(Set.of("cpu", "memory", "pids"), ((CgroupV2) d).controllers());
+    assertTrue(d.limitsMemoryAndProcesses());
+    assertFalse(d.describe().contains("missing"), d.describe());
+  }
+
+  /** A parent as this project's build machines' /sys/fs/cgroup/unified: no memory, pids, cpu. */
+  @Test
+  void withoutControllersV2KeepsPlacementAndCpuTimeAndLeavesTheRestToRlimits() throws Exception {
+    FixtureCgroupFs.populate(root);
+    Path own = root.resolve("test.slice");
+    FixtureCgroupFs.populate(own);
+    Files.writeString(own.resolve("cgroup.controllers"), "hugetlb");
+    CgroupDriver d = CgroupProbe.choose(fs, root, "0::/test.slice\n", "x", 4242);
+    assertEquals("v2", d.mode());
+    d.start();
+    assertFalse(d.limitsMemoryAndProcesses());
+    assertTrue(
+        d.describe().contains("missing: memory pids cpu; memory and process limits by rlimits"),
+        d.describe());
+    // Nothing to hand down: no write to the parent, and the daemon is not moved.
+    assertEquals("", Files.readString(own.resolve("cgroup.subtree_control")));
+    assertFalse(Files.exists(own.resolve("daemon")));
+    ZygoteCgroup z = d.create("z1");
+    Path dir = z.dirs().get(0);
+    assertFalse(Files.exists(dir.resolve("memory.max")), "the fixture follows the kernel");
+    fs.writes.clear();
+    z.applyLimits(LIMITS);
+    assertEquals(List.of(), fs.writes, "no limit file exists to write");
+    Files.writeString(
+        dir.resolve("cpu.stat"), "usage_usec 9000\nuser_usec 6000\nsystem_usec 3000\n");
+    assertEquals(new RunUsage(9_000_000L, 6_000_000L, 3_000_000L, 0, 0), z.usage());
+    z.rearm();
+    assertEquals(0, z.cpuNanos());
+  }
+
+  @Test
+  void aControllerTheParentRefusesIsMissingNotFatal() throws Exception {
+    CgroupDriver d = driver();
+    fs.refused.add("cpu");
+    d.start();
+    assertEquals(Set.of("memory", "pids"), ((CgroupV2) d).controllers());
+    assertTrue(d.limitsMemoryAndProcesses(), "memory and pids are what limits need");
+    assertTrue(d.describe().contains("(missing: cpu)"), d.describe());
+    Path own = root.resolve("system.slice/forkd.service");
+    assertEquals(
+        "memory pids", Files.readString(own.resolve("forkd.abc123/cgroup.subtree_control")));
+  }
+
+  @Test
+  void withoutPidsTheProcessLimitIsAnRlimit() throws Exception {
+    FixtureCgroupFs.populate(root);
+    Path own = root.resolve("test.slice");
+    FixtureCgroupFs.populate(own);
+    Files.writeString(own.resolve("cgroup.controllers"), "cpu memory");
+    CgroupDriver d = CgroupProbe.choose(fs, root, "0::/test.slice\n", "x", 4242);
+    d.start();
+    assertFalse(d.limitsMemoryAndProcesses());
+    ZygoteCgroup z = d.create("z1");
+    fs.writes.clear();
+    z.applyLimits(LIMITS);
+    assertEquals(List.of("z1/memory.max=67108864"), fs.writes);
+  }
+
+  @Test
+  void killWritesCgroupKill() throws Exception {
+    CgroupDriver d = driver();
+    d.start();
+    ZygoteCgroup z = d.create("z4");
+    fs.writes.clear();
+    assertTrue(z.kill());
+    assertEquals(List.of("z4/cgroup.kill=1"), fs.writes);
   }
 
   @Test

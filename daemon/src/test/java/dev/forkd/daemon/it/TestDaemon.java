@@ -3,6 +3,7 @@ package dev.forkd.daemon.it;
 import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.client.ForkdClient;
 import dev.forkd.daemon.Daemon;
+import dev.forkd.daemon.cgroup.CgroupDriver;
 import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.config.SeccompSetup;
 import dev.forkd.daemon.config.Settings;
@@ -47,6 +48,13 @@ final class TestDaemon implements AutoCloseable {
   /** Starts a daemon with the whole configuration {@code c}. */
   static TestDaemon start(Path dir, int zygotes, DaemonConfig c, RunFaults faults)
       throws Exception {
+    return start(dir, zygotes, c, faults, null);
+  }
+
+  /** Starts a daemon whose zygotes' groups {@code cgroups} makes (null: probed as usual). */
+  static TestDaemon start(
+      Path dir, int zygotes, DaemonConfig c, RunFaults faults, CgroupDriver cgroups)
+      throws Exception {
     Path socket = dir.resolve("forkd.sock");
     Settings s =
         Settings.resolve(
@@ -55,7 +63,7 @@ final class TestDaemon implements AutoCloseable {
             socket,
             zygotes,
             SeccompSetup.of(c));
-    return new TestDaemon(Daemon.start(s, OpsConfig.none(), null, faults), socket);
+    return new TestDaemon(Daemon.start(s, OpsConfig.none(), null, faults, cgroups), socket);
   }
 
   /** Waits until every pool has its ready zygotes, so that tests measure runs, not start-up. */
