@@ -382,7 +382,16 @@ class HostileTest {
     Report planted = Report.of(plant);
     assertEquals(Status.STATUS_EXITED, plant.getStatus(), planted.transcript());
     assertEquals(0, plant.getExitCode(), planted.transcript());
-    // The key only plants without seccomp; everything else must have been left behind.
+    // The key only plants without seccomp; everything else must have been left behind. SysV
+    // shared memory too, but where memory is limited by rlimits: there the policy refuses shmget
+    // (its pages would be charged to no run), which the planting run must have met.
+    if (memoryByRlimits()) {
+      assertTrue(
+          out(plant).contains("NOT-PLANTED sysv-shm: ENOSYS\n"),
+          "shmget refused without a memory cgroup" + planted.transcript());
+    } else {
+      assertTrue(out(plant).contains("PLANTED sysv-shm\n"), "sysv-shm" + planted.transcript());
+    }
     for (String what :
         List.of(
             "files",

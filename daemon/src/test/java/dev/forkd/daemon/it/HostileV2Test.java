@@ -54,19 +54,6 @@ class HostileV2Test extends HostileTest {
     super.fillingWorkCannotGetTheZygoteKilled();
   }
 
-  /**
-   * Plants SysV shared memory, which the seccomp program of a daemon limiting memory by rlimits
-   * refuses (shmget: ENOSYS), and the leak program reads that refusal in the next run as an
-   * inconclusive lookup: skipped where the v2 parent offers no memory controller.
-   */
-  @Override
-  @Test
-  void nothingOfARunSurvivesIntoTheNext() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeFalse(
-        memoryByRlimits(), "no memory controller in this v2 group: shmget refused");
-    super.nothingOfARunSurvivesIntoTheNext();
-  }
-
   @Test
   void theDaemonIsInModeV2() {
     assertEquals("v2", d.client.status().getCgroupMode());
