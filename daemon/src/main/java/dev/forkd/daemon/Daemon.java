@@ -280,7 +280,7 @@ public final class Daemon {
    * The content-addressed file cache, with the defaults {@code FileStoreConfig} documents. Its
    * spill directory is emptied of the store's files: what a previous daemon left there is gone.
    */
-  private static FileStore openFileStore(dev.forkd.api.v1.FileStoreConfig f, Path socket)
+  private static FileStore openFileStore(dev.forkd.config.v1.FileStoreConfig f, Path socket)
       throws IOException {
     boolean own = f.getDiskDir().isEmpty();
     Path disk = own ? defaultSpillDir(socket) : Path.of(f.getDiskDir());

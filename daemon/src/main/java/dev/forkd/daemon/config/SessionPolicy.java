@@ -1,6 +1,6 @@
 package dev.forkd.daemon.config;
 
-import dev.forkd.api.v1.SessionConfig;
+import dev.forkd.config.v1.SessionConfig;
 import dev.forkd.daemon.domain.ConfigException;
 import dev.forkd.zygote.PoolConfig;
 import java.time.Duration;

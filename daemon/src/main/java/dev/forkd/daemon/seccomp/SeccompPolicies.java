@@ -1,6 +1,6 @@
 package dev.forkd.daemon.seccomp;
 
-import dev.forkd.api.v1.SeccompPolicy;
+import dev.forkd.config.v1.SeccompPolicy;
 import dev.forkd.daemon.domain.ConfigException;
 import java.util.ArrayList;
 import java.util.Collections;

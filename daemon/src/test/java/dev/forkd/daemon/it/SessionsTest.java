@@ -8,16 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.protobuf.ByteString;
-import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.InputFile;
 import dev.forkd.api.v1.Limits;
 import dev.forkd.api.v1.OpenSessionRequest;
-import dev.forkd.api.v1.SessionConfig;
 import dev.forkd.api.v1.SessionStatus;
 import dev.forkd.api.v1.Status;
 import dev.forkd.client.ForkdException;
+import dev.forkd.config.v1.DaemonConfig;
+import dev.forkd.config.v1.SessionConfig;
 import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.zygote.ZygotePool;
@@ -69,7 +69,7 @@ class SessionsTest {
   /** The default profile with 50 sessions; a profile "tiny" with 2, one per caller. */
   static DaemonConfig config() throws Exception {
     DaemonConfig.Builder c = ConfigLoader.defaults().toBuilder();
-    dev.forkd.api.v1.Profile.Builder p = c.getProfilesBuilder(0);
+    dev.forkd.config.v1.Profile.Builder p = c.getProfilesBuilder(0);
     p.setSessions(SessionConfig.newBuilder().setMaxSessions(50).setMaxSessionsPerCaller(50));
     c.addProfiles(
         p.build().toBuilder()
