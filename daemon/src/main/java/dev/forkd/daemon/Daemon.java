@@ -458,7 +458,8 @@ public final class Daemon {
       }
       if (slot >= 0) {
         int held = slot;
-        z.launcher().onExit().thenRun(() -> ids.slots().release(held));
+        // runs when the launcher exits; nothing waits for it
+        var unused = z.launcher().onExit().thenRun(() -> ids.slots().release(held));
       }
       return z;
     }
@@ -485,7 +486,8 @@ public final class Daemon {
       }
       if (cg != null) {
         z.attach(cg);
-        z.launcher().onExit().thenRun(cg::remove);
+        // runs when the launcher exits; nothing waits for it
+        var unused = z.launcher().onExit().thenRun(cg::remove);
       }
       return z;
     }

@@ -55,7 +55,8 @@ final class AdmissionInterceptor implements ServerInterceptor {
     this.budget = budget;
     this.waitTimeout = waitTimeout;
     this.receiveTimeout = receiveTimeout;
-    timers.scheduleWithFixedDelay(this::sweep, 1, 1, TimeUnit.SECONDS);
+    // ends with the timers executor (shutdownNow), never cancelled on its own
+    var unused = timers.scheduleWithFixedDelay(this::sweep, 1, 1, TimeUnit.SECONDS);
   }
 
   /** Refuses every pending call past its deadline. */

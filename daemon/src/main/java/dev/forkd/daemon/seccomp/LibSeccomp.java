@@ -129,7 +129,7 @@ public final class LibSeccomp {
       int major = v.getInt(0);
       int minor = v.getInt(4);
       version = major + "." + minor + "." + v.getInt(8);
-      if (major < MIN_MAJOR || major == MIN_MAJOR && minor < MIN_MINOR) {
+      if (major < MIN_MAJOR || (major == MIN_MAJOR && minor < MIN_MINOR)) {
         throw new SeccompException(
             library + " is version " + version + "; forkd needs 2.4.0 or later");
       }

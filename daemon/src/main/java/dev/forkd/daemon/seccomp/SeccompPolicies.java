@@ -46,7 +46,7 @@ public final class SeccompPolicies {
     return new SeccompPolicies(m);
   }
 
-  /** The default policy, as {@link #get} would return it. */
+  /** The default policy, as {@link #forProfile} returns it for the policy "default". */
   public static SyscallPolicy defaultPolicy() {
     return DefaultPolicy.policy();
   }

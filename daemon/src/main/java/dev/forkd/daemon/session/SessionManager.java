@@ -125,7 +125,10 @@ public final class SessionManager implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    reaper.scheduleWithFixedDelay(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+    // ends with the reaper executor, never cancelled on its own
+    var unused =
+        reaper.scheduleWithFixedDelay(
+            this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /**

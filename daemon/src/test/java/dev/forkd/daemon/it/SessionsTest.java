@@ -22,6 +22,7 @@ import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.zygote.ZygotePool;
 import io.grpc.Status.Code;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -667,7 +668,7 @@ class SessionsTest {
         es.stdin().close();
         ExecResult r = es.result();
         assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
-        assertEquals("planted\n", new String(es.stdout().readAllBytes()));
+        assertEquals("planted\n", new String(es.stdout().readAllBytes(), StandardCharsets.UTF_8));
       }
       assertEquals("typed\n", out(run(s, "cat /tmp/typed")));
       // A call whose client gives up is killed; the session goes on.
