@@ -168,6 +168,9 @@ final class Bench {
     long start = System.nanoTime();
     ExecutorService pool = Executors.newFixedThreadPool(o.concurrency());
     List<Future<?>> workers = new ArrayList<>();
+    // release 17: console() is null unless stdin and stdout are terminals (JDK 22 changed that,
+    // and its Console.isTerminal() is not in 17)
+    @SuppressWarnings("SystemConsoleNull")
     boolean tty = System.console() != null && !o.json();
     for (int w = 0; w < o.concurrency(); w++) {
       workers.add(

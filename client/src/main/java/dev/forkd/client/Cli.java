@@ -38,6 +38,9 @@ final class Cli {
   }
 
   /** True if fd 0 is a terminal: then there is no piped input to send. */
+  // Only where /proc is missing: release 17, whose console() is null unless stdin and stdout are
+  // terminals (JDK 22 changed that, and its Console.isTerminal() is not in 17).
+  @SuppressWarnings("SystemConsoleNull")
   static boolean stdinIsTerminal() {
     try {
       String target = Files.readSymbolicLink(Path.of("/proc/self/fd/0")).toString();

@@ -1,13 +1,14 @@
 package dev.forkd.client;
 
 import java.math.BigDecimal;
+import java.util.Locale;
 
 /** Parses the durations ("300ms", "2s", "1.5m") and sizes ("64k", "256m", "1g") of forkctl. */
 final class Units {
   private Units() {}
 
   static long durationNanos(String s) {
-    String t = s.trim().toLowerCase();
+    String t = s.trim().toLowerCase(Locale.ROOT);
     String[] order = {"ns", "us", "ms", "s", "m", "h"};
     String[] factor = {"1", "1000", "1000000", "1000000000", "60000000000", "3600000000000"};
     for (int i = 0; i < order.length; i++) {
@@ -24,7 +25,7 @@ final class Units {
   }
 
   static long bytes(String s) {
-    String t = s.trim().toLowerCase();
+    String t = s.trim().toLowerCase(Locale.ROOT);
     if (t.endsWith("b")) {
       t = t.substring(0, t.length() - 1);
     }

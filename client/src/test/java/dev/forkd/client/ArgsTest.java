@@ -49,7 +49,9 @@ class ArgsTest {
   void typedValues() {
     Args a = new Args("1.5s", "64k", "2k", "300ms");
     assertEquals(1, a.duration("d").getSeconds());
-    assertEquals(500_000_000, new Args("1.5s").duration("d").getNanos());
+    com.google.protobuf.Duration d = new Args("1.5s").duration("d");
+    assertEquals(1, d.getSeconds());
+    assertEquals(500_000_000, d.getNanos());
     assertEquals(65536, a.size("s"));
     assertEquals(2048, a.count("c"));
     assertEquals(300_000_000L, a.nanos("n"));

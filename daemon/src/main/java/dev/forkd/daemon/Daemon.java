@@ -301,7 +301,7 @@ public final class Daemon {
    * The content-addressed file cache, with the defaults {@code FileStoreConfig} documents. Its
    * spill directory is emptied of the store's files: what a previous daemon left there is gone.
    */
-  private static FileStore openFileStore(dev.forkd.api.v1.FileStoreConfig f, Path socket)
+  private static FileStore openFileStore(dev.forkd.config.v1.FileStoreConfig f, Path socket)
       throws IOException {
     boolean own = f.getDiskDir().isEmpty();
     Path disk = own ? defaultSpillDir(socket) : Path.of(f.getDiskDir());
@@ -482,7 +482,8 @@ public final class Daemon {
       }
       if (slot >= 0) {
         int held = slot;
-        z.launcher().onExit().thenRun(() -> ids.slots().release(held));
+        // runs when the launcher exits; nothing waits for it
+        var unused = z.launcher().onExit().thenRun(() -> ids.slots().release(held));
       }
       return z;
     }
@@ -510,7 +511,8 @@ public final class Daemon {
       }
       if (cg != null) {
         z.attach(cg);
-        z.launcher().onExit().thenRun(cg::remove);
+        // runs when the launcher exits; nothing waits for it
+        var unused = z.launcher().onExit().thenRun(cg::remove);
       }
       return z;
     }

@@ -1,5 +1,6 @@
 package dev.forkd.daemon;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.util.ArrayDeque;
 import java.util.BitSet;
 import java.util.concurrent.TimeUnit;
@@ -13,8 +14,14 @@ import java.util.concurrent.TimeUnit;
  */
 final class HostIdSlots {
   private final int size;
+
+  @GuardedBy("this")
   private int neverUsed;
+
+  @GuardedBy("this")
   private final ArrayDeque<Integer> freed = new ArrayDeque<>();
+
+  @GuardedBy("this")
   private final BitSet held = new BitSet();
 
   HostIdSlots(int size) {

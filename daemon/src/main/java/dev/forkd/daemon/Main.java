@@ -1,6 +1,6 @@
 package dev.forkd.daemon;
 
-import dev.forkd.api.v1.DaemonConfig;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.config.SeccompSetup;
 import dev.forkd.daemon.config.Settings;
@@ -38,7 +38,7 @@ public final class Main {
           "                        $XDG_RUNTIME_DIR/forkd/forkd.sock otherwise); started by systemd",
           "                        with socket activation, the socket passed in is served instead",
           "  --zygotes N           zygotes kept ready per profile (default: number of cores)",
-          "  --config FILE         forkd.v1.DaemonConfig in protobuf text or JSON",
+          "  --config FILE         forkd.config.v1.DaemonConfig in protobuf text or JSON",
           "  --zygote-binary PATH  the forkd-zygote launcher (default: $FORKD_ZYGOTE)",
           "  --metrics HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics",
           "  --log-format FORMAT   text (default; journald priorities under systemd) or json",

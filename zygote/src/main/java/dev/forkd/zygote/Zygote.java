@@ -272,7 +272,7 @@ public final class Zygote {
         throw Posix.error("poll");
       }
       for (int i = 0; i < n; i++) {
-        int fd = pollFds.getInt(i * POLLFD);
+        int fd = pollFds.getInt((long) i * POLLFD);
         short revents = pollFds.getShort(i * POLLFD + 6);
         if (revents == 0) {
           continue;
@@ -326,7 +326,7 @@ public final class Zygote {
               ioBuf.get(0, heapBuf, 0, (int) got);
               outputOpen = io.output(stream, heapBuf, 0, (int) got);
             }
-          } else if (got == 0 || Posix.errno() != Posix.EAGAIN && Posix.errno() != Posix.EINTR) {
+          } else if (got == 0 || (Posix.errno() != Posix.EAGAIN && Posix.errno() != Posix.EINTR)) {
             Posix.closeQuietly(fd);
             if (stream == RunIo.STDOUT) {
               out[0] = -1;
@@ -577,7 +577,7 @@ public final class Zygote {
     if (fd < 0) {
       return n;
     }
-    pollFds.putInt(n * POLLFD, fd);
+    pollFds.putInt((long) n * POLLFD, fd);
     pollFds.putShort(n * POLLFD + 4, events);
     pollFds.putShort(n * POLLFD + 6, (short) 0);
     return n + 1;

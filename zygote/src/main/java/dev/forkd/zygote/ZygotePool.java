@@ -361,7 +361,8 @@ public final class ZygotePool implements Closeable {
         return;
       }
       final Zygote started = z;
-      z.launcher().onExit().thenRun(() -> onExit(started));
+      // runs when the launcher exits; nothing waits for it
+      var unused = z.launcher().onExit().thenRun(() -> onExit(started));
       ready.addLast(z);
       lock.notify();
     }

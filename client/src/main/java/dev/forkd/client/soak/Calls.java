@@ -29,7 +29,7 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * The soak's calls, each without a gRPC deadline of its own unless the scenario asks for one: a
- * call that does not end within {@link #bound} is a hang (it is then cancelled), not a
+ * call that does not end within {@link #boundNanos} is a hang (it is then cancelled), not a
  * DEADLINE_EXCEEDED that would look documented.
  */
 final class Calls {

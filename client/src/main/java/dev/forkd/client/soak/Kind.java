@@ -140,9 +140,11 @@ enum Kind {
    * Result statuses an OK answer may carry; empty for calls that return no ExecResult; null when an
    * OK answer is itself wrong (an invalid request that was accepted, a cancel that ran on).
    */
+  @SuppressWarnings("ImmutableEnumChecker") // set once in the constructor, never modified
   final Set<Status> statuses;
 
   /** gRPC codes other than OK that are documented for this kind. */
+  @SuppressWarnings("ImmutableEnumChecker") // set once in the constructor, never modified
   final Set<Code> codes;
 
   /** The call leases a zygote, so a zygote killed by the soak may end it. */

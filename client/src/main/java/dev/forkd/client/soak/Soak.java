@@ -281,7 +281,7 @@ public final class Soak {
     Thread killer = new Thread(() -> killLoop(end), "soak-killer");
     killer.setDaemon(true);
     killer.start();
-    Thread monitor = new Thread(() -> monitorLoop(end), "soak-monitor");
+    Thread monitor = new Thread(this::monitorLoop, "soak-monitor");
     monitor.setDaemon(true);
     monitor.start();
 
@@ -566,7 +566,7 @@ public final class Soak {
     return false;
   }
 
-  private void monitorLoop(long end) {
+  private void monitorLoop() {
     try {
       while (!stopping) {
         Bounds.Sample s = ProcFs.sample(daemonPid);
@@ -967,9 +967,8 @@ public final class Soak {
     record(kind, s.startNanos, end, runObserved(kind, a, check));
   }
 
-  private static Function<ExecResult, String> exitZero() {
-    return r ->
-        r.getExitCode() == 0 ? null : "exit code " + r.getExitCode() + ": " + r.getMessage();
+  private static String exitZero(ExecResult r) {
+    return r.getExitCode() == 0 ? null : "exit code " + r.getExitCode() + ": " + r.getMessage();
   }
 
   private static Function<ExecResult, String> stdoutIs(byte[] want) {
@@ -1003,7 +1002,7 @@ public final class Soak {
   private long act(int id, Kind k, Random rnd, Calls calls, List<String> own, long serial)
       throws InterruptedException {
     switch (k) {
-      case TRUE -> exec(k, calls, trueRequest(), CallOptions.DEFAULT, -1, exitZero());
+      case TRUE -> exec(k, calls, trueRequest(), CallOptions.DEFAULT, -1, Soak::exitZero);
       case ECHO_STDIN -> {
         byte[] in = bytes(rnd, rnd.nextInt(64 * 1024));
         exec(
@@ -1049,7 +1048,7 @@ public final class Soak {
         }
         if (!own.isEmpty()) {
           String fid = own.get(rnd.nextInt(own.size()));
-          byte[] content = contentOf(id, fid);
+          byte[] content = contentOf(fid);
           ExecRequest r =
               req("/bin/cat", "data")
                   .addFiles(InputFile.newBuilder().setPath("data").setFileId(fid))
@@ -1060,7 +1059,7 @@ public final class Soak {
               r,
               CallOptions.DEFAULT,
               -1,
-              content == null ? exitZero() : stdoutIs(content));
+              content == null ? Soak::exitZero : stdoutIs(content));
         }
       }
       case EXEC_MISSING ->
@@ -1087,7 +1086,7 @@ public final class Soak {
               -1,
               r -> null);
       case OUTPUT_LIMIT -> {
-        long max = 1024 + rnd.nextInt(64 * 1024);
+        long max = 1024L + rnd.nextInt(64 * 1024);
         exec(
             k,
             calls,
@@ -1160,7 +1159,7 @@ public final class Soak {
               trueRequest(),
               CallOptions.DEFAULT.withDeadlineAfter(1 + rnd.nextInt(30), TimeUnit.MILLISECONDS),
               -1,
-              exitZero());
+              Soak::exitZero);
       case CANCEL_EXEC ->
           exec(
               k,
@@ -1283,7 +1282,7 @@ public final class Soak {
         }
         if (!own.isEmpty()) {
           String fid = own.get(rnd.nextInt(own.size()));
-          byte[] want = contentOf(id, fid);
+          byte[] want = contentOf(fid);
           long start = System.nanoTime();
           Calls.Answer<byte[]> a = calls.get(fid);
           record(
@@ -1377,7 +1376,7 @@ public final class Soak {
 
   private final Map<String, byte[]> contents = new ConcurrentHashMap<>();
 
-  private byte[] contentOf(int client, String fid) {
+  private byte[] contentOf(String fid) {
     return contents.get(fid);
   }
 

@@ -1,5 +1,6 @@
 package dev.forkd.daemon.admission;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -29,9 +30,11 @@ public final class ReceptionGate {
   public final class Ticket {
     private final String identity;
     private final Consumer<Ticket> onGrant;
-    // @GuardedBy("ReceptionGate.this")
+
+    @GuardedBy("ReceptionGate.this")
     private boolean granted;
-    // @GuardedBy("ReceptionGate.this")
+
+    @GuardedBy("ReceptionGate.this")
     private boolean done;
 
     private Ticket(String identity, Consumer<Ticket> onGrant) {
@@ -71,9 +74,14 @@ public final class ReceptionGate {
   private final int slots;
   private final int perIdentity;
 
-  // @GuardedBy("this") for the three below.
+  // Guarded by this gate:
+  @GuardedBy("this")
   private final LinkedHashSet<Ticket> waiting = new LinkedHashSet<>();
+
+  @GuardedBy("this")
   private final Map<String, Integer> held = new HashMap<>();
+
+  @GuardedBy("this")
   private int inUse;
 
   public ReceptionGate(int slots, int perIdentity) {
@@ -96,6 +104,14 @@ public final class ReceptionGate {
     return t;
   }
 
+  /** With this gate's lock held: {@code t} is one of its tickets (only they are in waiting). */
+  // Error Prone cannot tell that t's enclosing gate is this one, whose lock the caller holds.
+  @SuppressWarnings("GuardedBy")
+  private static void markGranted(Ticket t) {
+    t.granted = true;
+  }
+
+  @GuardedBy("this")
   private List<Ticket> grantLocked() {
     List<Ticket> out = new ArrayList<>();
     Iterator<Ticket> it = waiting.iterator();
@@ -105,7 +121,7 @@ public final class ReceptionGate {
         continue;
       }
       it.remove();
-      t.granted = true;
+      markGranted(t);
       inUse++;
       held.merge(t.identity, 1, Integer::sum);
       out.add(t);

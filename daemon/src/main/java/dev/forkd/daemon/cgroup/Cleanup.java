@@ -84,30 +84,32 @@ final class Cleanup {
     if (left.isEmpty()) {
       return;
     }
-    CompletableFuture.runAsync(
-        () -> {
-          for (int i = 0; i < 100 && !left.isEmpty(); i++) {
-            try {
-              TimeUnit.MILLISECONDS.sleep(20);
-            } catch (InterruptedException e) {
-              return;
-            }
-            left.removeIf(
-                d -> {
-                  try {
-                    if (fs.exists(d)) {
-                      fs.rmdir(d);
-                    }
-                    return true;
-                  } catch (IOException e) {
-                    return false;
-                  }
-                });
-          }
-          if (!left.isEmpty()) {
-            log.warning("cgroups still busy, left for the next start to remove: " + left);
-          }
-        });
+    // best effort in the background: what is still busy is logged, nothing waits for it
+    var unused =
+        CompletableFuture.runAsync(
+            () -> {
+              for (int i = 0; i < 100 && !left.isEmpty(); i++) {
+                try {
+                  TimeUnit.MILLISECONDS.sleep(20);
+                } catch (InterruptedException e) {
+                  return;
+                }
+                left.removeIf(
+                    d -> {
+                      try {
+                        if (fs.exists(d)) {
+                          fs.rmdir(d);
+                        }
+                        return true;
+                      } catch (IOException e) {
+                        return false;
+                      }
+                    });
+              }
+              if (!left.isEmpty()) {
+                log.warning("cgroups still busy, left for the next start to remove: " + left);
+              }
+            });
   }
 
   /**

@@ -1,6 +1,6 @@
 package dev.forkd.daemon.config;
 
-import dev.forkd.api.v1.DaemonConfig;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.domain.ConfigException;
 import java.time.Duration;
 

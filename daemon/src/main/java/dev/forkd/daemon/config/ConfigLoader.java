@@ -3,7 +3,7 @@ package dev.forkd.daemon.config;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.TextFormat;
 import com.google.protobuf.util.JsonFormat;
-import dev.forkd.api.v1.DaemonConfig;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.domain.ConfigException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,7 +11,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Reads {@code forkd.v1.DaemonConfig} from protobuf text or JSON, or the embedded default. */
+/**
+ * Reads {@code forkd.config.v1.DaemonConfig} from protobuf text or JSON, or the embedded default.
+ */
 public final class ConfigLoader {
   private static final String DEFAULT_RESOURCE = "/dev/forkd/daemon/default-config.textproto";
 

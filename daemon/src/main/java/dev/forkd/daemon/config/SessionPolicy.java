@@ -1,6 +1,6 @@
 package dev.forkd.daemon.config;
 
-import dev.forkd.api.v1.SessionConfig;
+import dev.forkd.config.v1.SessionConfig;
 import dev.forkd.daemon.domain.ConfigException;
 import dev.forkd.zygote.PoolConfig;
 import java.time.Duration;
@@ -82,7 +82,7 @@ public record SessionPolicy(
 
   private static Duration duration(com.google.protobuf.Duration d, Duration dflt)
       throws ConfigException {
-    if (d == null || d.getSeconds() == 0 && d.getNanos() == 0) {
+    if (d == null || (d.getSeconds() == 0 && d.getNanos() == 0)) {
       return dflt;
     }
     if (d.getSeconds() < 0 || d.getNanos() < 0) {

@@ -1,6 +1,6 @@
 package dev.forkd.daemon.config;
 
-import dev.forkd.api.v1.DaemonConfig;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.domain.ConfigException;
 import dev.forkd.daemon.domain.LimitValues;
 import dev.forkd.zygote.PoolConfig;
@@ -25,10 +25,10 @@ public record Settings(
     boolean rootless,
     HostIdRange hostIds,
     Map<String, Profile> profiles,
-    dev.forkd.api.v1.FileStoreConfig fileStore,
+    dev.forkd.config.v1.FileStoreConfig fileStore,
     AdmissionLimits admission,
     int maxPipelineCommands,
-    dev.forkd.api.v1.RemoteExecutionConfig remoteExecution) {
+    dev.forkd.config.v1.RemoteExecutionConfig remoteExecution) {
 
   /** First host id of the default range: just past systemd-nspawn's container range. */
   public static final long DEFAULT_HOST_ID_BASE = 0x70000000L;
@@ -72,7 +72,7 @@ public record Settings(
     }
     Map<String, Profile> profiles = new LinkedHashMap<>();
     for (int i = 0; i < c.getProfilesCount(); i++) {
-      dev.forkd.api.v1.Profile p = c.getProfiles(i);
+      dev.forkd.config.v1.Profile p = c.getProfiles(i);
       String where = "profiles[" + i + "]";
       if (p.getName().isEmpty()) {
         throw new ConfigException(where + ".name: must not be empty");
@@ -120,7 +120,7 @@ public record Settings(
                 minReady,
                 maxZygotes,
                 maxRuns,
-                p.getPool().getPolicy() == dev.forkd.api.v1.PoolPolicy.POOL_POLICY_HERMETIC,
+                p.getPool().getPolicy() == dev.forkd.config.v1.PoolPolicy.POOL_POLICY_HERMETIC,
                 maxAge);
       } catch (IllegalArgumentException e) {
         throw new ConfigException(where + ".pool." + e.getMessage());

@@ -69,7 +69,7 @@ public final class WarmRuntimes {
   }
 
   static ZygoteSpec apply(
-      ZygoteSpec spec, dev.forkd.api.v1.Profile p, Path zygoteBinary, String where)
+      ZygoteSpec spec, dev.forkd.config.v1.Profile p, Path zygoteBinary, String where)
       throws ConfigException {
     if (!PYTHON.equals(p.getWarmRuntime())) {
       throw new ConfigException(

@@ -1,11 +1,16 @@
 package dev.forkd.daemon.exec;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+
 /**
  * Lets another thread (a gRPC cancellation or deadline) stop a whole pipeline: {@link #cancel()}
  * kills every command that runs and keeps the others from starting.
  */
 public final class PipelineControl {
+  @GuardedBy("this")
   private RunControl[] commands;
+
+  @GuardedBy("this")
   private boolean cancelled;
 
   public synchronized void cancel() {

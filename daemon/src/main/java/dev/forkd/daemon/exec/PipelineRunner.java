@@ -63,7 +63,7 @@ public final class PipelineRunner {
   }
 
   /** One command's state through its run; written by its own thread, read after all ended. */
-  private final class Command {
+  private static final class Command {
     final int index;
     final ExecSpec spec;
     final RunControl control;

@@ -1,5 +1,6 @@
 package dev.forkd.daemon.exec;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 
@@ -31,15 +32,20 @@ public final class StreamingStreams extends RunStreams {
   private final Runnable wantMore;
 
   private final Object lock = new Object();
-  // @GuardedBy("lock")
+
+  @GuardedBy("lock")
   private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
-  // @GuardedBy("lock")
+
+  @GuardedBy("lock")
   private long queuedBytes;
-  // @GuardedBy("lock")
+
+  @GuardedBy("lock")
   private boolean closed;
-  // @GuardedBy("lock")
+
+  @GuardedBy("lock")
   private boolean consumedAny;
-  // @GuardedBy("lock")
+
+  @GuardedBy("lock")
   private boolean waitingForRoom;
 
   private long outBytes;

@@ -1,5 +1,6 @@
 package dev.forkd.daemon.files;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.forkd.zygote.posix.LibC;
 import dev.forkd.zygote.posix.Posix;
 import java.io.IOException;
@@ -27,9 +28,11 @@ final class Blob {
   private final long size;
   private final byte[] heap;
   private final Path disk;
-  // @GuardedBy("this")
+
+  @GuardedBy("this")
   private int memfd;
-  // @GuardedBy("this")
+
+  @GuardedBy("this")
   private boolean closed;
 
   private Blob(Tier tier, long size, byte[] heap, int memfd, Path disk) {

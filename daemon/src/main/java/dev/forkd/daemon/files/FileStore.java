@@ -1,5 +1,6 @@
 package dev.forkd.daemon.files;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.forkd.daemon.domain.InvalidRequestException;
 import dev.forkd.daemon.domain.NotFoundException;
 import dev.forkd.zygote.posix.Posix;
@@ -128,20 +129,30 @@ public final class FileStore implements Closeable {
   private final Timer sweeper;
 
   private final Object lock = new Object();
-  // @GuardedBy("lock"): every content, by id
+
+  // every content, by id
+  @GuardedBy("lock")
   private final Map<String, Content> contents = new HashMap<>();
-  // @GuardedBy("lock"): each tier's contents, least recently used first
+
+  // each tier's contents, least recently used first
+  @GuardedBy("lock")
   private final Map<Blob.Tier, LinkedHashMap<String, Content>> order =
       new EnumMap<>(Blob.Tier.class);
-  // @GuardedBy("lock"): charged bytes per tier, uploads' bytes included
+
+  // charged bytes per tier, uploads' bytes included
+  @GuardedBy("lock")
   private final Map<Blob.Tier, Long> used = new EnumMap<>(Blob.Tier.class);
-  // @GuardedBy("lock")
+
+  @GuardedBy("lock")
   private final Map<String, Usage> owners = new HashMap<>();
-  // @GuardedBy("lock")
+
+  @GuardedBy("lock")
   private int uploads;
-  // @GuardedBy("lock")
+
+  @GuardedBy("lock")
   private int uploadMemfds;
-  // @GuardedBy("lock")
+
+  @GuardedBy("lock")
   private boolean closed;
 
   public FileStore(StoreLimits limits) throws IOException {
@@ -212,6 +223,7 @@ public final class FileStore implements Closeable {
   // ---- lookups --------------------------------------------------------------------------------
 
   /** The content {@code who} may use under {@code id}, or null; the caller holds the lock. */
+  @GuardedBy("lock")
   private Content visible(Caller who, String id) {
     Content c = contents.get(id);
     if (c == null || who.isNobody()) {
@@ -341,6 +353,7 @@ public final class FileStore implements Closeable {
 
   // ---- bookkeeping (all with the lock held) ----------------------------------------------------
 
+  @GuardedBy("lock")
   private void touch(Content c) {
     c.lastUsedMillis = clock.getAsLong();
     if (c.tier != null) {
@@ -350,10 +363,12 @@ public final class FileStore implements Closeable {
     }
   }
 
+  @GuardedBy("lock")
   private Usage usage(String owner) {
     return owners.computeIfAbsent(owner, k -> new Usage());
   }
 
+  @GuardedBy("lock")
   private void release(String owner, long bytes, int files) {
     Usage u = owners.get(owner);
     if (u == null) {
@@ -366,17 +381,20 @@ public final class FileStore implements Closeable {
     }
   }
 
+  @GuardedBy("lock")
   private void unclaim(Content c, String owner) {
     if (c.claims.remove(owner) != null) {
       release(owner, c.charge, 1);
     }
   }
 
+  @GuardedBy("lock")
   private void add(Blob.Tier t, long bytes) {
     used.merge(t, bytes, Long::sum);
   }
 
   /** Takes {@code c} out of the store and every claim with it; its blob goes to {@code toClose}. */
+  @GuardedBy("lock")
   private void remove(Content c, List<Blob> toClose) {
     for (String owner : List.copyOf(c.claims.keySet())) {
       unclaim(c, owner);
@@ -386,6 +404,7 @@ public final class FileStore implements Closeable {
     toClose.add(c.blob);
   }
 
+  @GuardedBy("lock")
   private void leaveTier(Content c) {
     if (c.tier != null) {
       order.get(c.tier).remove(c.id);
@@ -406,6 +425,7 @@ public final class FileStore implements Closeable {
     toClose.forEach(Blob::close);
   }
 
+  @GuardedBy("lock")
   private void expireLocked() {
     List<Blob> toClose = new ArrayList<>();
     expireLocked(toClose);
@@ -413,6 +433,7 @@ public final class FileStore implements Closeable {
     toClose.forEach(Blob::close);
   }
 
+  @GuardedBy("lock")
   private void expireLocked(List<Blob> toClose) {
     long oldest = clock.getAsLong() - limits.idle().toMillis();
     for (LinkedHashMap<String, Content> o : order.values()) {
@@ -431,6 +452,7 @@ public final class FileStore implements Closeable {
   }
 
   /** The least recently used content of the given tiers, or null. */
+  @GuardedBy("lock")
   private Content leastRecent(Blob.Tier... tiers) {
     Content best = null;
     for (Blob.Tier t : tiers) {
@@ -450,6 +472,7 @@ public final class FileStore implements Closeable {
    * it; they are returned for {@link #spill} (done without the lock: it copies) and stay readable
    * meanwhile. Then the disk tier and the count of contents: what they evict is gone.
    */
+  @GuardedBy("lock")
   private List<Content> enforceLocked(List<Blob> toClose) {
     List<Content> spills = new ArrayList<>();
     while (used.get(Blob.Tier.HEAP) > limits.heapBytes()) {
@@ -481,6 +504,7 @@ public final class FileStore implements Closeable {
     return spills;
   }
 
+  @GuardedBy("lock")
   private void enforceDiskLocked(List<Blob> toClose) {
     while (used.get(Blob.Tier.DISK) > limits.diskBytes()) {
       Content c = leastRecent(Blob.Tier.DISK);
@@ -491,6 +515,7 @@ public final class FileStore implements Closeable {
     }
   }
 
+  @GuardedBy("lock")
   private Content evictForSpill(Content c) {
     leaveTier(c);
     return c;
@@ -664,10 +689,19 @@ public final class FileStore implements Closeable {
   public final class Upload implements Closeable {
     private final Caller who;
     private final MessageDigest sha;
-    // @GuardedBy("lock"): where the bytes are now, and what they are charged
+
+    // Where the bytes are now, and what they are charged. Written only by the upload's own thread,
+    // under the lock for the store's other threads; that thread reads tier without it (write,
+    // finish).
+    @GuardedBy("lock")
     private Blob.Tier tier = Blob.Tier.HEAP;
+
+    @GuardedBy("lock")
     private long charged;
+
+    @GuardedBy("lock")
     private boolean memfdSlot;
+
     private ByteArrayOutputStream heap = new ByteArrayOutputStream();
     private int memfd = -1;
     private Path diskFile;
@@ -689,6 +723,8 @@ public final class FileStore implements Closeable {
     }
 
     /** Appends a chunk; fails once the file exceeds a limit or a bound of the store. */
+    // tier: read by the upload's own thread, its only writer (see the field)
+    @SuppressWarnings("GuardedBy")
     public void write(ByteBuffer data)
         throws IOException, InvalidRequestException, StoreFullException {
       int n = data.remaining();
@@ -842,6 +878,8 @@ public final class FileStore implements Closeable {
      * Completes the upload; checks the size and digest the client announced, if any. Identical
      * content stored at the same time by others is kept once, with a claim for each.
      */
+    // tier: read by the upload's own thread, its only writer (see the field)
+    @SuppressWarnings("GuardedBy")
     public StoredFile finish(long expectedSize, String expectedSha256)
         throws IOException, InvalidRequestException, StoreFullException {
       String hex = HexFormat.of().formatHex(sha.digest());
@@ -939,6 +977,7 @@ public final class FileStore implements Closeable {
     }
 
     /** Releases what the upload holds in the counts; with the lock held. */
+    @GuardedBy("lock")
     private void endLocked() {
       if (ended) {
         return;

@@ -1,5 +1,6 @@
 package dev.forkd.daemon.grpc;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.MessageLite;
 import dev.forkd.daemon.admission.ByteBudget;
 import dev.forkd.daemon.admission.ReceptionGate;
@@ -55,7 +56,8 @@ final class AdmissionInterceptor implements ServerInterceptor {
     this.budget = budget;
     this.waitTimeout = waitTimeout;
     this.receiveTimeout = receiveTimeout;
-    timers.scheduleWithFixedDelay(this::sweep, 1, 1, TimeUnit.SECONDS);
+    // ends with the timers executor (shutdownNow), never cancelled on its own
+    var unused = timers.scheduleWithFixedDelay(this::sweep, 1, 1, TimeUnit.SECONDS);
   }
 
   /** Refuses every pending call past its deadline. */
@@ -120,18 +122,33 @@ final class AdmissionInterceptor implements ServerInterceptor {
     private final int factor;
     final ServerCall<Q, A> gated;
 
-    // @GuardedBy("this") for every field below.
+    // Guarded by this Admission:
+    @GuardedBy("this")
     private ReceptionGate.Ticket ticket;
+
+    @GuardedBy("this")
     private int requested;
+
+    @GuardedBy("this")
     private boolean granted;
+
+    @GuardedBy("this")
     private boolean arrived;
+
+    @GuardedBy("this")
     private boolean refused;
+
+    @GuardedBy("this")
     private boolean ended;
+
+    @GuardedBy("this")
     private long charged;
 
     /** While pending: when, and why, the call is refused if nothing happened by then. */
+    @GuardedBy("this")
     private long deadlineNanos;
 
+    @GuardedBy("this")
     private String expiry;
 
     Admission(ServerCall<Q, A> call, String identity, int factor) {
@@ -271,14 +288,14 @@ final class AdmissionInterceptor implements ServerInterceptor {
       return true;
     }
 
-    // @GuardedBy("this")
+    @GuardedBy("this")
     private void pend(Duration in, String why) {
       deadlineNanos = System.nanoTime() + in.toNanos();
       expiry = why;
       pending.add(this);
     }
 
-    // @GuardedBy("this")
+    @GuardedBy("this")
     private void unpend() {
       if (expiry != null) {
         expiry = null;

@@ -194,11 +194,12 @@ final class FileStoreService extends FileStoreGrpc.FileStoreImplBase {
                     FileInfo.newBuilder()
                         .setFileId(f.id())
                         .setSize(f.size())
-                        .setLastUsed(
-                            Timestamp.newBuilder()
-                                .setSeconds(f.lastUsed().getEpochSecond())
-                                .setNanos(f.lastUsed().getNano()))));
+                        .setLastUsed(timestamp(f.lastUsed()))));
     out.onNext(b.build());
     out.onCompleted();
+  }
+
+  private static Timestamp timestamp(java.time.Instant t) {
+    return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
   }
 }

@@ -250,8 +250,9 @@ public final class GrpcServer {
       for (Server s : servers) {
         s.shutdownNow();
       }
-      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      // the servers are stopped; the event loops' threads end within the second, unwaited
+      var unusedBoss = boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      var unusedWorkers = workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       runs.shutdownNow();
       calls.shutdownNow();
       timers.shutdownNow();
@@ -355,7 +356,7 @@ public final class GrpcServer {
    * message, half-close) bounce between the event loop and an executor thread two or three times
    * before the handler runs, each bounce a wake-up of ~0.1 ms on a small VM (seen with perf sched).
    * The Sandbox interceptors and Exec's handler do no blocking work there. Every other method is
-   * switched to {@code calls} right after its method lookup.
+   * switched to the executor of calls right after its method lookup.
    */
   private static boolean isExec(ServerCall<?, ?> call) {
     return call.getMethodDescriptor().getFullMethodName().equals(EXEC_METHOD);
@@ -399,8 +400,9 @@ public final class GrpcServer {
         s.awaitTermination(2, TimeUnit.SECONDS);
       }
     }
-    boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-    workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    // the servers have terminated; the event loops' threads end within the second, unwaited
+    var unusedBoss = boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    var unusedWorkers = workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     for (ExecutorService p : pools) {
       p.shutdown();
     }

@@ -91,8 +91,8 @@ public final class ConfigErrors {
   }
 
   /**
-   * {@code message} with the line it points at: {@code f: 3:17: Expected "{". (line 3:
-   * shutdown_grace: "10s")}; unchanged if it points nowhere in {@code text}.
+   * {@code message} with the line it points at: <code>f: 3:17: Expected "&#123;". (line 3:
+   * shutdown_grace: "10s")</code>; unchanged if it points nowhere in {@code text}.
    */
   public static String withLine(String message, String text) {
     Matcher m = POSITION.matcher(message);

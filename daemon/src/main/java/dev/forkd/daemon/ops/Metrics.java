@@ -187,7 +187,7 @@ public final class Metrics implements AutoCloseable {
         .callback(
             cb -> {
               for (dev.forkd.daemon.session.SessionStats s : sessions.get()) {
-                cb.call(s.refused(), s.profile());
+                cb.call((double) s.refused(), s.profile());
               }
             })
         .register(registry);
@@ -198,7 +198,7 @@ public final class Metrics implements AutoCloseable {
     CounterWithCallback.builder()
         .name("forkd_cgroup_errors")
         .help("Cgroup operations that failed (creating groups, writing limits, reading counters)")
-        .callback(cb -> cb.call(errors.getAsLong()))
+        .callback(cb -> cb.call((double) errors.getAsLong()))
         .register(registry);
   }
 

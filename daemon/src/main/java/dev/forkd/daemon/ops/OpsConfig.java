@@ -1,8 +1,8 @@
 package dev.forkd.daemon.ops;
 
-import dev.forkd.api.v1.DaemonConfig;
-import dev.forkd.api.v1.Profile;
-import dev.forkd.api.v1.TcpListenerConfig;
+import dev.forkd.config.v1.DaemonConfig;
+import dev.forkd.config.v1.Profile;
+import dev.forkd.config.v1.TcpListenerConfig;
 import dev.forkd.daemon.domain.ConfigException;
 import java.nio.file.Path;
 import java.time.Duration;

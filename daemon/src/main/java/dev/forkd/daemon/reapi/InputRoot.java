@@ -178,13 +178,15 @@ final class InputRoot {
           w.dir(d);
         }
       }
+      boolean first = true;
       for (FileAt f : files) {
         try (Cas.Reader r = open(cas, who, f.digest())) {
           w.file(f.path(), f.executable(), r.size(), r.channel());
           cas.countOut(r.size());
         }
-        if (f == files.get(0)) {
+        if (first) {
           faults.at(ReapiFaults.Stage.MATERIALISING);
+          first = false;
         }
       }
       for (Map.Entry<String, String> l : symlinks.entrySet()) {

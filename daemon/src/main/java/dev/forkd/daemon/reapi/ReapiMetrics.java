@@ -79,7 +79,7 @@ public final class ReapiMetrics {
     GaugeWithCallback.builder()
         .name("forkd_reapi_actions_queued")
         .help("REAPI actions waiting for a sandbox now")
-        .callback(cb -> cb.call(waiting.getAsLong()))
+        .callback(cb -> cb.call((double) waiting.getAsLong()))
         .register(r);
   }
 

@@ -1,5 +1,6 @@
 package dev.forkd.daemon.seccomp;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.util.List;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
@@ -82,7 +83,8 @@ public final class LibSeccomp {
 
   private static final Object LOAD_LOCK = new Object();
 
-  /** Guarded by LOAD_LOCK. */
+  /** The library, once loaded. */
+  @GuardedBy("LOAD_LOCK")
   private static LibSeccomp instance;
 
   private final Native lib;
@@ -129,7 +131,7 @@ public final class LibSeccomp {
       int major = v.getInt(0);
       int minor = v.getInt(4);
       version = major + "." + minor + "." + v.getInt(8);
-      if (major < MIN_MAJOR || major == MIN_MAJOR && minor < MIN_MINOR) {
+      if (major < MIN_MAJOR || (major == MIN_MAJOR && minor < MIN_MINOR)) {
         throw new SeccompException(
             library + " is version " + version + "; forkd needs 2.4.0 or later");
       }

@@ -1,6 +1,6 @@
 package dev.forkd.daemon.seccomp;
 
-import dev.forkd.api.v1.SeccompPolicy;
+import dev.forkd.config.v1.SeccompPolicy;
 import dev.forkd.daemon.domain.ConfigException;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -46,7 +46,7 @@ public final class SeccompPolicies {
     return new SeccompPolicies(m);
   }
 
-  /** The default policy, as {@link #get} would return it. */
+  /** The default policy, as {@link #forProfile} returns it for the policy "default". */
   public static SyscallPolicy defaultPolicy() {
     return DefaultPolicy.policy();
   }

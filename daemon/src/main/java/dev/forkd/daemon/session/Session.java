@@ -1,5 +1,6 @@
 package dev.forkd.daemon.session;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.domain.LimitValues;
 import dev.forkd.daemon.exec.RunControl;
@@ -45,10 +46,11 @@ final class Session {
   /** The call in progress, to cancel when the session ends under it. */
   volatile RunControl current;
 
-  // Guarded by calls:
   /** CPU time used up to the last re-arm of the zygote's counters. */
+  @GuardedBy("calls")
   long cpuUsedNanos;
 
+  @GuardedBy("calls")
   int callCount;
 
   Session(

@@ -1,5 +1,6 @@
 package dev.forkd.daemon.session;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.Limits;
 import dev.forkd.api.v1.OpenSessionRequest;
@@ -64,9 +65,15 @@ public final class SessionManager implements AutoCloseable {
   private final ScheduledExecutorService reaper;
 
   private final Object lock = new Object();
-  // @GuardedBy("lock") for every field below.
+
+  // Guarded by the lock:
+  @GuardedBy("lock")
   private final Map<String, Session> byId = new HashMap<>();
+
+  @GuardedBy("lock")
   private final Map<String, Counts> counts = new LinkedHashMap<>();
+
+  @GuardedBy("lock")
   private boolean closed;
 
   /** Per profile, guarded by {@link #lock}. */
@@ -125,7 +132,10 @@ public final class SessionManager implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    reaper.scheduleWithFixedDelay(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+    // ends with the reaper executor, never cancelled on its own
+    var unused =
+        reaper.scheduleWithFixedDelay(
+            this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /**

@@ -48,7 +48,12 @@ class ArchitectureTest {
     noClasses()
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage("io.grpc..", "io.netty..", "dev.forkd.api..", "dev.forkd.daemon..")
+        .resideInAnyPackage(
+            "io.grpc..",
+            "io.netty..",
+            "dev.forkd.api..",
+            "dev.forkd.config..",
+            "dev.forkd.daemon..")
         .check(zygote);
   }
 }

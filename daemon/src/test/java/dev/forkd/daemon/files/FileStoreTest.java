@@ -302,7 +302,7 @@ class FileStoreTest {
     try (FileStore s = store(l)) {
       int before = openFds();
       for (int i = 0; i < 200; i++) {
-        put(s, ALICE, ("tiny " + i).getBytes());
+        put(s, ALICE, ("tiny " + i).getBytes(java.nio.charset.StandardCharsets.UTF_8));
       }
       FileStore.Stats st = s.stats();
       assertEquals(200, st.files());
@@ -312,7 +312,7 @@ class FileStoreTest {
       assertEquals((200 - 64) * FileStore.MIN_CHARGE, st.diskBytes());
       assertTrue(openFds() <= before + 2, "fds " + before + " -> " + openFds());
       for (int i = 0; i < 200; i += 37) {
-        byte[] want = ("tiny " + i).getBytes();
+        byte[] want = ("tiny " + i).getBytes(java.nio.charset.StandardCharsets.UTF_8);
         String id =
             "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(want));
         assertArrayEquals(want, read(s, ALICE, id));

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.client.ForkdClient;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,7 +30,9 @@ class DaemonProcessTest {
           continue;
         }
         try {
-          String cmd = new String(Files.readAllBytes(p.resolve("cmdline"))).replace('\0', ' ');
+          String cmd =
+              new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
+                  .replace('\0', ' ');
           String stat = Files.readString(p.resolve("stat"));
           boolean zombie = stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
           if (cmd.contains(marker) && !zombie) {

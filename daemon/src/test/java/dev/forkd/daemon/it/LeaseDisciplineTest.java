@@ -100,7 +100,7 @@ class LeaseDisciplineTest {
             // Only a machinery failure before the command started may be retried to success.
             assertEquals(Status.STATUS_EXITED, r.getStatus(), what);
             assertTrue(
-                kind.equals("zygote") && stage.ordinal() <= RunFaults.Stage.SPAWN.ordinal(),
+                kind.equals("zygote") && stage.compareTo(RunFaults.Stage.SPAWN) <= 0,
                 what + " ended OK, but only zygote failures before SPAWN are retried");
           } catch (ForkdException e) {
             outcome = e.code().toString();

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.ExecStreamRequest;
@@ -15,6 +14,7 @@ import dev.forkd.api.v1.ExecStreamResponse;
 import dev.forkd.api.v1.SandboxGrpc;
 import dev.forkd.client.ForkdClient;
 import dev.forkd.client.ForkdException;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.Daemon;
 import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.daemon.ops.OpsTestDaemons;

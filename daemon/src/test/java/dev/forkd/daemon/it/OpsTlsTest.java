@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.SandboxGrpc;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.Daemon;
 import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.daemon.ops.OpsTestDaemons;

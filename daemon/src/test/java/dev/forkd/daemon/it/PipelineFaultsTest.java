@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.protobuf.ByteString;
-import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.InputFile;
 import dev.forkd.api.v1.PipelineRequest;
@@ -14,6 +13,7 @@ import dev.forkd.api.v1.PoolStatus;
 import dev.forkd.api.v1.Status;
 import dev.forkd.client.ForkdClient;
 import dev.forkd.client.ForkdException;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.Daemon;
 import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.daemon.ops.OpsConfig;

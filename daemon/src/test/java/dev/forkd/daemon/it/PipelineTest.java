@@ -340,12 +340,8 @@ class PipelineTest {
     for (ExecResult x : r.getResultsList()) {
       assertEquals(Status.STATUS_WALL_TIME_LIMIT_EXCEEDED, x.getStatus(), r.toString());
     }
-    long w0 =
-        r.getResults(0).getUsage().getWallTime().getNanos() / 1_000_000
-            + r.getResults(0).getUsage().getWallTime().getSeconds() * 1000;
-    long w1 =
-        r.getResults(1).getUsage().getWallTime().getNanos() / 1_000_000
-            + r.getResults(1).getUsage().getWallTime().getSeconds() * 1000;
+    long w0 = com.google.protobuf.util.Durations.toMillis(r.getResults(0).getUsage().getWallTime());
+    long w1 = com.google.protobuf.util.Durations.toMillis(r.getResults(1).getUsage().getWallTime());
     assertTrue(w0 >= 690 && w0 < 1100, "first wall " + w0);
     assertTrue(w1 >= 1190, "second wall " + w1);
     assertPoolFull("a deadlock");

@@ -28,8 +28,8 @@ import com.google.protobuf.Duration;
 import com.google.protobuf.Message;
 import com.google.rpc.Code;
 import com.google.rpc.PreconditionFailure;
-import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.api.v1.PoolStatus;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.daemon.ops.OpsTestDaemons;
 import dev.forkd.daemon.reapi.ActionExecutor;
@@ -456,7 +456,7 @@ class ReapiResourcesTest {
         // Only a zygote failure before the command started may be retried, to success.
         if (r.getStatus().getCode() == 0) {
           assertTrue(
-              kind.equals("zygote") && stage.ordinal() <= RunFaults.Stage.SPAWN.ordinal(),
+              kind.equals("zygote") && stage.compareTo(RunFaults.Stage.SPAWN) <= 0,
               what + " ended OK, but only zygote failures before SPAWN are retried");
         }
         assertFalse(r.getStatus().getMessage().contains(dir.toString()), "a host path: " + r);

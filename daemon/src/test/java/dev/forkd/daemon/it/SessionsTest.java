@@ -8,20 +8,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.protobuf.ByteString;
-import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.InputFile;
 import dev.forkd.api.v1.Limits;
 import dev.forkd.api.v1.OpenSessionRequest;
-import dev.forkd.api.v1.SessionConfig;
 import dev.forkd.api.v1.SessionStatus;
 import dev.forkd.api.v1.Status;
 import dev.forkd.client.ForkdException;
+import dev.forkd.config.v1.DaemonConfig;
+import dev.forkd.config.v1.SessionConfig;
 import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.zygote.ZygotePool;
 import io.grpc.Status.Code;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -69,7 +70,7 @@ class SessionsTest {
   /** The default profile with 50 sessions; a profile "tiny" with 2, one per caller. */
   static DaemonConfig config() throws Exception {
     DaemonConfig.Builder c = ConfigLoader.defaults().toBuilder();
-    dev.forkd.api.v1.Profile.Builder p = c.getProfilesBuilder(0);
+    dev.forkd.config.v1.Profile.Builder p = c.getProfilesBuilder(0);
     p.setSessions(SessionConfig.newBuilder().setMaxSessions(50).setMaxSessionsPerCaller(50));
     c.addProfiles(
         p.build().toBuilder()
@@ -667,7 +668,7 @@ class SessionsTest {
         es.stdin().close();
         ExecResult r = es.result();
         assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
-        assertEquals("planted\n", new String(es.stdout().readAllBytes()));
+        assertEquals("planted\n", new String(es.stdout().readAllBytes(), StandardCharsets.UTF_8));
       }
       assertEquals("typed\n", out(run(s, "cat /tmp/typed")));
       // A call whose client gives up is killed; the session goes on.

@@ -1,7 +1,7 @@
 package dev.forkd.daemon.it;
 
-import dev.forkd.api.v1.DaemonConfig;
 import dev.forkd.client.ForkdClient;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.Daemon;
 import dev.forkd.daemon.cgroup.CgroupDriver;
 import dev.forkd.daemon.config.ConfigLoader;

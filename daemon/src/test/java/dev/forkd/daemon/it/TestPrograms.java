@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.Limits;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -54,7 +55,7 @@ final class TestPrograms {
         new ProcessBuilder("gcc", "-O1", "-static", "-o", bin.toString(), src.toString())
             .redirectErrorStream(true)
             .start();
-    String out = new String(p.getInputStream().readAllBytes());
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (p.waitFor() != 0) {
       throw new IllegalStateException("gcc failed for " + name + ":\n" + out);
     }

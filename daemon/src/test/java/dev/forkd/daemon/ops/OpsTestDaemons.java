@@ -1,6 +1,6 @@
 package dev.forkd.daemon.ops;
 
-import dev.forkd.api.v1.DaemonConfig;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.Daemon;
 import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.config.SeccompSetup;
@@ -70,7 +70,7 @@ public final class OpsTestDaemons {
   public static DaemonConfig withProfile(
       DaemonConfig c,
       String name,
-      java.util.function.UnaryOperator<dev.forkd.api.v1.Profile.Builder> f) {
+      java.util.function.UnaryOperator<dev.forkd.config.v1.Profile.Builder> f) {
     return c.toBuilder()
         .addProfiles(f.apply(c.getProfiles(0).toBuilder().setName(name)).build())
         .build();

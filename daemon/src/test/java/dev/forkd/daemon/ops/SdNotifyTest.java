@@ -71,7 +71,7 @@ class SdNotifyTest {
         seen.stream()
             .anyMatch(
                 r ->
-                    r.getLevel() == java.util.logging.Level.WARNING
+                    java.util.logging.Level.WARNING.equals(r.getLevel())
                         && r.getMessage().startsWith("cannot notify the service manager")),
         "a warning names the failure: " + seen);
   }

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.forkd.api.v1.SeccompPolicy;
+import dev.forkd.config.v1.SeccompPolicy;
 import dev.forkd.daemon.domain.ConfigException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.forkd.api.v1.SeccompPolicy;
+import dev.forkd.config.v1.SeccompPolicy;
 import dev.forkd.daemon.domain.ConfigException;
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.forkd.api.v1.DaemonConfig;
+import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.config.ConfigLoader;
 import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.config.Settings;
@@ -108,7 +108,7 @@ class SeccompSandboxTest {
     SeccompPolicies policies =
         SeccompPolicies.resolve(
             List.of(
-                dev.forkd.api.v1.SeccompPolicy.newBuilder()
+                dev.forkd.config.v1.SeccompPolicy.newBuilder()
                     .setName("marker")
                     .setBase("default")
                     .setErrno(MARKER)

@@ -84,6 +84,7 @@ public enum FrameType {
   /** True if the zygote sends it, false if the daemon does. */
   final boolean fromZygote;
 
+  @SuppressWarnings("ImmutableEnumChecker") // an unmodifiable view of a map no one else holds
   final Map<Tag, Rule> rules;
 
   FrameType(int number, boolean fromZygote, RuleBuilder rules) {

@@ -19,7 +19,8 @@ class ProtocolLimitsTest {
     try (InputStream in = ProtocolLimits.class.getResourceAsStream(ProtocolLimits.RESOURCE)) {
       assertArrayEquals(source, in.readAllBytes());
     }
-    Map<String, Long> defined = ProtocolLimits.parse(new String(source, "US-ASCII"));
+    Map<String, Long> defined =
+        ProtocolLimits.parse(new String(source, java.nio.charset.StandardCharsets.US_ASCII));
     assertEquals(1048576L, defined.get("FRAME_MAX_PAYLOAD"));
     assertEquals((long) ProtocolLimits.MAX_RLIMITS, defined.get("FRAME_MAX_RLIMITS"));
   }

@@ -1,6 +1,6 @@
 package dev.forkd.daemon.grpc.reapi;
 
-import dev.forkd.api.v1.RemoteExecutionConfig;
+import dev.forkd.config.v1.RemoteExecutionConfig;
 import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.exec.Runner;
 import dev.forkd.daemon.files.FileStore;
