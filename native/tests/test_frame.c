@@ -35,102 +35,116 @@ static char *collect_paths[] = {"out/result.txt", "missing", NULL};
 static const struct frame_collect_result collected_results[] = {{0, 300000, "out/result.txt"},
                                                                 {2, 0, "missing"}};
 
-static bool expected_frame(const char *name, struct frame *f) {
-    if (strcmp(name, "hello") == 0) {
-        frame_init(f, FRAME_HELLO);
-        f->proto_version = 1;
-        f->launcher_pid = 4242;
-        f->present = FRAME_BIT(TAG_PROTO_VERSION) | FRAME_BIT(TAG_LAUNCHER_PID);
-    } else if (strcmp(name, "spawn_min") == 0) {
-        frame_init(f, FRAME_SPAWN);
-        f->argv = spawn_min_argv;
-        f->argc = 1;
-        f->present = FRAME_BIT(TAG_ARGV);
-    } else if (strcmp(name, "spawn_full") == 0) {
-        frame_init(f, FRAME_SPAWN);
-        f->argv = spawn_full_argv;
-        f->argc = 3;
-        f->envp = spawn_full_env;
-        f->envc = 2;
-        f->cwd = "/work";
-        f->wall_time_ns = 2000000000u;
-        f->uid = 1000;
-        f->gid = 1000;
-        f->rlimits = spawn_full_rlimits;
-        f->nrlimits = 3;
-        f->seccomp_bpf = ret_allow;
-        f->seccomp_len = sizeof(ret_allow);
-        f->present = FRAME_BIT(TAG_ARGV) | FRAME_BIT(TAG_ENV) | FRAME_BIT(TAG_CWD) |
-                     FRAME_BIT(TAG_WALL_TIME_NS) | FRAME_BIT(TAG_UID) | FRAME_BIT(TAG_GID) |
-                     FRAME_BIT(TAG_RLIMIT) | FRAME_BIT(TAG_SECCOMP_BPF);
-    } else if (strcmp(name, "spawn_hold") == 0) {
-        frame_init(f, FRAME_SPAWN);
-        f->argv = spawn_min_argv;
-        f->argc = 1;
-        f->started_hold_ns = 20000000u;
-        f->present = FRAME_BIT(TAG_ARGV) | FRAME_BIT(TAG_STARTED_HOLD_NS);
-    } else if (strcmp(name, "started") == 0 || strcmp(name, "started_held") == 0) {
-        frame_init(f, FRAME_STARTED);
-        f->pid = 2;
-        f->spawn_ns = 412345;
-        f->present = FRAME_BIT(TAG_PID) | FRAME_BIT(TAG_SPAWN_NS);
-        if (name[7] == '_') {
-            f->exec_at_ns = 123456789u;
-            f->present |= FRAME_BIT(TAG_EXEC_AT_NS);
-        }
-    } else if (strcmp(name, "exec_failed") == 0 || strcmp(name, "error") == 0) {
-        bool exec_failed = name[0] == 'e' && name[1] == 'x';
-        frame_init(f, exec_failed ? FRAME_EXEC_FAILED : FRAME_ERROR);
-        f->step = exec_failed ? "execve" : "mount /proc";
-        f->err = exec_failed ? 2 : 1;
-        f->message = exec_failed ? "No such file or directory" : "Operation not permitted";
-        f->present = FRAME_BIT(TAG_STEP) | FRAME_BIT(TAG_ERRNO) | FRAME_BIT(TAG_MESSAGE);
-    } else if (strcmp(name, "exited") == 0) {
-        frame_init(f, FRAME_EXITED);
-        f->wait_status = 0x100;
-        f->wall_ns = 1234567;
-        f->utime_ns = 1000000;
-        f->stime_ns = 2000000;
-        f->maxrss_kb = 1536;
-        f->flags = 1;
-        f->present = FRAME_BIT(TAG_WAIT_STATUS) | FRAME_BIT(TAG_WALL_NS) | FRAME_BIT(TAG_UTIME_NS) |
-                     FRAME_BIT(TAG_STIME_NS) | FRAME_BIT(TAG_MAXRSS_KB) | FRAME_BIT(TAG_FLAGS);
-    } else if (strcmp(name, "kill") == 0) {
-        frame_init(f, FRAME_KILL);
-    } else if (strcmp(name, "reset") == 0) {
-        frame_init(f, FRAME_RESET);
-    } else if (strcmp(name, "reset_done") == 0) {
-        frame_init(f, FRAME_RESET_DONE);
-    } else if (strcmp(name, "ping") == 0) {
-        frame_init(f, FRAME_PING);
-    } else if (strcmp(name, "pong") == 0) {
-        frame_init(f, FRAME_PONG);
-    } else if (strcmp(name, "signal") == 0) {
-        frame_init(f, FRAME_SIGNAL);
-        f->signal_number = 2;
-        f->present = FRAME_BIT(TAG_SIGNAL_NUMBER);
-    } else if (strcmp(name, "spawn_files") == 0) {
-        frame_init(f, FRAME_SPAWN);
-        f->argv = spawn_files_argv;
-        f->argc = 1;
-        f->work_dir_bytes = 10485760;
-        f->files = spawn_files_files;
-        f->nfiles = 2;
-        f->present = FRAME_BIT(TAG_ARGV) | FRAME_BIT(TAG_WORK_DIR_BYTES) | FRAME_BIT(TAG_FILE);
-    } else if (strcmp(name, "collect") == 0) {
-        frame_init(f, FRAME_COLLECT);
-        f->paths = collect_paths;
-        f->npaths = 2;
-        f->present = FRAME_BIT(TAG_PATH);
-    } else if (strcmp(name, "collected") == 0) {
-        frame_init(f, FRAME_COLLECTED);
-        f->results = collected_results;
-        f->nresults = 2;
-        f->present = FRAME_BIT(TAG_COLLECT_RESULT);
-    } else {
-        return false;
+#define B(tag) FRAME_BIT(TAG_##tag)
+
+/*
+ * Each good golden frame: its name in the file, the fds that travel with it (PROTOCOL.md,
+ * "Frame"), and its fields. The golden file must hold every one of them, and nothing else good.
+ */
+static const struct expectation {
+    const char *name;
+    unsigned fds;
+    struct frame f;
+} expectations[] = {
+    {"hello",
+     0,
+     {.type = FRAME_HELLO,
+      .proto_version = 1,
+      .launcher_pid = 4242,
+      .present = B(PROTO_VERSION) | B(LAUNCHER_PID)}},
+    {"spawn_min", 3, {.type = FRAME_SPAWN, .argv = spawn_min_argv, .argc = 1, .present = B(ARGV)}},
+    {"spawn_full",
+     3,
+     {.type = FRAME_SPAWN,
+      .argv = spawn_full_argv,
+      .argc = 3,
+      .envp = spawn_full_env,
+      .envc = 2,
+      .cwd = "/work",
+      .wall_time_ns = 2000000000u,
+      .uid = 1000,
+      .gid = 1000,
+      .rlimits = spawn_full_rlimits,
+      .nrlimits = 3,
+      .seccomp_bpf = ret_allow,
+      .seccomp_len = sizeof(ret_allow),
+      .present = B(ARGV) | B(ENV) | B(CWD) | B(WALL_TIME_NS) | B(UID) | B(GID) | B(RLIMIT) |
+                 B(SECCOMP_BPF)}},
+    {"spawn_hold",
+     3,
+     {.type = FRAME_SPAWN,
+      .argv = spawn_min_argv,
+      .argc = 1,
+      .started_hold_ns = 20000000u,
+      .present = B(ARGV) | B(STARTED_HOLD_NS)}},
+    {"started",
+     0,
+     {.type = FRAME_STARTED, .pid = 2, .spawn_ns = 412345, .present = B(PID) | B(SPAWN_NS)}},
+    {"started_held",
+     0,
+     {.type = FRAME_STARTED,
+      .pid = 2,
+      .spawn_ns = 412345,
+      .exec_at_ns = 123456789u,
+      .present = B(PID) | B(SPAWN_NS) | B(EXEC_AT_NS)}},
+    {"exec_failed",
+     0,
+     {.type = FRAME_EXEC_FAILED,
+      .step = "execve",
+      .err = 2,
+      .message = "No such file or directory",
+      .present = B(STEP) | B(ERRNO) | B(MESSAGE)}},
+    {"error",
+     0,
+     {.type = FRAME_ERROR,
+      .step = "mount /proc",
+      .err = 1,
+      .message = "Operation not permitted",
+      .present = B(STEP) | B(ERRNO) | B(MESSAGE)}},
+    {"exited",
+     0,
+     {.type = FRAME_EXITED,
+      .wait_status = 0x100,
+      .wall_ns = 1234567,
+      .utime_ns = 1000000,
+      .stime_ns = 2000000,
+      .maxrss_kb = 1536,
+      .flags = 1,
+      .present =
+          B(WAIT_STATUS) | B(WALL_NS) | B(UTIME_NS) | B(STIME_NS) | B(MAXRSS_KB) | B(FLAGS)}},
+    {"kill", 0, {.type = FRAME_KILL}},
+    {"reset", 0, {.type = FRAME_RESET}},
+    {"reset_done", 0, {.type = FRAME_RESET_DONE}},
+    {"ping", 0, {.type = FRAME_PING}},
+    {"pong", 0, {.type = FRAME_PONG}},
+    {"signal", 0, {.type = FRAME_SIGNAL, .signal_number = 2, .present = B(SIGNAL_NUMBER)}},
+    {"spawn_files",
+     5,
+     {.type = FRAME_SPAWN,
+      .argv = spawn_files_argv,
+      .argc = 1,
+      .work_dir_bytes = 10485760,
+      .files = spawn_files_files,
+      .nfiles = 2,
+      .present = B(ARGV) | B(WORK_DIR_BYTES) | B(FILE)}},
+    {"collect",
+     0,
+     {.type = FRAME_COLLECT, .paths = collect_paths, .npaths = 2, .present = B(PATH)}},
+    {"collected",
+     1,
+     {.type = FRAME_COLLECTED,
+      .results = collected_results,
+      .nresults = 2,
+      .present = B(COLLECT_RESULT)}},
+};
+
+#undef B
+
+static const struct expectation *expected_frame(const char *name) {
+    for (size_t k = 0; k < sizeof(expectations) / sizeof(expectations[0]); k++) {
+        if (strcmp(expectations[k].name, name) == 0) return &expectations[k];
     }
-    return true;
+    return NULL;
 }
 
 static const struct {
@@ -160,15 +174,6 @@ static const struct {
     {"bad_path_empty_component", FRAME_E_PATH},
     {"bad_collect_empty", FRAME_E_MISSING},
     {"bad_collect_reserved", FRAME_E_RESULT_RESERVED},
-};
-
-/* Fds that travel with each good golden frame (PROTOCOL.md, "Frame"). */
-static const struct {
-    const char *name;
-    unsigned fds;
-} fd_expectations[] = {
-    {"spawn_min", 3}, {"spawn_full", 3}, {"spawn_files", 5}, {"collect", 0},      {"collected", 1},
-    {"hello", 0},     {"started", 0},    {"spawn_hold", 3},  {"started_held", 0},
 };
 
 /* ---- comparing frames ---- */
@@ -336,42 +341,34 @@ static void test_golden(void) {
             free(arena);
             continue;
         }
-        struct frame expected;
-        if (!expected_frame(g->name, &expected)) {
+        const struct expectation *e = expected_frame(g->name);
+        if (e == NULL) {
             check(false, "%s: no hard-coded expectation in test_frame.c", g->name);
             free(arena);
             continue;
         }
-        ssize_t len = frame_encode(&expected, out, sizeof(out));
+        ssize_t len = frame_encode(&e->f, out, sizeof(out));
         check(len == (ssize_t)g->len && memcmp(out, g->bytes, g->len) == 0,
               "%s: encoder output equals the golden bytes", g->name);
         check(rc == FRAME_OK, "%s: golden bytes decode (%s)", g->name, frame_strerror(rc));
         if (rc == FRAME_OK) {
-            const char *diff = frame_diff(&expected, &decoded);
+            const char *diff = frame_diff(&e->f, &decoded);
             check(diff == NULL, "%s: decoded fields equal the expected values%s%s", g->name,
                   diff ? ", differs in " : "", diff ? diff : "");
             len = frame_encode(&decoded, out, sizeof(out));
             check(len == (ssize_t)g->len && memcmp(out, g->bytes, g->len) == 0,
                   "%s: re-encoding the decoded frame gives the golden bytes", g->name);
-            for (size_t k = 0; k < sizeof(fd_expectations) / sizeof(fd_expectations[0]); k++) {
-                if (strcmp(fd_expectations[k].name, g->name) != 0) continue;
-                check(frame_fd_count(&decoded) == fd_expectations[k].fds &&
-                          frame_fd_count(&expected) == fd_expectations[k].fds,
-                      "%s: travels with %u fds (%u)", g->name, fd_expectations[k].fds,
-                      frame_fd_count(&decoded));
-            }
+            check(frame_fd_count(&decoded) == e->fds && frame_fd_count(&e->f) == e->fds,
+                  "%s: travels with %u fds (%u)", g->name, e->fds, frame_fd_count(&decoded));
         }
         free(arena);
     }
     /* Every expectation must have met its frame: the file cannot silently lose vectors. */
-    const char *names[] = {"hello",  "spawn_min",   "spawn_full", "started",  "exec_failed", "kill",
-                           "exited", "reset",       "reset_done", "error",    "ping",        "pong",
-                           "signal", "spawn_files", "collect",    "collected"};
-    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+    for (size_t k = 0; k < sizeof(expectations) / sizeof(expectations[0]); k++) {
         bool found = false;
         for (int i = 0; i < n_goldens; i++)
-            found |= strcmp(goldens[i].name, names[k]) == 0;
-        check(found, "golden file holds %s", names[k]);
+            found |= strcmp(goldens[i].name, expectations[k].name) == 0;
+        check(found, "golden file holds %s", expectations[k].name);
     }
     for (size_t k = 0; k < sizeof(bad_expectations) / sizeof(bad_expectations[0]); k++) {
         bool found = false;
