@@ -117,6 +117,18 @@ class PipelineTest {
         .build();
   }
 
+  /** Runs {@code cmds} as a shell pipeline does: each one's stdout into the next one's stdin. */
+  static PipelineResult chain(ExecRequest.Builder... cmds) {
+    PipelineRequest.Builder b = PipelineRequest.newBuilder();
+    for (int i = 0; i < cmds.length; i++) {
+      b.addCommands(cmds[i]);
+      if (i > 0) {
+        b.addPipes(pipe(i - 1, 1, i, 0));
+      }
+    }
+    return d.client.pipeline(b.build());
+  }
+
   static Limits wall(long millis) {
     return Limits.newBuilder().setWallTime(Durations.fromMillis(millis)).build();
   }
@@ -177,13 +189,7 @@ class PipelineTest {
 
   @Test
   void twoStageTextPipeline() throws Exception {
-    PipelineResult r =
-        d.client.pipeline(
-            PipelineRequest.newBuilder()
-                .addCommands(cmd("/bin/echo", "hello pipes"))
-                .addCommands(cmd("tr", "a-z", "A-Z"))
-                .addPipes(pipe(0, 1, 1, 0))
-                .build());
+    PipelineResult r = chain(cmd("/bin/echo", "hello pipes"), cmd("tr", "a-z", "A-Z"));
     assertEquals(Status.STATUS_EXITED, r.getResults(0).getStatus(), r.toString());
     assertEquals(Status.STATUS_EXITED, r.getResults(1).getStatus(), r.toString());
     assertEquals("", out(r.getResults(0)), "a piped stdout is not collected");
@@ -193,15 +199,7 @@ class PipelineTest {
 
   @Test
   void threeStageTextPipeline() throws Exception {
-    PipelineResult r =
-        d.client.pipeline(
-            PipelineRequest.newBuilder()
-                .addCommands(cmd("seq", "1", "100000"))
-                .addCommands(cmd("grep", "7"))
-                .addCommands(cmd("wc", "-l"))
-                .addPipes(pipe(0, 1, 1, 0))
-                .addPipes(pipe(1, 1, 2, 0))
-                .build());
+    PipelineResult r = chain(cmd("seq", "1", "100000"), cmd("grep", "7"), cmd("wc", "-l"));
     long expected =
         java.util.stream.IntStream.rangeClosed(1, 100000)
             .filter(i -> Integer.toString(i).contains("7"))
@@ -456,13 +454,7 @@ class PipelineTest {
   @Test
   void aCommandThatCannotStartEndsThePipeline() throws Exception {
     long t0 = System.nanoTime();
-    PipelineResult r =
-        d.client.pipeline(
-            PipelineRequest.newBuilder()
-                .addCommands(cmd("sleep", "20"))
-                .addCommands(cmd("/no/such/program"))
-                .addPipes(pipe(0, 1, 1, 0))
-                .build());
+    PipelineResult r = chain(cmd("sleep", "20"), cmd("/no/such/program"));
     long ms = (System.nanoTime() - t0) / 1_000_000;
     assertEquals(Status.STATUS_EXEC_FAILED, r.getResults(1).getStatus(), r.toString());
     ExecResult killed = r.getResults(0);
