@@ -261,12 +261,7 @@ class PipelineTest {
   @Test
   void aReaderSeesEofWhenTheWriterClosesItsStdoutNotWhenItEnds() throws Exception {
     PipelineResult r =
-        d.client.pipeline(
-            PipelineRequest.newBuilder()
-                .addCommands(cmd("/bin/sh", "-c", "echo early; exec >&-; exec sleep 2"))
-                .addCommands(cmd("cat"))
-                .addPipes(pipe(0, 1, 1, 0))
-                .build());
+        chain(cmd("/bin/sh", "-c", "echo early; exec >&-; exec sleep 2"), cmd("cat"));
     assertEquals("early\n", out(r.getResults(1)), r.toString());
     long writer = Durations.toMillis(r.getResults(0).getUsage().getWallTime());
     long reader = Durations.toMillis(r.getResults(1).getUsage().getWallTime());
