@@ -13,35 +13,14 @@ import dev.forkd.api.v1.Limits;
 import dev.forkd.api.v1.Status;
 import dev.forkd.client.ForkdException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Sandbox.Exec through a real daemon and real zygotes: results, streams, limits, bad input. */
-class ExecTest {
-  @TempDir static Path dir;
-  static TestDaemon d;
-
-  @BeforeAll
-  static void start() throws Exception {
-    d = TestDaemon.start(dir, 2, "").awaitReady();
-  }
-
-  @AfterAll
-  static void stop() {
-    d.close();
-  }
-
+class ExecTest extends SharedDaemon {
   static ExecResult run(String... argv) {
-    return d.client.exec(ExecRequest.newBuilder().addAllArgv(List.of(argv)).build());
-  }
-
-  static String out(ExecResult r) {
-    return r.getStdout().toStringUtf8();
+    return d.client.exec(cmd(argv));
   }
 
   @Test

@@ -15,41 +15,20 @@ import dev.forkd.api.v1.Status;
 import dev.forkd.client.ForkdException;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Copy-in, copy-out and the FileStore through a real daemon. */
-class FilesTest {
-  @TempDir static Path dir;
-  static TestDaemon d;
-
-  @BeforeAll
-  static void start() throws Exception {
-    d = TestDaemon.start(dir, 2, "").awaitReady();
-  }
-
-  @AfterAll
-  static void stop() {
-    d.close();
-  }
-
+class FilesTest extends SharedDaemon {
   static InputFile inline(String path, String content, boolean exec) {
     return InputFile.newBuilder()
         .setPath(path)
         .setContent(ByteString.copyFromUtf8(content))
         .setExecutable(exec)
         .build();
-  }
-
-  static String out(ExecResult r) {
-    return r.getStdout().toStringUtf8();
   }
 
   @Test

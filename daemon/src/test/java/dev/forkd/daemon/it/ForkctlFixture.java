@@ -5,29 +5,12 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What the forkctl tests share: one real daemon (two zygotes) for the class, and forkctl run in
- * this JVM against it with its streams captured.
+ * What the forkctl tests share: the class's daemon ({@link SharedDaemon}), and forkctl run in this
+ * JVM against it with its streams captured.
  */
-abstract class ForkctlFixture {
-  @TempDir static Path dir;
-  static TestDaemon d;
-
-  @BeforeAll
-  static void start() throws Exception {
-    d = TestDaemon.start(dir, 2, "").awaitReady();
-  }
-
-  @AfterAll
-  static void stop() {
-    d.close();
-  }
-
+abstract class ForkctlFixture extends SharedDaemon {
   /** What one forkctl invocation gave: its exit code, stdout and stderr. */
   record Outcome(int code, String out, String err) {}
 

@@ -5,24 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.protobuf.Duration;
+import com.google.protobuf.util.Durations;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.Limits;
 import dev.forkd.api.v1.Status;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Limits enforced for real (cgroup v1 on the build machines): CPU, wall, memory, processes, output,
  * open files; each by a program that really tries to exceed it.
  */
-class LimitsTest {
-  @TempDir static Path dir;
-  static TestDaemon d;
-
+class LimitsTest extends SharedDaemon {
   static final String BUSY =
       "int main(int argc, char **argv) { guard(argc, argv); volatile unsigned long x = 0;"
           + " for (;;) x++; }\n";
@@ -42,21 +37,8 @@ class LimitsTest {
           + " while (open(\"/dev/null\", O_RDONLY) >= 0) n++; printf(\"opened %d\\n\", n);"
           + " return 0; }\n";
 
-  @BeforeAll
-  static void start() throws Exception {
-    d = TestDaemon.start(dir, 2, "").awaitReady();
-  }
-
-  @AfterAll
-  static void stop() {
-    d.close();
-  }
-
   static Duration ms(long ms) {
-    return Duration.newBuilder()
-        .setSeconds(ms / 1000)
-        .setNanos((int) (ms % 1000) * 1_000_000)
-        .build();
+    return Durations.fromMillis(ms);
   }
 
   static double seconds(Duration x) {

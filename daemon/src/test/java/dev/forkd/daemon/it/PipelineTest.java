@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Duration;
+import com.google.protobuf.util.Durations;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.InputFile;
@@ -27,6 +28,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Sandbox.ExecPipeline (issue 17) against a real daemon and real zygotes: text pipelines, an
@@ -114,13 +117,20 @@ class PipelineTest {
         .build();
   }
 
+  /** Runs {@code cmds} as a shell pipeline does: each one's stdout into the next one's stdin. */
+  static PipelineResult chain(ExecRequest.Builder... cmds) {
+    PipelineRequest.Builder b = PipelineRequest.newBuilder();
+    for (int i = 0; i < cmds.length; i++) {
+      b.addCommands(cmds[i]);
+      if (i > 0) {
+        b.addPipes(pipe(i - 1, 1, i, 0));
+      }
+    }
+    return d.client.pipeline(b.build());
+  }
+
   static Limits wall(long millis) {
-    return Limits.newBuilder()
-        .setWallTime(
-            Duration.newBuilder()
-                .setSeconds(millis / 1000)
-                .setNanos((int) (millis % 1000) * 1_000_000))
-        .build();
+    return Limits.newBuilder().setWallTime(Durations.fromMillis(millis)).build();
   }
 
   static ExecRequest judgeCmd(String mode, long wallMillis) throws Exception {
@@ -179,13 +189,7 @@ class PipelineTest {
 
   @Test
   void twoStageTextPipeline() throws Exception {
-    PipelineResult r =
-        d.client.pipeline(
-            PipelineRequest.newBuilder()
-                .addCommands(cmd("/bin/echo", "hello pipes"))
-                .addCommands(cmd("tr", "a-z", "A-Z"))
-                .addPipes(pipe(0, 1, 1, 0))
-                .build());
+    PipelineResult r = chain(cmd("/bin/echo", "hello pipes"), cmd("tr", "a-z", "A-Z"));
     assertEquals(Status.STATUS_EXITED, r.getResults(0).getStatus(), r.toString());
     assertEquals(Status.STATUS_EXITED, r.getResults(1).getStatus(), r.toString());
     assertEquals("", out(r.getResults(0)), "a piped stdout is not collected");
@@ -195,15 +199,7 @@ class PipelineTest {
 
   @Test
   void threeStageTextPipeline() throws Exception {
-    PipelineResult r =
-        d.client.pipeline(
-            PipelineRequest.newBuilder()
-                .addCommands(cmd("seq", "1", "100000"))
-                .addCommands(cmd("grep", "7"))
-                .addCommands(cmd("wc", "-l"))
-                .addPipes(pipe(0, 1, 1, 0))
-                .addPipes(pipe(1, 1, 2, 0))
-                .build());
+    PipelineResult r = chain(cmd("seq", "1", "100000"), cmd("grep", "7"), cmd("wc", "-l"));
     long expected =
         java.util.stream.IntStream.rangeClosed(1, 100000)
             .filter(i -> Integer.toString(i).contains("7"))
@@ -265,64 +261,111 @@ class PipelineTest {
   @Test
   void aReaderSeesEofWhenTheWriterClosesItsStdoutNotWhenItEnds() throws Exception {
     PipelineResult r =
-        d.client.pipeline(
-            PipelineRequest.newBuilder()
-                .addCommands(cmd("/bin/sh", "-c", "echo early; exec >&-; exec sleep 2"))
-                .addCommands(cmd("cat"))
-                .addPipes(pipe(0, 1, 1, 0))
-                .build());
+        chain(cmd("/bin/sh", "-c", "echo early; exec >&-; exec sleep 2"), cmd("cat"));
     assertEquals("early\n", out(r.getResults(1)), r.toString());
-    long writer = millis(r.getResults(0).getUsage().getWallTime());
-    long reader = millis(r.getResults(1).getUsage().getWallTime());
+    long writer = Durations.toMillis(r.getResults(0).getUsage().getWallTime());
+    long reader = Durations.toMillis(r.getResults(1).getUsage().getWallTime());
     assertTrue(writer >= 1900, "the writer ran " + writer + " ms");
     // As on a host: EOF came when the writer closed the pipe, not when its run ended.
     assertTrue(reader < 1500, "the reader ran " + reader + " ms (the writer " + writer + " ms)");
     assertPoolFull("an early close");
   }
 
-  static long millis(Duration d) {
-    return d.getSeconds() * 1000 + d.getNanos() / 1_000_000;
+  /**
+   * One game of the interactive judge: the modes of the interactor and the solution, the solution's
+   * wall limit (ms), how the interactor must end (exit code, and its stderr as a regular
+   * expression), the ways the solution may end (see {@link #end}), and the most the interactor may
+   * take (ms; its own wall limit is 5000).
+   */
+  record Game(
+      String name,
+      String interactor,
+      String solution,
+      long solutionWall,
+      int judgeExit,
+      String judgeSays,
+      List<String> solutionEnds,
+      long judgeMaxMillis) {
+    @Override
+    public String toString() {
+      return name;
+    }
   }
 
-  @Test
-  void interactiveJudgeCorrectSolution() throws Exception {
-    PipelineResult r = play("i-judge", 5000, "s-correct", 5000);
+  static List<Game> games() {
+    return List.of(
+        new Game(
+            "a correct solution",
+            "i-judge",
+            "s-correct",
+            5000,
+            0,
+            "OK in .*",
+            List.of("exited 0"),
+            2000),
+        new Game(
+            "a wrong answer",
+            "i-judge",
+            "s-wrong",
+            5000,
+            1,
+            "WA: 738 is not.*",
+            List.of("exited 0"),
+            5000),
+        // Its end closes the interactor's stdin: EOF, a verdict, long before the interactor's
+        // limit.
+        new Game(
+            "a silent solution",
+            "i-judge",
+            "s-silent",
+            1000,
+            1,
+            "WA: end of input\n",
+            List.of("wall limit"),
+            4000),
+        // The interactor gone (a bad line), the flood's next write raises SIGPIPE, as on a host.
+        new Game(
+            "a flooding solution", "i-judge", "s-flood", 5000, 3, ".*", List.of("signal 13"), 5000),
+        // Either the solution's query hits the closed pipe (SIGPIPE) or it reads EOF waiting for
+        // the answer.
+        new Game(
+            "an interactor that exits early",
+            "i-quit",
+            "s-correct",
+            5000,
+            0,
+            ".*",
+            List.of("signal 13", "exited 4"),
+            5000));
+  }
+
+  /** How a command ended, in the words of {@link Game#solutionEnds}. */
+  static String end(ExecResult r) {
+    return switch (r.getStatus()) {
+      case STATUS_EXITED -> "exited " + r.getExitCode();
+      case STATUS_SIGNALED -> "signal " + r.getSignal();
+      case STATUS_WALL_TIME_LIMIT_EXCEEDED -> "wall limit";
+      default -> r.getStatus().toString();
+    };
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("games")
+  void anInteractiveGameEndsAsItShould(Game g) throws Exception {
+    PipelineResult r = play(g.interactor(), 5000, g.solution(), g.solutionWall());
     ExecResult i = r.getResults(0);
     ExecResult s = r.getResults(1);
     assertEquals(Status.STATUS_EXITED, i.getStatus(), r.toString());
-    assertEquals(0, i.getExitCode(), err(i));
-    assertTrue(err(i).startsWith("OK in "), err(i));
-    assertEquals(Status.STATUS_EXITED, s.getStatus(), r.toString());
-    assertEquals(0, s.getExitCode(), r.toString());
-    assertTrue(i.getUsage().getWallTime().getSeconds() < 2, i.getUsage().toString());
-    assertPoolFull("a correct solution");
-  }
-
-  @Test
-  void interactiveJudgeWrongAnswer() throws Exception {
-    PipelineResult r = play("i-judge", 5000, "s-wrong", 5000);
-    assertEquals(Status.STATUS_EXITED, r.getResults(0).getStatus(), r.toString());
-    assertEquals(1, r.getResults(0).getExitCode(), r.toString());
-    assertTrue(err(r.getResults(0)).startsWith("WA: 738 is not"), err(r.getResults(0)));
-    assertEquals(Status.STATUS_EXITED, r.getResults(1).getStatus(), r.toString());
-    assertEquals(0, r.getResults(1).getExitCode(), r.toString());
-    assertPoolFull("a wrong answer");
-  }
-
-  @Test
-  void aSolutionThatNeverAnswersEndsByItsWallLimit() throws Exception {
-    long t0 = System.nanoTime();
-    PipelineResult r = play("i-judge", 5000, "s-silent", 1000);
-    long ms = (System.nanoTime() - t0) / 1_000_000;
-    ExecResult s = r.getResults(1);
-    ExecResult i = r.getResults(0);
-    assertEquals(Status.STATUS_WALL_TIME_LIMIT_EXCEEDED, s.getStatus(), r.toString());
-    // Its end closed the interactor's stdin: EOF, a verdict, long before the interactor's limit.
-    assertEquals(Status.STATUS_EXITED, i.getStatus(), r.toString());
-    assertEquals(1, i.getExitCode(), r.toString());
-    assertEquals("WA: end of input\n", err(i));
-    assertTrue(ms < 4000, "took " + ms + " ms");
-    assertPoolFull("a silent solution");
+    assertEquals(g.judgeExit(), i.getExitCode(), err(i));
+    assertTrue(
+        java.util.regex.Pattern.compile(g.judgeSays(), java.util.regex.Pattern.DOTALL)
+            .matcher(err(i))
+            .matches(),
+        err(i));
+    assertTrue(g.solutionEnds().contains(end(s)), end(s) + ": " + r);
+    long judgeMillis = Durations.toMillis(i.getUsage().getWallTime());
+    assertTrue(judgeMillis < g.judgeMaxMillis(), "the interactor took " + judgeMillis + " ms");
+    assertPoolFull(g.name());
   }
 
   @Test
@@ -340,38 +383,11 @@ class PipelineTest {
     for (ExecResult x : r.getResultsList()) {
       assertEquals(Status.STATUS_WALL_TIME_LIMIT_EXCEEDED, x.getStatus(), r.toString());
     }
-    long w0 = com.google.protobuf.util.Durations.toMillis(r.getResults(0).getUsage().getWallTime());
-    long w1 = com.google.protobuf.util.Durations.toMillis(r.getResults(1).getUsage().getWallTime());
+    long w0 = Durations.toMillis(r.getResults(0).getUsage().getWallTime());
+    long w1 = Durations.toMillis(r.getResults(1).getUsage().getWallTime());
     assertTrue(w0 >= 690 && w0 < 1100, "first wall " + w0);
     assertTrue(w1 >= 1190, "second wall " + w1);
     assertPoolFull("a deadlock");
-  }
-
-  @Test
-  void aSolutionThatFloodsItsStdout() throws Exception {
-    PipelineResult r = play("i-judge", 5000, "s-flood", 5000);
-    ExecResult i = r.getResults(0);
-    ExecResult s = r.getResults(1);
-    assertEquals(Status.STATUS_EXITED, i.getStatus(), r.toString());
-    assertEquals(3, i.getExitCode(), err(i));
-    // The interactor gone, the flood's next write raises SIGPIPE, as on a host.
-    assertEquals(Status.STATUS_SIGNALED, s.getStatus(), r.toString());
-    assertEquals(13, s.getSignal(), r.toString());
-    assertPoolFull("a flooding solution");
-  }
-
-  @Test
-  void anInteractorThatExitsEarly() throws Exception {
-    PipelineResult r = play("i-quit", 5000, "s-correct", 5000);
-    ExecResult i = r.getResults(0);
-    ExecResult s = r.getResults(1);
-    assertEquals(Status.STATUS_EXITED, i.getStatus(), r.toString());
-    assertEquals(0, i.getExitCode(), r.toString());
-    // Either its query hit the closed pipe (SIGPIPE) or it read EOF waiting for the answer.
-    boolean sigpipe = s.getStatus() == Status.STATUS_SIGNALED && s.getSignal() == 13;
-    boolean eof = s.getStatus() == Status.STATUS_EXITED && s.getExitCode() == 4;
-    assertTrue(sigpipe || eof, r.toString());
-    assertPoolFull("an interactor that exits early");
   }
 
   @Test
@@ -433,13 +449,7 @@ class PipelineTest {
   @Test
   void aCommandThatCannotStartEndsThePipeline() throws Exception {
     long t0 = System.nanoTime();
-    PipelineResult r =
-        d.client.pipeline(
-            PipelineRequest.newBuilder()
-                .addCommands(cmd("sleep", "20"))
-                .addCommands(cmd("/no/such/program"))
-                .addPipes(pipe(0, 1, 1, 0))
-                .build());
+    PipelineResult r = chain(cmd("sleep", "20"), cmd("/no/such/program"));
     long ms = (System.nanoTime() - t0) / 1_000_000;
     assertEquals(Status.STATUS_EXEC_FAILED, r.getResults(1).getStatus(), r.toString());
     ExecResult killed = r.getResults(0);

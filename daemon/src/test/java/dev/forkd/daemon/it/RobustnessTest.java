@@ -210,60 +210,140 @@ class RobustnessTest {
     }
   }
 
-  @Test
-  void concurrentRunsCannotSeeEachOther() throws Exception {
-    try (TestDaemon d = TestDaemon.start(dir, 2, "").awaitReady()) {
-      // A plants, says so, and waits on its stdin: B certainly runs while A is alive.
-      try (dev.forkd.client.ExecSession a =
-          d.client.start(
-              req(
-                  "sh",
-                  "-c",
-                  "echo secret > /tmp/mine; sleep 30 & echo ready; read x; ls /tmp /work; kill $!"))) {
-        java.io.BufferedReader out =
-            new java.io.BufferedReader(
-                new java.io.InputStreamReader(a.stdout(), java.nio.charset.StandardCharsets.UTF_8));
-        assertEquals("ready", out.readLine());
-        ExecResult b =
-            d.client.exec(
-                req("sh", "-c", "readlink /proc/self/ns/pid; ls /tmp /work; ps -e -o comm"));
-        String seen = b.getStdout().toStringUtf8();
-        assertEquals(0, b.getExitCode(), seen + b.getStderr().toStringUtf8());
-        assertTrue(!seen.contains("mine"), seen);
-        assertTrue(!seen.contains("sleep"), seen);
-        a.stdin().write("go\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        a.stdin().close();
-        String rest = out.lines().collect(java.util.stream.Collectors.joining("\n"));
-        assertTrue(rest.contains("mine"), "A still sees its own file: " + rest);
-        assertEquals(0, a.result().getExitCode());
+  /**
+   * Printed first by the shell programs below: the zygote that runs them, as a line "zygote
+   * pid:[inode] ticks". The zygote is pid 1 of its own pid namespace; the namespace's inode tells
+   * live zygotes apart, and pid 1's start time (clock ticks since boot, field 22 of /proc/1/stat)
+   * tells a zygote from a later one that got a freed inode number again.
+   */
+  static final String ZYGOTE_ID =
+      "echo zygote $(readlink /proc/self/ns/pid) $(sed 's/.*) //' /proc/1/stat | cut -d' ' -f20); ";
+
+  /** The zygote line of a run's stdout; fails unless there is exactly one, well formed. */
+  static String zygoteOf(String stdout) {
+    List<String> ids = stdout.lines().filter(l -> l.startsWith("zygote ")).toList();
+    assertEquals(1, ids.size(), "one zygote line: " + stdout);
+    assertTrue(ids.get(0).matches("zygote pid:\\[[0-9]+\\] [0-9]+"), "zygote line: " + ids);
+    return ids.get(0);
+  }
+
+  /** Lines from {@code in} up to and including {@code marker}; fails if the stream ends first. */
+  static String readUpTo(java.io.BufferedReader in, String marker) throws IOException {
+    StringBuilder b = new StringBuilder();
+    for (String l = in.readLine(); ; l = in.readLine()) {
+      if (l == null) {
+        throw new AssertionError("stream ended before '" + marker + "': " + b);
+      }
+      b.append(l).append('\n');
+      if (l.equals(marker)) {
+        return b.toString();
       }
     }
   }
 
-  /** The pid namespace a run is in (one per zygote), from inside it. */
-  static String pidNamespace(String stdout) {
-    return stdout.lines().filter(l -> l.startsWith("pid:[")).findFirst().orElseThrow();
+  @Test
+  void concurrentRunsCannotSeeEachOther() throws Exception {
+    try (TestDaemon d = TestDaemon.start(dir, 2, "").awaitReady()) {
+      // Each run plants a file and a process of its own, says "ready" and blocks on its stdin,
+      // which only this test feeds: it looks around only when both runs are ready, and exits only
+      // when both have looked. So each looks while the other is certainly alive, and the barrier
+      // is outside both sandboxes (they have no way to signal each other).
+      String[] names = {"a", "b"};
+      dev.forkd.client.ExecSession[] runs = new dev.forkd.client.ExecSession[2];
+      java.io.BufferedReader[] outs = new java.io.BufferedReader[2];
+      try {
+        for (int i = 0; i < 2; i++) {
+          String n = names[i];
+          runs[i] =
+              d.client.start(
+                  req(
+                      "sh",
+                      "-c",
+                      ZYGOTE_ID
+                          + "echo secret > /tmp/mine-"
+                          + n
+                          + " && echo secret > /work/mine-"
+                          + n
+                          + " || exit 9; sleep 30"
+                          + (i + 1)
+                          + " & echo ready; read x; ls /tmp /work; ps -e -o args; echo looked;"
+                          + " read y; kill $!"));
+          outs[i] =
+              new java.io.BufferedReader(
+                  new java.io.InputStreamReader(
+                      runs[i].stdout(), java.nio.charset.StandardCharsets.UTF_8));
+        }
+        String[] zygote = new String[2];
+        for (int i = 0; i < 2; i++) {
+          zygote[i] = zygoteOf(readUpTo(outs[i], "ready"));
+        }
+        assertTrue(!zygote[0].equals(zygote[1]), "precondition: two zygotes: " + zygote[0]);
+        for (int i = 0; i < 2; i++) {
+          runs[i].stdin().write("go\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          runs[i].stdin().flush();
+        }
+        String[] seen = new String[2];
+        for (int i = 0; i < 2; i++) {
+          seen[i] = readUpTo(outs[i], "looked");
+        }
+        for (int i = 0; i < 2; i++) {
+          int other = 1 - i;
+          String mine = "mine-" + names[i];
+          List<String> lines = seen[i].lines().toList();
+          // Its own file (in /tmp and /work) and process: the listing works and the other's
+          // would show the same way.
+          assertEquals(2, lines.stream().filter(mine::equals).count(), seen[i]);
+          assertTrue(lines.contains("sleep 30" + (i + 1)), "its own process: " + seen[i]);
+          assertTrue(!seen[i].contains("mine-" + names[other]), seen[i]);
+          assertTrue(!seen[i].contains("sleep 30" + (other + 1)), seen[i]);
+        }
+        for (int i = 0; i < 2; i++) {
+          runs[i].stdin().write("done\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          runs[i].stdin().close();
+        }
+        for (int i = 0; i < 2; i++) {
+          ExecResult r = runs[i].result();
+          assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
+          assertEquals(0, r.getExitCode(), r.getStderr().toStringUtf8());
+        }
+      } finally {
+        for (dev.forkd.client.ExecSession r : runs) {
+          if (r != null) {
+            r.close();
+          }
+        }
+      }
+    }
   }
 
   @Test
   void filesOfOneRunAreGoneInTheNext() throws Exception {
     try (TestDaemon d = TestDaemon.start(dir, 1, "").awaitReady()) {
-      ExecResult plant =
-          d.client.exec(
-              req(
-                  "sh",
-                  "-c",
-                  "readlink /proc/self/ns/pid; echo x > /tmp/planted && echo y > /work/planted"
-                      + " && echo z > /dev/shm/planted && ls /tmp /work /dev/shm"));
-      String planted = plant.getStdout().toStringUtf8();
-      assertEquals(0, plant.getExitCode(), planted + plant.getStderr().toStringUtf8());
-      assertEquals(3, planted.lines().filter(l -> l.equals("planted")).count(), planted);
-      ExecResult r =
-          d.client.exec(req("sh", "-c", "readlink /proc/self/ns/pid; ls -A /tmp /work /dev/shm"));
-      String after = r.getStdout().toStringUtf8();
-      assertEquals(0, r.getExitCode(), after + r.getStderr().toStringUtf8());
-      assertEquals(pidNamespace(planted), pidNamespace(after), "both runs in one zygote");
-      assertTrue(!after.contains("planted"), after);
+      String plantCmd =
+          ZYGOTE_ID
+              + "echo x > /tmp/planted && echo y > /work/planted && echo z > /dev/shm/planted"
+              + " && ls /tmp /work /dev/shm";
+      String lookCmd = ZYGOTE_ID + "ls -A /tmp /work /dev/shm";
+      // The pool may hand a fresh zygote to the second run (the first one's may still be
+      // resetting): plant and look again until one zygote ran both, since only then does the
+      // look say anything about the reset.
+      for (int attempt = 0; attempt < 10; attempt++) {
+        ExecResult plant = d.client.exec(req("sh", "-c", plantCmd));
+        String planted = plant.getStdout().toStringUtf8();
+        assertEquals(Status.STATUS_EXITED, plant.getStatus(), plant.toString());
+        assertEquals(0, plant.getExitCode(), planted + plant.getStderr().toStringUtf8());
+        assertEquals(3, planted.lines().filter(l -> l.equals("planted")).count(), planted);
+        d.awaitIdle("default");
+        ExecResult r = d.client.exec(req("sh", "-c", lookCmd));
+        String after = r.getStdout().toStringUtf8();
+        assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
+        assertEquals(0, r.getExitCode(), after + r.getStderr().toStringUtf8());
+        if (zygoteOf(planted).equals(zygoteOf(after))) {
+          assertTrue(!after.contains("planted"), after);
+          return;
+        }
+      }
+      throw new AssertionError("precondition: no two consecutive runs on one zygote in 10 tries");
     }
   }
 

@@ -15,35 +15,13 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Sandbox.ExecStream through a real daemon: interaction, flow control, signals, cancellation. */
-class StreamTest {
-  @TempDir static Path dir;
-  static TestDaemon d;
-
-  @BeforeAll
-  static void start() throws Exception {
-    d = TestDaemon.start(dir, 2, "").awaitReady();
-  }
-
-  @AfterAll
-  static void stop() {
-    d.close();
-  }
-
-  static ExecRequest cmd(String... argv) {
-    return ExecRequest.newBuilder().addAllArgv(List.of(argv)).build();
-  }
-
+class StreamTest extends SharedDaemon {
   static String readAll(InputStream in) throws Exception {
     return new String(in.readAllBytes(), StandardCharsets.UTF_8);
   }

@@ -81,6 +81,26 @@ final class TestDaemon implements AutoCloseable {
     throw new IllegalStateException("zygotes did not become ready");
   }
 
+  /**
+   * Waits (up to 5 s) until no zygote of pool {@code profile} is busy: the last run's zygote is
+   * reset after its result is delivered and then goes first in the ready queue, so the next run
+   * lands on it; a run sent during that reset takes another ready zygote.
+   */
+  TestDaemon awaitIdle(String profile) throws InterruptedException {
+    long end = System.nanoTime() + 5_000_000_000L;
+    while (System.nanoTime() < end) {
+      boolean idle =
+          client.status().getPoolsList().stream()
+              .filter(p -> p.getProfile().equals(profile))
+              .allMatch(p -> p.getBusy() == 0);
+      if (idle) {
+        return this;
+      }
+      Thread.sleep(10);
+    }
+    throw new IllegalStateException("pool '" + profile + "' still busy after 5 s");
+  }
+
   @Override
   public void close() {
     client.close();

@@ -1,0 +1,40 @@
+package dev.forkd.daemon.it;
+
+import dev.forkd.api.v1.ExecRequest;
+import dev.forkd.api.v1.ExecResult;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The fixture of the test classes that share one daemon for the whole class: a real in-JVM daemon
+ * ({@link TestDaemon}) with the default configuration and two ready zygotes, on a socket in the
+ * class's temporary directory {@link #dir}. Test classes run one after another (no parallel
+ * execution is configured), so the static fields serve one class at a time.
+ */
+abstract class SharedDaemon {
+  @TempDir static Path dir;
+  static TestDaemon d;
+
+  @BeforeAll
+  static void startSharedDaemon() throws Exception {
+    d = TestDaemon.start(dir, 2, "").awaitReady();
+  }
+
+  @AfterAll
+  static void stopSharedDaemon() {
+    d.close();
+  }
+
+  /** A request for {@code argv}, nothing else set. */
+  static ExecRequest cmd(String... argv) {
+    return ExecRequest.newBuilder().addAllArgv(List.of(argv)).build();
+  }
+
+  /** A result's stdout as text. */
+  static String out(ExecResult r) {
+    return r.getStdout().toStringUtf8();
+  }
+}
