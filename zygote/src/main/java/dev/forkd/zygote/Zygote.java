@@ -23,7 +23,7 @@ import jnr.ffi.Pointer;
  *
  * <p>Any {@link ZygoteException} leaves the zygote unusable: the caller must {@link #destroy()} it.
  */
-public final class Zygote {
+public final class Zygote implements Pool.Member {
   /** Extra time the zygote gets past a run's wall limit before the daemon gives up on it. */
   private static final long WATCHDOG_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
 
@@ -86,11 +86,24 @@ public final class Zygote {
     return System.nanoTime() - bornNanos;
   }
 
+  /** {@link System#nanoTime()} when this zygote was started (its HELLO). */
+  @Override
+  public long bornNanos() {
+    return bornNanos;
+  }
+
+  @Override
+  public java.util.concurrent.CompletionStage<?> exited() {
+    return launcher.onExit();
+  }
+
   /** Runs served so far. */
+  @Override
   public int runs() {
     return runs;
   }
 
+  @Override
   public boolean isAlive() {
     return !destroyed.get() && launcher.isAlive();
   }
@@ -513,6 +526,7 @@ public final class Zygote {
   }
 
   /** Resets the zygote between runs: every process, file and IPC object of the last run gone. */
+  @Override
   public void reset() throws ZygoteException {
     roundTrip(FrameType.RESET, FrameType.RESET_DONE);
   }
@@ -599,6 +613,7 @@ public final class Zygote {
    * Ends the zygote and everything in it: closing the connection makes it kill its runs and exit,
    * and SIGKILL of the launcher takes the zygote down through its parent-death signal.
    */
+  @Override
   public void destroy() {
     if (destroyed.compareAndSet(false, true)) {
       ctl.close();
