@@ -484,7 +484,7 @@ public final class Daemon {
         throw e;
       }
       if (cg != null) {
-        z.attach(cg);
+        z.attach(ZygoteCgroup.KEY, cg);
         z.launcher().onExit().thenRun(cg::remove);
       }
       return z;
@@ -492,7 +492,8 @@ public final class Daemon {
 
     @Override
     public void afterReset(Zygote z) throws ZygoteException {
-      if (z.attachment() instanceof ZygoteCgroup cg) {
+      ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
+      if (cg != null) {
         try {
           cg.rearm();
         } catch (IOException e) {

@@ -27,6 +27,12 @@ public final class Zygote implements Pool.Member {
   /** Extra time the zygote gets past a run's wall limit before the daemon gives up on it. */
   private static final long WATCHDOG_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
 
+  /** EXITED's FLAGS bits (native/src/frame.h): the zygote's wall timer ended the run. */
+  static final int EXITED_FLAG_WALL_TIMER = 1;
+
+  /** EXITED's FLAGS bits (native/src/frame.h): the run was killed on request. */
+  static final int EXITED_FLAG_KILLED = 2;
+
   private static final int IO_CHUNK = 64 * 1024;
   private static final int POLLFD = 8;
 
@@ -42,7 +48,8 @@ public final class Zygote implements Pool.Member {
   private final byte[] heapBuf = new byte[IO_CHUNK];
   private final Pointer counter = Posix.allocate(8);
   private int runs;
-  private volatile Object attachment;
+  private final java.util.concurrent.ConcurrentHashMap<Key<?>, Object> attachments =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   /** Signals asked for by other threads, sent by the run loop. */
   private final java.util.concurrent.ConcurrentLinkedQueue<Integer> signals =
@@ -71,14 +78,32 @@ public final class Zygote implements Pool.Member {
     return launcher;
   }
 
-  /** Attaches the daemon's per-zygote state (its cgroup, say). */
-  public void attach(Object state) {
-    this.attachment = state;
+  /**
+   * A typed slot for the daemon's per-zygote state (its cgroup, say): what is attached under a key
+   * comes back as the key's type, so no caller casts or tests the type.
+   */
+  public static final class Key<T> {
+    private final String name;
+
+    public Key(String name) {
+      this.name = name;
+    }
+
+    @Override
+    public String toString() {
+      return name;
+    }
   }
 
-  /** The state given to {@link #attach}, or null. */
-  public Object attachment() {
-    return attachment;
+  /** Attaches the daemon's per-zygote state under {@code key}. */
+  public <T> void attach(Key<T> key, T state) {
+    attachments.put(key, state);
+  }
+
+  /** The state attached under {@code key}, or null. */
+  @SuppressWarnings("unchecked") // attach(Key<T>, T) is the only way in: the value is a T
+  public <T> T attachment(Key<T> key) {
+    return (T) attachments.get(key);
   }
 
   /** Nanoseconds since this zygote was started (its HELLO). */
@@ -399,8 +424,8 @@ public final class Zygote implements Pool.Member {
         end.u64(Tag.UTIME_NS),
         end.u64(Tag.STIME_NS),
         end.u64(Tag.MAXRSS_KB),
-        (flags & 1) != 0,
-        (flags & 2) != 0 || killSent,
+        (flags & EXITED_FLAG_WALL_TIMER) != 0,
+        (flags & EXITED_FLAG_KILLED) != 0 || killSent,
         spawnNanos,
         toExec,
         startedAt,

@@ -173,7 +173,7 @@ public final class Runner {
         if (control.isCancelled()) {
           throw new CancelledException("cancelled while waiting for a sandbox");
         }
-        ZygoteCgroup cg = z.attachment() instanceof ZygoteCgroup c ? c : null;
+        ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
         CpuWatch watch = cg != null ? new CpuWatch(cg, spec.limits().cpuNanos(), cores) : null;
         RunResult result;
         RunUsage usage = null;
