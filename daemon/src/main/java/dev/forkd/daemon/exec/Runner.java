@@ -460,24 +460,7 @@ public final class Runner {
               + " at "
               + r.failedStep()
               + ")";
-      return new ExecOutcome(
-          runId,
-          Status.STATUS_EXEC_FAILED,
-          127,
-          0,
-          msg,
-          new byte[0],
-          new byte[0],
-          false,
-          false,
-          0,
-          0,
-          0,
-          0,
-          0,
-          queued,
-          0,
-          List.of());
+      return ExecOutcome.execFailed(runId, msg, queued);
     }
     long user = usage != null ? usage.userNanos() : r.userNanos();
     long system = usage != null ? usage.systemNanos() : r.systemNanos();
