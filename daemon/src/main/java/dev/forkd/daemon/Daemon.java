@@ -510,7 +510,7 @@ public final class Daemon {
         throw e;
       }
       if (cg != null) {
-        z.attach(cg);
+        z.attach(ZygoteCgroup.KEY, cg);
         // runs when the launcher exits; nothing waits for it
         var unused = z.launcher().onExit().thenRun(cg::remove);
       }
@@ -519,7 +519,8 @@ public final class Daemon {
 
     @Override
     public void afterReset(Zygote z) throws ZygoteException {
-      if (z.attachment() instanceof ZygoteCgroup cg) {
+      ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
+      if (cg != null) {
         try {
           cg.rearm();
         } catch (IOException e) {

@@ -23,9 +23,15 @@ import jnr.ffi.Pointer;
  *
  * <p>Any {@link ZygoteException} leaves the zygote unusable: the caller must {@link #destroy()} it.
  */
-public final class Zygote {
+public final class Zygote implements Pool.Member {
   /** Extra time the zygote gets past a run's wall limit before the daemon gives up on it. */
   private static final long WATCHDOG_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+  /** EXITED's FLAGS bits (native/src/frame.h): the zygote's wall timer ended the run. */
+  static final int EXITED_FLAG_WALL_TIMER = 1;
+
+  /** EXITED's FLAGS bits (native/src/frame.h): the run was killed on request. */
+  static final int EXITED_FLAG_KILLED = 2;
 
   private static final int IO_CHUNK = 64 * 1024;
   private static final int POLLFD = 8;
@@ -42,7 +48,8 @@ public final class Zygote {
   private final byte[] heapBuf = new byte[IO_CHUNK];
   private final Pointer counter = Posix.allocate(8);
   private int runs;
-  private volatile Object attachment;
+  private final java.util.concurrent.ConcurrentHashMap<Key<?>, Object> attachments =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   /** Signals asked for by other threads, sent by the run loop. */
   private final java.util.concurrent.ConcurrentLinkedQueue<Integer> signals =
@@ -71,14 +78,33 @@ public final class Zygote {
     return launcher;
   }
 
-  /** Attaches the daemon's per-zygote state (its cgroup, say). */
-  public void attach(Object state) {
-    this.attachment = state;
+  /**
+   * A typed slot for the daemon's per-zygote state (its cgroup, say): what is attached under a key
+   * comes back as the key's type, so no caller casts or tests the type.
+   */
+  public static final class Key<T> {
+    private final String name;
+    private final Class<T> type;
+
+    public Key(String name, Class<T> type) {
+      this.name = name;
+      this.type = type;
+    }
+
+    @Override
+    public String toString() {
+      return name + " (" + type.getSimpleName() + ")";
+    }
   }
 
-  /** The state given to {@link #attach}, or null. */
-  public Object attachment() {
-    return attachment;
+  /** Attaches the daemon's per-zygote state under {@code key}. */
+  public <T> void attach(Key<T> key, T state) {
+    attachments.put(key, state);
+  }
+
+  /** The state attached under {@code key}, or null. */
+  public <T> T attachment(Key<T> key) {
+    return key.type.cast(attachments.get(key));
   }
 
   /** Nanoseconds since this zygote was started (its HELLO). */
@@ -86,11 +112,24 @@ public final class Zygote {
     return System.nanoTime() - bornNanos;
   }
 
+  /** {@link System#nanoTime()} when this zygote was started (its HELLO). */
+  @Override
+  public long bornNanos() {
+    return bornNanos;
+  }
+
+  @Override
+  public java.util.concurrent.CompletionStage<?> exited() {
+    return launcher.onExit();
+  }
+
   /** Runs served so far. */
+  @Override
   public int runs() {
     return runs;
   }
 
+  @Override
   public boolean isAlive() {
     return !destroyed.get() && launcher.isAlive();
   }
@@ -386,8 +425,8 @@ public final class Zygote {
         end.u64(Tag.UTIME_NS),
         end.u64(Tag.STIME_NS),
         end.u64(Tag.MAXRSS_KB),
-        (flags & 1) != 0,
-        (flags & 2) != 0 || killSent,
+        (flags & EXITED_FLAG_WALL_TIMER) != 0,
+        (flags & EXITED_FLAG_KILLED) != 0 || killSent,
         spawnNanos,
         toExec,
         startedAt,
@@ -513,6 +552,7 @@ public final class Zygote {
   }
 
   /** Resets the zygote between runs: every process, file and IPC object of the last run gone. */
+  @Override
   public void reset() throws ZygoteException {
     roundTrip(FrameType.RESET, FrameType.RESET_DONE);
   }
@@ -599,6 +639,7 @@ public final class Zygote {
    * Ends the zygote and everything in it: closing the connection makes it kill its runs and exit,
    * and SIGKILL of the launcher takes the zygote down through its parent-death signal.
    */
+  @Override
   public void destroy() {
     if (destroyed.compareAndSet(false, true)) {
       ctl.close();

@@ -1,6 +1,7 @@
 package dev.forkd.daemon.cgroup;
 
 import dev.forkd.daemon.domain.LimitValues;
+import dev.forkd.zygote.Zygote;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -13,6 +14,9 @@ import java.util.List;
  * <p>Used by one thread at a time (the one that holds the zygote).
  */
 public interface ZygoteCgroup {
+  /** Where a zygote carries its cgroup ({@link Zygote#attachment}; null in cgroup mode "none"). */
+  Zygote.Key<ZygoteCgroup> KEY = new Zygote.Key<>("cgroup", ZygoteCgroup.class);
+
   /** The directories the launcher puts the zygote in ({@code --cgroup DIR} each). */
   List<Path> dirs();
 

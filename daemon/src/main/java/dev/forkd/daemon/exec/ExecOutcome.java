@@ -77,48 +77,4 @@ public record ExecOutcome(
         files,
         warm);
   }
-
-  /**
-   * An outcome of a run that no warm runtime served. Kept for Runner's exec-failure outcome only,
-   * which {@link #execFailed} replaces: Runner is being reshaped on another branch, so the switch
-   * (and this constructor's removal) is left to the merge.
-   */
-  public ExecOutcome(
-      String runId,
-      Status status,
-      int exitCode,
-      int signal,
-      String message,
-      byte[] stdout,
-      byte[] stderr,
-      boolean stdoutTruncated,
-      boolean stderrTruncated,
-      long wallNanos,
-      long userNanos,
-      long systemNanos,
-      long peakMemoryBytes,
-      long cpuNanos,
-      long queuedNanos,
-      long toExecNanos,
-      java.util.List<CollectedFile> files) {
-    this(
-        runId,
-        status,
-        exitCode,
-        signal,
-        message,
-        stdout,
-        stderr,
-        stdoutTruncated,
-        stderrTruncated,
-        wallNanos,
-        userNanos,
-        systemNanos,
-        peakMemoryBytes,
-        cpuNanos,
-        queuedNanos,
-        toExecNanos,
-        files,
-        false);
-  }
 }

@@ -31,7 +31,8 @@ public final class HeldRun {
    * now. 0 without a cgroup.
    */
   public static long rearm(Zygote z) throws ZygoteException {
-    if (!(z.attachment() instanceof ZygoteCgroup cg)) {
+    ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
+    if (cg == null) {
       return 0;
     }
     try {
@@ -45,7 +46,8 @@ public final class HeldRun {
 
   /** CPU time used by the zygote's processes since {@link #rearm}; 0 without a cgroup. */
   public static long cpuSinceRearm(Zygote z) throws ZygoteException {
-    if (!(z.attachment() instanceof ZygoteCgroup cg)) {
+    ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
+    if (cg == null) {
       return 0;
     }
     try {
@@ -57,7 +59,8 @@ public final class HeldRun {
 
   /** Once, before the first run: the limits of the zygote's cgroup (memory, processes). */
   public static void applySessionLimits(Zygote z, LimitValues limits) throws ZygoteException {
-    if (z.attachment() instanceof ZygoteCgroup cg) {
+    ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
+    if (cg != null) {
       try {
         cg.applyLimits(limits);
       } catch (IOException e) {
@@ -113,7 +116,7 @@ public final class HeldRun {
     // The call's arrival: it waited queuedNanos for its session until now.
     long arrivalNanos = System.nanoTime() - queuedNanos;
     Runner.checkFits(spec);
-    ZygoteCgroup cg = z.attachment() instanceof ZygoteCgroup c ? c : null;
+    ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
     CpuWatch watch = cg != null ? new CpuWatch(cg, spec.limits().cpuNanos(), CORES) : null;
     RunResult result;
     RunUsage usage = null;

@@ -279,7 +279,7 @@ public final class PipelineRunner {
     Zygote z = cmd.lease.zygote;
     Runner.Lease lease = cmd.lease;
     try {
-      ZygoteCgroup cg = z.attachment() instanceof ZygoteCgroup g ? g : null;
+      ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
       cmd.watch =
           cg != null ? new CpuWatch(cg, cmd.spec.limits().cpuNanos(), runner.cores()) : null;
       try (Staging staging = runner.stage(cmd.spec)) {

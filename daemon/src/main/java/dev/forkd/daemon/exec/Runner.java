@@ -173,7 +173,7 @@ public final class Runner {
         if (control.isCancelled()) {
           throw new CancelledException("cancelled while waiting for a sandbox");
         }
-        ZygoteCgroup cg = z.attachment() instanceof ZygoteCgroup c ? c : null;
+        ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
         CpuWatch watch = cg != null ? new CpuWatch(cg, spec.limits().cpuNanos(), cores) : null;
         RunResult result;
         RunUsage usage = null;
@@ -460,24 +460,7 @@ public final class Runner {
               + " at "
               + r.failedStep()
               + ")";
-      return new ExecOutcome(
-          runId,
-          Status.STATUS_EXEC_FAILED,
-          127,
-          0,
-          msg,
-          new byte[0],
-          new byte[0],
-          false,
-          false,
-          0,
-          0,
-          0,
-          0,
-          0,
-          queued,
-          0,
-          List.of());
+      return ExecOutcome.execFailed(runId, msg, queued);
     }
     long user = usage != null ? usage.userNanos() : r.userNanos();
     long system = usage != null ? usage.systemNanos() : r.systemNanos();
