@@ -300,27 +300,26 @@ static void on_spawn(const struct frame *f, int *fds) {
      * so that its CPU time is not the run's. The next RESET forks another.
      */
     if (!warm) standby_discard();
-    getrusage(RUSAGE_CHILDREN, &z.usage_before);
     z.maxrss_kb = 0;
     z.flags = 0;
     z.worker_reaped = false;
     struct worker_result res;
     uint64_t base_rss_kb = warm ? own_rss_kb() : 0;
-    pid_t pid = -1;
-    bool handed_off = false;
-    if (warm && standby_ready()) {
-        struct timeval pre[2];
-        pid = standby_start(&spec, &res, pre);
-        handed_off = pid > 0;
-        if (handed_off) {
-            /* Its rehearsal ran before the request: not the run's CPU time (see finish_run). */
-            timeradd(&z.usage_before.ru_utime, &pre[0], &z.usage_before.ru_utime);
-            timeradd(&z.usage_before.ru_stime, &pre[1], &z.usage_before.ru_stime);
-        } else {
-            getrusage(RUSAGE_CHILDREN, &z.usage_before); /* the failed standby was reaped */
-        }
+    /*
+     * A warm run goes to the standby when there is one: -1 when there is none or it was unusable
+     * (then it is reaped already). usage_before comes after that: only reaped children count in
+     * it, so a failed standby's time is in it (not the run's), and a handed-off standby's
+     * rehearsal, reaped with the run, is added to it (see finish_run).
+     */
+    struct timeval pre[2];
+    pid_t pid = warm ? standby_start(&spec, &res, pre) : -1;
+    getrusage(RUSAGE_CHILDREN, &z.usage_before);
+    if (pid > 0) {
+        timeradd(&z.usage_before.ru_utime, &pre[0], &z.usage_before.ru_utime);
+        timeradd(&z.usage_before.ru_stime, &pre[1], &z.usage_before.ru_stime);
+    } else {
+        pid = warm ? worker_fork(&spec, &res, warm_worker) : worker_start(&spec, &res);
     }
-    if (!handed_off) pid = warm ? worker_fork(&spec, &res, warm_worker) : worker_start(&spec, &res);
     /* The child has its copy of the frame: ours goes, so no later warm run finds it in memory. */
     scrub_rx();
     /*

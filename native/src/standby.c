@@ -226,10 +226,6 @@ void standby_drop_region(void) {
     if (region != NULL && munmap(region, REGION_SIZE) == 0) region = NULL;
 }
 
-bool standby_ready(void) {
-    return z.standby_pid > 0;
-}
-
 void standby_create(void) {
     if (z.cfg->warm_runtime == NULL || z.standby_pid > 0 || z.active) return;
     if (region == NULL) {

@@ -21,8 +21,6 @@
  */
 void standby_create(void);
 
-/* True when a standby is waiting for a spec. */
-bool standby_ready(void);
 
 /*
  * SPAWN of a warm run: hands spec (and its fds: stdio, then the pipe ends) to the standby, which

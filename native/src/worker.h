@@ -60,7 +60,6 @@ pid_t worker_start(const struct worker_spec *spec, struct worker_result *res);
 pid_t worker_fork(const struct worker_spec *spec, struct worker_result *res,
                   void (*run)(const struct worker_spec *));
 
-/* Name of a failed step, for EXEC_FAILED's STEP ("execve", "chdir", ...). */
 /*
  * The child's half of worker_fork, for a child forked earlier (standby.c): the checklist, then
  * status_fd closed (the parent reads EOF; a failed step writes {step, errno} and exits 127), then
@@ -72,6 +71,7 @@ noreturn void worker_forked(const struct worker_spec *spec, int status_fd,
 /* The parent's half: the child's status from fd (8 bytes or EOF) into res; closes fd. */
 void worker_read_status(int fd, struct worker_result *res);
 
+/* Name of a failed step, for EXEC_FAILED's STEP ("execve", "chdir", ...). */
 const char *worker_step_name(int step);
 
 #endif
