@@ -458,18 +458,48 @@ class WarmIsolationTest {
     return out;
   }
 
-  /** Waits (up to 5 s) until every python zygote is idle with exactly one standby; returns them. */
-  static java.util.Map<Long, List<Long>> awaitOneStandbyEach() throws Exception {
+  /**
+   * Waits (up to 5 s) until the python pool is idle and its zygotes' standbys (zygote pid to the
+   * pids of its children) are as {@code wanted}; returns them, or fails naming {@code what}.
+   */
+  static java.util.Map<Long, List<Long>> awaitStandbys(
+      java.util.function.Predicate<java.util.Map<Long, List<Long>>> wanted, String what)
+      throws Exception {
     java.util.Map<Long, List<Long>> z = java.util.Map.of();
     for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; ) {
       awaitPythonPoolIdle();
       z = pythonZygotes();
-      if (!z.isEmpty() && z.values().stream().allMatch(c -> c.size() == 1)) {
+      if (wanted.test(z)) {
         return z;
       }
       Thread.sleep(20);
     }
-    throw new AssertionError("not one standby per idle python zygote: " + z);
+    throw new AssertionError("not " + what + ": " + z);
+  }
+
+  /** Every python zygote idle with exactly one standby. */
+  static java.util.Map<Long, List<Long>> awaitOneStandbyEach() throws Exception {
+    return awaitStandbys(
+        z -> !z.isEmpty() && z.values().stream().allMatch(c -> c.size() == 1),
+        "one standby per idle python zygote");
+  }
+
+  /**
+   * Some python zygote with a standby (one that got no run since its standby was killed has none
+   * until its next reset).
+   */
+  static java.util.Map<Long, List<Long>> awaitSomeStandby() throws Exception {
+    return awaitStandbys(
+        z -> z.values().stream().mapToInt(List::size).sum() >= 1,
+        "a standby in some python zygote");
+  }
+
+  /** After standbys were killed: at most one per zygote, and none of the killed ones. */
+  static void assertNoKilledStandbyBack(java.util.Map<Long, List<Long>> after, List<Long> killed) {
+    for (List<Long> c : after.values()) {
+      assertTrue(c.size() <= 1, "one standby at most per zygote: " + after);
+      assertTrue(c.stream().noneMatch(killed::contains), "a killed standby is back: " + after);
+    }
   }
 
   /**
@@ -486,36 +516,16 @@ class WarmIsolationTest {
     for (long pid : killed) {
       ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
     }
-    for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; ) {
-      if (pythonZygotes().values().stream().allMatch(List::isEmpty)) {
-        break;
-      }
-      Thread.sleep(10);
-    }
-    assertTrue(
-        pythonZygotes().values().stream().allMatch(List::isEmpty),
-        "the zygotes reaped their killed standbys: " + pythonZygotes());
+    awaitStandbys(
+        z -> z.values().stream().allMatch(List::isEmpty),
+        "the zygotes reaped their killed standbys");
     for (int i = 0; i < 3; i++) {
       ExecResult r = warm("print(6 * 7)");
       assertEquals(Status.STATUS_EXITED, r.getStatus(), r.toString());
       assertEquals("42", lines(r)[0], r.toString());
     }
-    java.util.Map<Long, List<Long>> after = java.util.Map.of();
-    for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; ) {
-      awaitPythonPoolIdle();
-      after = pythonZygotes();
-      if (after.values().stream().mapToInt(List::size).sum() >= 1) {
-        break;
-      }
-      Thread.sleep(20);
-    }
-    assertTrue(
-        after.values().stream().mapToInt(List::size).sum() >= 1,
-        "the zygote that served the runs has a new standby: " + after);
-    for (List<Long> c : after.values()) {
-      assertTrue(c.size() <= 1, "one standby at most per zygote: " + after);
-      assertTrue(c.stream().noneMatch(killed::contains), "a killed standby is back: " + after);
-    }
+    // The zygote that served the runs has a new standby.
+    assertNoKilledStandbyBack(awaitSomeStandby(), killed);
   }
 
   /**
@@ -540,27 +550,6 @@ class WarmIsolationTest {
       assertEquals(Status.STATUS_EXITED, r.getStatus(), "round " + i + ": " + r);
       assertEquals(String.valueOf(i * 3), lines(r)[0], "round " + i + ": " + r);
     }
-    java.util.Map<Long, List<Long>> after = awaitSomeStandby();
-    for (List<Long> c : after.values()) {
-      assertTrue(c.size() <= 1, "one standby at most per zygote: " + after);
-      assertTrue(c.stream().noneMatch(killed::contains), "a killed standby is back: " + after);
-    }
-  }
-
-  /**
-   * Waits (up to 5 s) until the python pool is idle and some zygote has a standby (one that got no
-   * run since its standby was killed has none until its next reset); returns them all.
-   */
-  static java.util.Map<Long, List<Long>> awaitSomeStandby() throws Exception {
-    java.util.Map<Long, List<Long>> z = java.util.Map.of();
-    for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; ) {
-      awaitPythonPoolIdle();
-      z = pythonZygotes();
-      if (z.values().stream().mapToInt(List::size).sum() >= 1) {
-        return z;
-      }
-      Thread.sleep(20);
-    }
-    throw new AssertionError("no python zygote has a standby: " + z);
+    assertNoKilledStandbyBack(awaitSomeStandby(), killed);
   }
 }
