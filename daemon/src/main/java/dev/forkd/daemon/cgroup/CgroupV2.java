@@ -5,9 +5,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.logging.Logger;
 
 /**
@@ -33,7 +33,10 @@ public final class CgroupV2 implements CgroupDriver {
   private final Path base;
   private final long selfPid;
 
-  /** The wanted controllers {@code own} offers; after {@link #start()}, those it enabled. */
+  /**
+   * The wanted controllers {@code own} offers, in {@link #WANTED}'s order; after {@link #start()},
+   * those it enabled.
+   */
   private final Set<String> controllers;
 
   /**
@@ -47,7 +50,7 @@ public final class CgroupV2 implements CgroupDriver {
     this.own = own;
     this.base = base;
     this.selfPid = selfPid;
-    this.controllers = new TreeSet<>(WANTED);
+    this.controllers = new LinkedHashSet<>(WANTED);
     this.controllers.retainAll(Arrays.asList(offered.trim().split("\\s+")));
   }
 
@@ -94,12 +97,7 @@ public final class CgroupV2 implements CgroupDriver {
   @Override
   public synchronized void start() throws IOException {
     Cleanup.removeStale(fs, base);
-    List<String> offered = new ArrayList<>();
-    for (String c : WANTED) {
-      if (controllers.contains(c)) {
-        offered.add(c);
-      }
-    }
+    List<String> offered = new ArrayList<>(controllers);
     if (!offered.isEmpty()) {
       // "No internal processes": a group that hands controllers to its children may hold no
       // process itself, so the daemon first moves into a leaf of its own. This happens once, at
