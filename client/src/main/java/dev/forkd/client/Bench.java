@@ -1,5 +1,6 @@
 package dev.forkd.client;
 
+import com.google.protobuf.util.Durations;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.Status;
@@ -202,12 +203,8 @@ final class Bench {
                       st.fail(r.getStatus() + " " + r.getMessage());
                     } else {
                       st.total.add(t1 - from);
-                      st.toExec.add(
-                          r.getTiming().getToExec().getSeconds() * 1_000_000_000L
-                              + r.getTiming().getToExec().getNanos());
-                      st.runCpu.add(
-                          r.getUsage().getCpuTime().getSeconds() * 1_000_000_000L
-                              + r.getUsage().getCpuTime().getNanos());
+                      st.toExec.add(Durations.toNanos(r.getTiming().getToExec()));
+                      st.runCpu.add(Durations.toNanos(r.getUsage().getCpuTime()));
                     }
                   } catch (ForkdException e) {
                     st.fail(e.getMessage());
