@@ -21,7 +21,6 @@
  */
 void standby_create(void);
 
-
 /*
  * SPAWN of a warm run: hands spec (and its fds: stdio, then the pipe ends) to the standby, which
  * becomes the worker. Returns its pid, with res as worker_fork fills it and *pre_cpu the CPU time
