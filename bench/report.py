@@ -538,6 +538,9 @@ def write_plot(res, plot_dir, png):
         for e in res.entries:
             if (e["target"] == TRUE) != (target == TRUE) or not e.get("result"):
                 continue
+            # Values without latencies (the CPU-bound loop's timings, RSS) are tables, not curves.
+            if "total_ms" not in e["result"]:
+                continue
             if e["system"] == "floor" and e["mode"] == "seq" and str(e["result"].get("label")) not in ("noise-1", "None"):
                 continue
             name = e["system"] + ("" if e["system"] in PEERS + ["host"] else " " + e["mode"])
