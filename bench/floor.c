@@ -3,13 +3,13 @@
  *
  * One process is cloned into fresh user, pid, mount, net, ipc and uts namespaces (as root the
  * uid/gid map is forkd's: 0 1879048192 65536; otherwise the caller's id maps to 0), makes /
- * private and mounts a fresh /proc. In there it loops: per run it creates a worker with
- * clone(CLONE_VM | CLONE_VFORK) on a pre-allocated stack, as forkd's zygote does, the worker
- * applies forkd's checklist (native/src/worker.c: signal dispositions, setsid, stdio, rlimits
- * incl. CORE=0, chdir, bounding and ambient caps, securebits, setgroups/setresgid/setresuid to
- * 1000, capset, no_new_privs, fds close-on-exec, signal mask, seccomp last) and execs the target;
- * the loop reads the close-on-exec status pipe and waits for the target's exit. A sample is the
- * time from before pipe2() to waitpid()'s return. No gRPC, no daemon, no cgroup, no reset.
+ * private and mounts a fresh /proc. In there it loops: per run it creates a worker with forkd's
+ * own worker code (native/src/worker.c, linked in: clone(CLONE_VM | CLONE_VFORK) on a
+ * pre-allocated stack, the checklist in worker_harden(): signal dispositions, setsid, stdio,
+ * rlimits incl. CORE=0, oom_score_adj, chdir, bounding and ambient caps, securebits,
+ * setgroups/setresgid/setresuid to 1000, capset, no_new_privs, fds close-on-exec, signal mask,
+ * seccomp last) and execs the target; the loop waits for the target's exit. A sample is the
+ * time from before the clone to wait4()'s return. No gRPC, no daemon, no cgroup, no reset.
  *
  *   floor [--mode seq|sparse|par] [-n N] [--warmup W] [--interval-ms MS] [--loops P]
  *         [--bpf FILE] [--samples FILE] [--label TEXT] [--show] [--] TARGET [ARG...]
@@ -28,10 +28,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/audit.h>
-#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <linux/securebits.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -53,6 +51,7 @@
 #include <unistd.h>
 
 #include "stats.h"
+#include "worker.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -99,16 +98,11 @@ static struct shared *sh;
 
 /* The worker's inputs, prepared before the loop (the worker may not allocate). */
 static struct {
-    struct sock_fprog filter;
-    bool have_filter;
+    struct worker_spec spec;
     int devnull;
-    int cap_last_cap;
-    uid_t uid;
-    gid_t gid;
-    bool setgroups_allowed;
-    char *stack_top;
-    char **envp;
 } w;
+
+static _Noreturn void ns_die(const char *what);
 
 /* The seccomp program in use and where it came from. */
 static struct sock_filter *prog;
@@ -321,55 +315,10 @@ static void load_bpf_file(const char *path) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* The worker: forkd's checklist (native/src/worker.c), in its order.                        */
-
-enum step {
-    STEP_NONE,
-    STEP_SIGACTION,
-    STEP_SETSID,
-    STEP_DUP2,
-    STEP_SETRLIMIT,
-    STEP_CHDIR,
-    STEP_CAPBSET,
-    STEP_AMBIENT,
-    STEP_SECUREBITS,
-    STEP_SETGROUPS,
-    STEP_SETRESGID,
-    STEP_SETRESUID,
-    STEP_CAPSET,
-    STEP_NNP,
-    STEP_CLOEXEC,
-    STEP_SIGMASK,
-    STEP_SECCOMP,
-    STEP_EXECVE,
-    STEP_PIPE,
-    STEP_CLONE,
-};
-
-static const char *const step_names[] = {
-    "none",        "sigaction",         "setsid",        "dup2",         "setrlimit",
-    "chdir",       "drop bounding set", "clear ambient", "securebits",   "setgroups",
-    "setresgid",   "setresuid",         "capset",        "no_new_privs", "close fds",
-    "sigprocmask", "seccomp",           "execve",        "pipe2",        "clone",
-};
-
-struct child_ctx {
-    int status_fd;
-};
-
-/* Worker: writes {step, errno} to the status pipe and exits 127. */
-static _Noreturn void child_fail(const struct child_ctx *c, int step) {
-    int rec[2] = {step, errno};
-    ssize_t n = write(c->status_fd, rec, sizeof(rec));
-    (void)n;
-    _exit(127);
-}
+/* The worker: forkd's own (native/src/worker.c, linked in), so the checklist is the same code. */
 
 /* The run's rlimits as forkd's Runner sends them for the default profile's default limits. */
-static const struct {
-    int resource;
-    rlim_t soft, hard;
-} run_rlimits[] = {
+static const struct frame_rlimit run_rlimits[] = {
     {RLIMIT_CPU, 10, 11},
     {RLIMIT_NOFILE, 256, 256},
     {RLIMIT_FSIZE, 64u << 20, 64u << 20},
@@ -377,49 +326,14 @@ static const struct {
     {RLIMIT_STACK, 8u << 20, 256u << 20},
 };
 
-/* Worker: runs in the clone(CLONE_VM | CLONE_VFORK) child; never returns. */
-static int worker_child(void *arg) {
-    const struct child_ctx *c = arg;
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        if (sigaction(sig, &dfl, NULL) < 0 && errno != EINVAL) child_fail(c, STEP_SIGACTION);
-    }
-    if (setsid() < 0) child_fail(c, STEP_SETSID);
-    for (int i = 0; i < (opt.show ? 1 : 3); i++) /* --show: stdout and stderr stay ours */
-        if (dup2(w.devnull, i) < 0) child_fail(c, STEP_DUP2);
-    for (size_t i = 0; i < sizeof(run_rlimits) / sizeof(run_rlimits[0]); i++) {
-        struct rlimit rl = {run_rlimits[i].soft, run_rlimits[i].hard};
-        if (setrlimit(run_rlimits[i].resource, &rl) < 0) child_fail(c, STEP_SETRLIMIT);
-    }
-    struct rlimit no_core = {0, 0};
-    if (setrlimit(RLIMIT_CORE, &no_core) < 0) child_fail(c, STEP_SETRLIMIT);
-    if (chdir("/") < 0) child_fail(c, STEP_CHDIR);
-    for (int cap = 0; cap <= w.cap_last_cap; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) child_fail(c, STEP_CAPBSET);
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) child_fail(c, STEP_AMBIENT);
-    unsigned long secbits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
-                            SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-                            SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-    if (prctl(PR_SET_SECUREBITS, secbits, 0, 0, 0) < 0) child_fail(c, STEP_SECUREBITS);
-    if (w.setgroups_allowed && syscall(SYS_setgroups, 0, NULL) < 0) child_fail(c, STEP_SETGROUPS);
-    if (syscall(SYS_setresgid, w.gid, w.gid, w.gid) < 0) child_fail(c, STEP_SETRESGID);
-    if (syscall(SYS_setresuid, w.uid, w.uid, w.uid) < 0) child_fail(c, STEP_SETRESUID);
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-    memset(data, 0, sizeof(data));
-    if (syscall(SYS_capset, &hdr, data) < 0) child_fail(c, STEP_CAPSET);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(c, STEP_NNP);
-    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) child_fail(c, STEP_CLOEXEC);
-    sigset_t none;
-    sigemptyset(&none);
-    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail(c, STEP_SIGMASK);
-    if (w.have_filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &w.filter, 0, 0) < 0)
-        child_fail(c, STEP_SECCOMP);
-    execve(opt.argv[0], opt.argv, w.envp);
-    child_fail(c, STEP_EXECVE);
+/* worker.c's clock (the zygote's, in zygote.c). */
+uint64_t now_ns(void) { return stats_now_ns(); }
+
+/* Failures outside the worker's checklist (worker_step_name() names the others). */
+#define STEP_EXIT_STATUS -1
+
+static const char *step_name(int step) {
+    return step == STEP_EXIT_STATUS ? "exit status" : worker_step_name(step);
 }
 
 /*
@@ -431,45 +345,29 @@ static int worker_child(void *arg) {
 static uint64_t one_run(uint64_t due, uint64_t *cpu_ns) {
     uint64_t t0 = stats_now_ns();
     if (due != 0 && due < t0) t0 = due;
-    int status_pipe[2];
     int step = 0, err = 0, wstatus = 0;
-    if (pipe2(status_pipe, O_CLOEXEC) < 0) {
-        step = STEP_PIPE;
-        err = errno;
-        goto failed;
-    }
-    struct child_ctx ctx = {status_pipe[1]};
-    sigset_t all, saved;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &saved);
-    pid_t pid = clone(worker_child, w.stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &ctx);
-    int clone_err = errno;
-    sigprocmask(SIG_SETMASK, &saved, NULL);
-    close(status_pipe[1]);
+    struct worker_result res;
+    pid_t pid = worker_start(&w.spec, &res);
+    /* As the zygote does (run.c): the worker turned dumpable on for its oom_score_adj write. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ns_die("prctl(DUMPABLE)");
     if (pid < 0) {
-        close(status_pipe[0]);
-        step = STEP_CLONE;
-        err = clone_err;
+        step = res.step;
+        err = res.err;
         goto failed;
     }
-    int rec[2];
-    ssize_t n;
-    do {
-        n = read(status_pipe[0], rec, sizeof(rec));
-    } while (n < 0 && errno == EINTR);
-    close(status_pipe[0]);
     struct rusage ru;
     while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR) {
     }
     uint64_t t1 = stats_now_ns();
     *cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
               ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
-    if (n == (ssize_t)sizeof(rec)) {
-        step = rec[0];
-        err = rec[1];
+    if (!res.exec_ok) {
+        step = res.step;
+        err = res.err;
         goto failed;
     }
     if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return t1 - t0;
+    step = STEP_EXIT_STATUS;
 failed:
     if (__atomic_fetch_add(&sh->failures, 1, __ATOMIC_RELAXED) == 0) {
         sh->first_step = step;
@@ -545,23 +443,30 @@ static int ns_main(void *arg) {
     if (sethostname("floor", 5) < 0) ns_die("sethostname");
     loopback_up();
 
-    w.cap_last_cap = read_cap_last_cap();
     w.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (w.devnull < 0) ns_die("open /dev/null");
-    w.uid = a->root ? WORKER_ID : 0; /* rootless: only our own id is mapped, to 0 */
-    w.gid = a->root ? WORKER_ID : 0;
-    w.setgroups_allowed = a->root;
     static char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/", "LANG=C.UTF-8", NULL};
-    w.envp = envp;
-    w.have_filter = prog != NULL;
-    w.filter.len = (unsigned short)prog_len;
-    w.filter.filter = prog;
-    long page = sysconf(_SC_PAGESIZE);
-    char *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) ns_die("mmap stack");
-    if (mprotect(stack, (size_t)page, PROT_NONE) < 0) ns_die("mprotect stack");
-    w.stack_top = stack + STACK_SIZE;
+    struct worker_spec *s = &w.spec;
+    s->argv = opt.argv;
+    s->envp = envp;
+    s->path = "/usr/local/bin:/usr/bin:/bin";
+    s->cwd = "/";
+    s->uid = a->root ? WORKER_ID : 0; /* rootless: only our own id is mapped, to 0 */
+    s->gid = a->root ? WORKER_ID : 0;
+    s->setgroups_allowed = a->root;
+    s->rlimits = run_rlimits;
+    s->nrlimits = sizeof(run_rlimits) / sizeof(run_rlimits[0]);
+    s->seccomp_bpf = prog;
+    s->seccomp_len = (uint32_t)(prog_len * sizeof(struct sock_filter));
+    s->stdio[0] = w.devnull;
+    s->stdio[1] = opt.show ? 1 : w.devnull; /* --show: stdout and stderr stay ours */
+    s->stdio[2] = opt.show ? 2 : w.devnull;
+    s->cap_last_cap = read_cap_last_cap();
+    s->max_fd = 1024;
+    /* The zygote's writable proc of its pid namespace, for the oom_score_adj step. */
+    s->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->proc_fd < 0) ns_die("open /proc");
+    if (worker_init() < 0) ns_die("worker_init");
 
     /* Warm-up (not measured, failures counted apart): caches, page tables, the target's pages. */
     uint64_t ignored;
@@ -569,7 +474,7 @@ static int ns_main(void *arg) {
         one_run(0, &ignored);
     if (opt.warmup > 0 && sh->failures == opt.warmup) {
         fprintf(stderr, "floor: every warm-up run failed (step %s, %s, wait status %#x)\n",
-                step_names[sh->first_step], strerror(sh->first_errno), sh->first_status);
+                step_name(sh->first_step), strerror(sh->first_errno), sh->first_status);
         sh->setup_failed = 1;
         _exit(1);
     }
@@ -762,7 +667,7 @@ int main(int argc, char **argv) {
     if (sh->failures) {
         printf(",\"first_failure\":");
         char text[160];
-        snprintf(text, sizeof(text), "step %s: %s; wait status %#x", step_names[sh->first_step],
+        snprintf(text, sizeof(text), "step %s: %s; wait status %#x", step_name(sh->first_step),
                  strerror(sh->first_errno), sh->first_status);
         stats_json_string(stdout, text);
     }

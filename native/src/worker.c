@@ -109,6 +109,44 @@ const char *worker_step_name(int step) {
     return step_names[step];
 }
 
+/*
+ * Step timing, compiled in with -DFORKD_STEP_TIMES only (make STEP_TIMES=1; bench/runcost
+ * --steps): the vfork worker notes its own CPU time (CLOCK_THREAD_CPUTIME_ID) after each group of
+ * the checklist, in memory the zygote shares; worker_start sums the differences and logs their
+ * means every STEP_TIMES_EVERY workers. The same code runs in bench/floor.c, which links this
+ * file, so the two logs compare the same steps in the zygote and in the floor.
+ */
+enum mark {
+    MARK_START,
+    MARK_SIGACTION,
+    MARK_SETSID_DUP2,
+    MARK_PIPES_RLIMITS,
+    MARK_OOM_SCORE,
+    MARK_CHDIR,
+    MARK_CAPS,
+    MARK_IDS,
+    MARK_CLOEXEC,
+    MARK_SECCOMP,
+    MARK_COUNT,
+};
+#ifdef FORKD_STEP_TIMES
+#include <stdio.h>
+#include <time.h>
+#define STEP_TIMES_EVERY 500
+static const char *const mark_names[MARK_COUNT] = {
+    "start", "sigaction", "setsid+dup2", "pipes+rlimits", "oom_score_adj",
+    "chdir", "caps",      "ids",         "cloexec+mask",  "seccomp",
+};
+static void mark(uint64_t *marks, int i) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    marks[i] = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+#define MARK(c, i) mark((c)->marks, (i))
+#else
+#define MARK(c, i) ((void)(c), (void)(i))
+#endif
+
 /* The child's whole view: on the zygote's stack, valid while the zygote waits in clone(). */
 struct child_ctx {
     const struct worker_spec *spec;
@@ -118,6 +156,9 @@ struct child_ctx {
     volatile int32_t failed_errno;
     /* A forked (warm) worker: its own memory, so it reports a failure through this pipe. */
     int status_fd; /* -1 in the vfork worker */
+#ifdef FORKD_STEP_TIMES
+    uint64_t marks[MARK_COUNT]; /* the worker's CPU time at each mark (vfork: shared with us) */
+#endif
 };
 
 static char *stack_base;
@@ -199,6 +240,7 @@ static noreturn void exec_target(struct child_ctx *c) {
  */
 static void worker_harden(struct child_ctx *c) {
     const struct worker_spec *s = c->spec;
+    MARK(c, MARK_START);
 
     /* Signal dispositions back to default (SIG_IGN would survive exec). */
     struct sigaction dfl;
@@ -209,12 +251,14 @@ static void worker_harden(struct child_ctx *c) {
         /* EINVAL: the signals glibc reserves for itself, and numbers past the kernel's. */
         if (sigaction(sig, &dfl, NULL) < 0 && errno != EINVAL) child_fail(c, STEP_SIGACTION);
     }
+    MARK(c, MARK_SIGACTION);
     /* Own session and process group: no controlling terminal, no job-control signals. */
     if (setsid() < 0) child_fail(c, STEP_SETSID);
     /* The run's stdio; the received fds are >= 3 and close-on-exec, so they vanish on exec. */
     for (int i = 0; i < 3; i++) {
         if (dup2(s->stdio[i], i) < 0) child_fail(c, STEP_DUP2);
     }
+    MARK(c, MARK_SETSID_DUP2);
     /*
      * A pipeline's other pipe ends, at the fds it names. A received fd may sit where another one
      * must go, so all move above every target first (close-on-exec copies, gone at exec), then
@@ -241,6 +285,7 @@ static void worker_harden(struct child_ctx *c) {
     }
     struct rlimit no_core = {0, 0};
     if (setrlimit(RLIMIT_CORE, &no_core) < 0) child_fail(c, STEP_SETRLIMIT);
+    MARK(c, MARK_PIPES_RLIMITS);
     /*
      * First in line for the OOM killer (the zygote is at -1000, see main.c): a run that fills
      * /work with pages of no process is the victim, not its zygote. "self" is this process; as a
@@ -256,7 +301,9 @@ static void worker_harden(struct child_ctx *c) {
         if (fd < 0 || write(fd, "1000", 4) != 4) child_fail(c, STEP_OOM_SCORE);
         close(fd);
     }
+    MARK(c, MARK_OOM_SCORE);
     if (chdir(s->cwd) < 0) child_fail(c, STEP_CHDIR);
+    MARK(c, MARK_CHDIR);
 
     /* Capabilities: empty the bounding and ambient sets while we still hold CAP_SETPCAP. */
     for (int cap = 0; cap <= s->cap_last_cap; cap++) {
@@ -273,6 +320,7 @@ static void worker_harden(struct child_ctx *c) {
                             SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
                             SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     if (prctl(PR_SET_SECUREBITS, secbits, 0, 0, 0) < 0) child_fail(c, STEP_SECUREBITS);
+    MARK(c, MARK_CAPS);
 
     /* Identity: groups, then gid, then uid (after setresuid we could not change the others). */
     if (s->setgroups_allowed && syscall(SYS_setgroups, 0, NULL) < 0) child_fail(c, STEP_SETGROUPS);
@@ -289,6 +337,7 @@ static void worker_harden(struct child_ctx *c) {
     memset(cap_data, 0, sizeof(cap_data));
     if (syscall(SYS_capset, &cap_header, cap_data) < 0) child_fail(c, STEP_CAPSET);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(c, STEP_NO_NEW_PRIVS);
+    MARK(c, MARK_IDS);
 
     /*
      * Every fd but 0, 1, 2 closes on exec. A warm worker does not exec: it closes them now, all
@@ -320,9 +369,11 @@ static void worker_harden(struct child_ctx *c) {
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail(c, STEP_SIGPROCMASK);
+    MARK(c, MARK_CLOEXEC);
     /* Seccomp last: the filter must only allow execve (and exit, to report a failure). */
     if (s->seccomp_bpf != NULL && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &c->filter, 0, 0) < 0)
         child_fail(c, STEP_SECCOMP);
+    MARK(c, MARK_SECCOMP);
 }
 
 static int worker_child(void *arg) {
@@ -331,9 +382,34 @@ static int worker_child(void *arg) {
     exec_target(c);
 }
 
+#ifdef FORKD_STEP_TIMES
+/* Sums the steps of one hardened worker; every STEP_TIMES_EVERY workers, logs the means. */
+static void step_times_add(const uint64_t *marks, uint64_t clone_ns) {
+    static uint64_t sum[MARK_COUNT + 1];
+    static unsigned n;
+    for (int i = 1; i < MARK_COUNT; i++)
+        sum[i] += marks[i] - marks[i - 1];
+    sum[0] += marks[MARK_SECCOMP];          /* the child's CPU from its birth to seccomp on */
+    sum[MARK_COUNT] += now_ns() - clone_ns; /* the zygote's wall time in clone(), exec included */
+    if (++n < STEP_TIMES_EVERY) return;
+    char line[512];
+    int len =
+        snprintf(line, sizeof(line), "step times, mean us over %u workers: cpu to seccomp %.1f", n,
+                 (double)sum[0] / n / 1e3);
+    for (int i = 1; i < MARK_COUNT && len > 0 && (size_t)len < sizeof(line); i++)
+        len += snprintf(line + len, sizeof(line) - (size_t)len, ", %s %.1f", mark_names[i],
+                        (double)sum[i] / n / 1e3);
+    log_msg("%s; wall in clone() %.1f", line, (double)sum[MARK_COUNT] / n / 1e3);
+    memset(sum, 0, sizeof(sum));
+    n = 0;
+}
+#else
+#define step_times_add(marks, clone_ns) ((void)(clone_ns))
+#endif
+
 pid_t worker_start(const struct worker_spec *spec, struct worker_result *res) {
     memset(res, 0, sizeof(*res));
-    struct child_ctx ctx = {spec, {0, NULL}, STEP_NONE, 0, -1};
+    struct child_ctx ctx = {.spec = spec, .failed_step = STEP_NONE, .status_fd = -1};
     if (spec->seccomp_bpf != NULL) {
         ctx.filter.len = (unsigned short)(spec->seccomp_len / sizeof(struct sock_filter));
         ctx.filter.filter = (struct sock_filter *)spec->seccomp_bpf;
@@ -355,6 +431,7 @@ pid_t worker_start(const struct worker_spec *spec, struct worker_result *res) {
     }
     /* CLONE_VFORK: the child has exec'd or exited by now, so ctx holds its final word. */
     if (ctx.failed_step == STEP_NONE) {
+        step_times_add(ctx.marks, res->clone_ns);
         res->exec_ok = true;
     } else {
         res->step = ctx.failed_step;
@@ -404,7 +481,7 @@ pid_t worker_fork(const struct worker_spec *spec, struct worker_result *res,
 noreturn void worker_forked(const struct worker_spec *spec, int status_fd,
                             void (*run)(const struct worker_spec *)) {
     /* Our mask is still the zygote's (all blocked) until the checklist's step. */
-    struct child_ctx ctx = {spec, {0, NULL}, STEP_NONE, 0, status_fd};
+    struct child_ctx ctx = {.spec = spec, .failed_step = STEP_NONE, .status_fd = status_fd};
     if (spec->seccomp_bpf != NULL) {
         ctx.filter.len = (unsigned short)(spec->seccomp_len / sizeof(struct sock_filter));
         ctx.filter.filter = (struct sock_filter *)spec->seccomp_bpf;
