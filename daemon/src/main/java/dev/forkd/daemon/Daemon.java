@@ -4,6 +4,7 @@ import dev.forkd.daemon.cgroup.CgroupDriver;
 import dev.forkd.daemon.cgroup.CgroupFs;
 import dev.forkd.daemon.cgroup.CgroupProbe;
 import dev.forkd.daemon.cgroup.ZygoteCgroup;
+import dev.forkd.daemon.config.CgroupChoice;
 import dev.forkd.daemon.config.HostIdRange;
 import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.config.Settings;
@@ -139,7 +140,9 @@ public final class Daemon {
       prepareSocketPath(socket);
     }
     Path zygoteDir = socket.resolveSibling("." + socket.getFileName() + ".zygotes");
-    CgroupDriver cgroups = startCgroups(cgroupDriver != null ? cgroupDriver : probeCgroups(socket));
+    CgroupDriver cgroups =
+        startCgroups(
+            cgroupDriver != null ? cgroupDriver : probeCgroups(socket, settings.cgroups()));
     // Without a cgroup that limits memory and processes (mode "none", or v2 without the memory
     // and pids controllers), those limits are rlimits: the workers load the seccomp program that
     // refuses memory no rlimit bounds, and the zygote fits its scratch mounts to each run.
@@ -365,8 +368,12 @@ public final class Daemon {
     return base.resolve("forkd").resolve(name);
   }
 
-  /** Picks the cgroup driver from what the kernel and /proc/self/cgroup offer. */
-  private static CgroupDriver probeCgroups(Path socket) {
+  /**
+   * The cgroup driver: the configured one ({@code cgroups.mode}), or with "auto" the one the kernel
+   * and /proc/self/cgroup offer. A configured driver that cannot work here is a start-up error
+   * naming why; "auto" falls back to none and says so in the log.
+   */
+  private static CgroupDriver probeCgroups(Path socket, CgroupChoice choice) throws IOException {
     String selfCgroup;
     try {
       selfCgroup = Files.readString(Path.of("/proc/self/cgroup"));
@@ -374,12 +381,41 @@ public final class Daemon {
       selfCgroup = "";
     }
     String instance = instanceName(socket);
-    return CgroupProbe.choose(
-        CgroupFs.REAL,
-        Path.of("/sys/fs/cgroup"),
-        selfCgroup,
-        instance,
-        ProcessHandle.current().pid());
+    Path root = Path.of("/sys/fs/cgroup");
+    long pid = ProcessHandle.current().pid();
+    return switch (choice.mode()) {
+      case AUTO -> CgroupProbe.choose(CgroupFs.REAL, root, selfCgroup, instance, pid);
+      case NONE -> CgroupProbe.none("cgroups.mode is \"none\"");
+      case V1 -> {
+        CgroupDriver d = CgroupProbe.v1(CgroupFs.REAL, root, selfCgroup, instance);
+        if (!d.mode().equals("v1")) {
+          throw new IOException("configuration: cgroups.mode \"v1\": " + d.describe());
+        }
+        yield d;
+      }
+      case V2 -> {
+        Path group =
+            choice.v2Group() != null
+                ? choice.v2Group()
+                : CgroupProbe.ownV2Group(CgroupFs.REAL, root, selfCgroup);
+        if (group == null) {
+          throw new IOException(
+              "configuration: cgroups.mode \"v2\": the unified hierarchy is not at "
+                  + root
+                  + " (a hybrid host?): name a v2 group in cgroups.v2_group");
+        }
+        if (!Files.exists(group.resolve("cgroup.controllers"))) {
+          throw new IOException(
+              "configuration: cgroups.v2_group: "
+                  + group
+                  + " is not a cgroup v2 group (no cgroup.controllers)");
+        }
+        if (!Files.isWritable(group)) {
+          throw new IOException("configuration: cgroups.v2_group: " + group + " is not writable");
+        }
+        yield CgroupProbe.v2(CgroupFs.REAL, group, instance, pid);
+      }
+    };
   }
 
   /**

@@ -23,29 +23,47 @@ public final class CgroupProbe {
    */
   public static CgroupDriver choose(
       CgroupFs fs, Path root, String selfCgroup, String instance, long selfPid) {
-    Map<String, String> v1 = new HashMap<>();
-    String v2 = null;
+    Path own = ownV2Group(fs, root, selfCgroup);
+    if (own != null) {
+      if (!Files.isWritable(own)) {
+        return new NoCgroups("cgroup v2 without a delegated subtree: " + own + " is not writable");
+      }
+      return v2(fs, own, instance, selfPid);
+    }
+    return v1(fs, root, selfCgroup, instance);
+  }
+
+  /**
+   * The daemon's own v2 group when the unified hierarchy is mounted at {@code root} (not on a
+   * hybrid host, whose unified hierarchy is elsewhere), else null.
+   */
+  public static Path ownV2Group(CgroupFs fs, Path root, String selfCgroup) {
     for (String line : selfCgroup.split("\n")) {
       String[] f = line.split(":", 3);
-      if (f.length != 3) {
-        continue;
+      if (f.length == 3 && f[0].equals("0") && f[1].isEmpty()) {
+        return fs.exists(root.resolve("cgroup.controllers"))
+            ? root.resolve(relative(f[2])).normalize()
+            : null;
       }
-      if (f[0].equals("0") && f[1].isEmpty()) {
-        v2 = f[2];
-      } else {
+    }
+    return null;
+  }
+
+  /**
+   * The v1 driver, with groups below the daemon's own in each of the memory, pids and cpuacct
+   * hierarchies mounted at {@code root}; "none" (saying why) when one is missing or not writable.
+   */
+  public static CgroupDriver v1(CgroupFs fs, Path root, String selfCgroup, String instance) {
+    Map<String, String> v1 = new HashMap<>();
+    for (String line : selfCgroup.split("\n")) {
+      String[] f = line.split(":", 3);
+      if (f.length == 3 && !f[1].isEmpty()) {
         for (String c : f[1].split(",")) {
           v1.put(c, f[2]);
         }
       }
     }
     String dirName = "forkd." + instance;
-    if (v2 != null && fs.exists(root.resolve("cgroup.controllers"))) {
-      Path own = root.resolve(relative(v2)).normalize();
-      if (!Files.isWritable(own)) {
-        return new NoCgroups("cgroup v2 without a delegated subtree: " + own + " is not writable");
-      }
-      return v2(fs, own, instance, selfPid);
-    }
     Map<String, Path> bases = new HashMap<>();
     for (String c : CgroupV1.CONTROLLERS) {
       Path mount = root.resolve(c);

@@ -28,7 +28,8 @@ public record Settings(
     dev.forkd.config.v1.FileStoreConfig fileStore,
     AdmissionLimits admission,
     int maxPipelineCommands,
-    dev.forkd.config.v1.RemoteExecutionConfig remoteExecution) {
+    dev.forkd.config.v1.RemoteExecutionConfig remoteExecution,
+    CgroupChoice cgroups) {
 
   /** First host id of the default range: just past systemd-nspawn's container range. */
   public static final long DEFAULT_HOST_ID_BASE = 0x70000000L;
@@ -206,7 +207,8 @@ public record Settings(
         c.getFileStore(),
         AdmissionLimits.resolve(c, maxRequest, Runtime.getRuntime().maxMemory()),
         c.getMaxPipelineCommands() == 0 ? 8 : checkPipelineCommands(c.getMaxPipelineCommands()),
-        c.getRemoteExecution());
+        c.getRemoteExecution(),
+        CgroupChoice.resolve(c.getCgroups()));
   }
 
   /** Each command of a pipeline is a zygote and a thread held at once: a bound keeps it sane. */
@@ -236,7 +238,8 @@ public record Settings(
         fileStore,
         admission,
         maxPipelineCommands,
-        remoteExecution);
+        remoteExecution,
+        cgroups);
   }
 
   private static void checkHostPath(String field, String path) throws ConfigException {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.forkd.config.v1.CgroupConfig;
 import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.domain.ConfigException;
 import java.nio.file.Path;
@@ -164,6 +165,37 @@ class SettingsTest {
         ConfigLoader.parse("{\"socketPath\": \"/tmp/a.sock\", \"hostIdBase\": 7}", "j");
     assertEquals("/tmp/a.sock", c.getSocketPath());
     assertEquals(7, c.getHostIdBase());
+  }
+
+  @Test
+  void cgroupsModeIsCheckedAndDefaultsToAuto() throws ConfigException {
+    assertEquals(
+        CgroupChoice.AUTO,
+        Settings.resolve(ConfigLoader.defaults(), ROOT, SOCK, -1, (profile, policy) -> null)
+            .cgroups());
+    DaemonConfig v2 =
+        ConfigLoader.defaults().toBuilder()
+            .setCgroups(
+                CgroupConfig.newBuilder().setMode("v2").setV2Group("/sys/fs/cgroup/unified/f"))
+            .build();
+    assertEquals(
+        new CgroupChoice(CgroupChoice.Mode.V2, Path.of("/sys/fs/cgroup/unified/f")),
+        Settings.resolve(v2, ROOT, SOCK, -1, (profile, policy) -> null).cgroups());
+    assertMessage(
+        "cgroups.mode: 'v3' is not one of auto, v1, v2, none",
+        ConfigLoader.defaults().toBuilder()
+            .setCgroups(CgroupConfig.newBuilder().setMode("v3"))
+            .build());
+    assertMessage(
+        "cgroups.v2_group: only with mode \"v2\" (mode is \"auto\")",
+        ConfigLoader.defaults().toBuilder()
+            .setCgroups(CgroupConfig.newBuilder().setV2Group("/sys/fs/cgroup/unified"))
+            .build());
+    assertMessage(
+        "cgroups.v2_group: 'unified/../x' is not an absolute, normalized path",
+        ConfigLoader.defaults().toBuilder()
+            .setCgroups(CgroupConfig.newBuilder().setMode("v2").setV2Group("unified/../x"))
+            .build());
   }
 
   private static void assertMessage(String expected, DaemonConfig c) {
