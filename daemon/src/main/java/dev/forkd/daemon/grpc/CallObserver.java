@@ -19,6 +19,8 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
@@ -52,12 +54,28 @@ public final class CallObserver implements ServerInterceptor {
     this.sink = sink;
   }
 
-  /** Logs each record and counts it in {@code metrics}. */
+  /**
+   * Counts each record in {@code metrics} and logs it. An Exec ends on its transport's event loop,
+   * inside the task that writes its response and before the loop flushes it to the socket: the log
+   * line (formatting it, JUL's handler, a write to stderr: 12 % of the daemon's Java samples in a
+   * JFR profile of 30000 Execs) goes into a task of its own after the flush, on the same loop, so
+   * the caller does not wait for it. The metrics stay in the call's own task: a caller that scrapes
+   * them once its response has arrived sees its call counted.
+   */
   public static CallObserver logging(Metrics metrics) {
     return new CallObserver(
         r -> {
           metrics.record(r);
-          RunLog.log(r);
+          Executor loop = CallLoop.current();
+          if (loop == null) {
+            RunLog.log(r);
+            return;
+          }
+          try {
+            loop.execute(() -> RunLog.log(r));
+          } catch (RejectedExecutionException e) {
+            RunLog.log(r); // the loop is shutting down: the line is written here, not lost
+          }
         });
   }
 
