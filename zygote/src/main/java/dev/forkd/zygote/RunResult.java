@@ -1,5 +1,8 @@
 package dev.forkd.zygote;
 
+import dev.forkd.zygote.frame.Frame;
+import dev.forkd.zygote.frame.Tag;
+
 /**
  * How a run ended, as the zygote reported it.
  *
@@ -36,39 +39,27 @@ public record RunResult(
     boolean warm,
     long baseRssKb) {
 
-  /** A result of a run exec'd cold (no warm runtime). */
-  public RunResult(
-      boolean execFailed,
-      String failedStep,
-      int errno,
-      String errorText,
-      int pid,
-      int waitStatus,
-      long wallNanos,
-      long userNanos,
-      long systemNanos,
-      long maxRssKb,
-      boolean wallTimeout,
-      boolean killed,
-      long spawnNanos,
-      long toExecNanos,
-      long startedAtNanos) {
-    this(
-        execFailed,
-        failedStep,
-        errno,
-        errorText,
-        pid,
-        waitStatus,
-        wallNanos,
-        userNanos,
-        systemNanos,
-        maxRssKb,
-        wallTimeout,
+  /**
+   * A command that never ran, from the zygote's EXEC_FAILED (to SPAWN or SEED): its failing step,
+   * errno and message (empty when it sent none); the usage fields are zero.
+   */
+  static RunResult execFailed(Frame f, boolean killed, long toExecNanos) {
+    return new RunResult(
+        true,
+        f.string(Tag.STEP),
+        f.u32(Tag.ERRNO),
+        f.has(Tag.MESSAGE) ? f.string(Tag.MESSAGE) : "",
+        -1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        false,
         killed,
-        spawnNanos,
+        0,
         toExecNanos,
-        startedAtNanos,
+        0,
         false,
         0);
   }

@@ -61,77 +61,65 @@ public record RunSpec(
     }
   }
 
-  public RunSpec(
-      List<String> argv,
-      List<String> env,
-      String cwd,
-      long wallTimeNanos,
-      int uid,
-      int gid,
-      List<Frame.Rlimit> rlimits,
-      byte[] seccompBpf) {
-    this(argv, env, cwd, wallTimeNanos, uid, gid, rlimits, seccompBpf, 0, List.of());
-  }
-
-  /** A run without pipeline fds or RUN_FLAGS. */
-  public RunSpec(
-      List<String> argv,
-      List<String> env,
-      String cwd,
-      long wallTimeNanos,
-      int uid,
-      int gid,
-      List<Frame.Rlimit> rlimits,
-      byte[] seccompBpf,
-      long workDirBytes,
-      List<InputFile> files) {
+  private RunSpec(Copy c) {
     this(
-        argv,
-        env,
-        cwd,
-        wallTimeNanos,
-        uid,
-        gid,
-        rlimits,
-        seccompBpf,
-        workDirBytes,
-        files,
-        List.of(),
-        0);
+        c.argv,
+        c.env,
+        c.cwd,
+        c.wallTimeNanos,
+        c.uid,
+        c.gid,
+        c.rlimits,
+        c.seccompBpf,
+        c.workDirBytes,
+        c.files,
+        c.pipes,
+        c.runFlags);
   }
 
   /** This run with the given pipeline fds. */
   public RunSpec withPipes(List<PipeFd> pipes) {
-    return new RunSpec(
-        argv,
-        env,
-        cwd,
-        wallTimeNanos,
-        uid,
-        gid,
-        rlimits,
-        seccompBpf,
-        workDirBytes,
-        files,
-        pipes,
-        runFlags);
+    Copy c = new Copy(this);
+    c.pipes = pipes;
+    return new RunSpec(c);
   }
 
   /** This run with the given RUN_FLAGS. */
   public RunSpec withRunFlags(int flags) {
-    return new RunSpec(
-        argv,
-        env,
-        cwd,
-        wallTimeNanos,
-        uid,
-        gid,
-        rlimits,
-        seccompBpf,
-        workDirBytes,
-        files,
-        pipes,
-        flags);
+    Copy c = new Copy(this);
+    c.runFlags = flags;
+    return new RunSpec(c);
+  }
+
+  /** A run's components, to change some of them: every wither copies through here. */
+  private static final class Copy {
+    List<String> argv;
+    List<String> env;
+    String cwd;
+    long wallTimeNanos;
+    int uid;
+    int gid;
+    List<Frame.Rlimit> rlimits;
+    byte[] seccompBpf;
+    long workDirBytes;
+    List<InputFile> files;
+    List<PipeFd> pipes;
+    int runFlags;
+
+    Copy(RunSpec s) {
+      argv = s.argv;
+      env = s.env;
+      cwd = s.cwd;
+      wallTimeNanos = s.wallTimeNanos;
+      uid = s.uid;
+      gid = s.gid;
+      rlimits = s.rlimits;
+      seccompBpf = s.seccompBpf;
+      workDirBytes = s.workDirBytes;
+      files = s.files;
+      pipes = s.pipes;
+      runFlags = s.runFlags;
+    }
   }
 
   /** Whether processes of the run survive its end. */

@@ -32,48 +32,6 @@ public record ZygoteSpec(
     List<String> warmPreload,
     List<String> warmEnv) {
 
-  /** A spec without a warm runtime. */
-  public ZygoteSpec(
-      Path binary,
-      List<String> uidMap,
-      List<String> gidMap,
-      String hostname,
-      List<String> roBinds,
-      List<String> etcFiles,
-      long tmpBytes,
-      long workBytes,
-      long shmBytes,
-      boolean noMemoryCgroup) {
-    this(
-        binary,
-        uidMap,
-        gidMap,
-        hostname,
-        roBinds,
-        etcFiles,
-        tmpBytes,
-        workBytes,
-        shmBytes,
-        noMemoryCgroup,
-        null,
-        List.of(),
-        List.of());
-  }
-
-  /** A spec whose runs have a memory cgroup. */
-  public ZygoteSpec(
-      Path binary,
-      List<String> uidMap,
-      List<String> gidMap,
-      String hostname,
-      List<String> roBinds,
-      List<String> etcFiles,
-      long tmpBytes,
-      long workBytes,
-      long shmBytes) {
-    this(binary, uidMap, gidMap, hostname, roBinds, etcFiles, tmpBytes, workBytes, shmBytes, false);
-  }
-
   public ZygoteSpec {
     uidMap = List.copyOf(uidMap);
     gidMap = List.copyOf(gidMap);
@@ -83,119 +41,130 @@ public record ZygoteSpec(
     warmEnv = List.copyOf(warmEnv);
   }
 
+  private ZygoteSpec(Copy c) {
+    this(
+        c.binary,
+        c.uidMap,
+        c.gidMap,
+        c.hostname,
+        c.roBinds,
+        c.etcFiles,
+        c.tmpBytes,
+        c.workBytes,
+        c.shmBytes,
+        c.noMemoryCgroup,
+        c.warmRuntime,
+        c.warmPreload,
+        c.warmEnv);
+  }
+
   /** This spec with a warm runtime (see {@code warmRuntime}), its launcher at {@code binary}. */
   public ZygoteSpec withWarmRuntime(
       Path binary, String runtime, List<String> preload, List<String> env) {
-    return new ZygoteSpec(
-        binary,
-        uidMap,
-        gidMap,
-        hostname,
-        roBinds,
-        etcFiles,
-        tmpBytes,
-        workBytes,
-        shmBytes,
-        noMemoryCgroup,
-        runtime,
-        preload,
-        env);
+    Copy c = new Copy(this);
+    c.binary = binary;
+    c.warmRuntime = runtime;
+    c.warmPreload = preload;
+    c.warmEnv = env;
+    return new ZygoteSpec(c);
   }
 
   /** This spec with other uid_map and gid_map lines (a zygote's own host id sub-range). */
   public ZygoteSpec withIdMaps(List<String> uids, List<String> gids) {
-    return new ZygoteSpec(
-        binary,
-        uids,
-        gids,
-        hostname,
-        roBinds,
-        etcFiles,
-        tmpBytes,
-        workBytes,
-        shmBytes,
-        noMemoryCgroup,
-        warmRuntime,
-        warmPreload,
-        warmEnv);
+    Copy c = new Copy(this);
+    c.uidMap = uids;
+    c.gidMap = gids;
+    return new ZygoteSpec(c);
   }
 
   /** This spec for runs without a memory cgroup (see {@code noMemoryCgroup}). */
   public ZygoteSpec withoutMemoryCgroup() {
-    return new ZygoteSpec(
-        binary,
-        uidMap,
-        gidMap,
-        hostname,
-        roBinds,
-        etcFiles,
-        tmpBytes,
-        workBytes,
-        shmBytes,
-        true,
-        warmRuntime,
-        warmPreload,
-        warmEnv);
+    Copy c = new Copy(this);
+    c.noMemoryCgroup = true;
+    return new ZygoteSpec(c);
+  }
+
+  /** A spec's components, to change some of them: every wither copies through here. */
+  private static final class Copy {
+    Path binary;
+    List<String> uidMap;
+    List<String> gidMap;
+    String hostname;
+    List<String> roBinds;
+    List<String> etcFiles;
+    long tmpBytes;
+    long workBytes;
+    long shmBytes;
+    boolean noMemoryCgroup;
+    String warmRuntime;
+    List<String> warmPreload;
+    List<String> warmEnv;
+
+    Copy(ZygoteSpec s) {
+      binary = s.binary;
+      uidMap = s.uidMap;
+      gidMap = s.gidMap;
+      hostname = s.hostname;
+      roBinds = s.roBinds;
+      etcFiles = s.etcFiles;
+      tmpBytes = s.tmpBytes;
+      workBytes = s.workBytes;
+      shmBytes = s.shmBytes;
+      noMemoryCgroup = s.noMemoryCgroup;
+      warmRuntime = s.warmRuntime;
+      warmPreload = s.warmPreload;
+      warmEnv = s.warmEnv;
+    }
   }
 
   /**
    * The launcher's command line, connecting to the daemon's socket at {@code socketPath}, putting
    * the zygote into {@code cgroups}.
    */
-  List<String> command(String socketPath, List<java.nio.file.Path> cgroups) {
+  List<String> command(String socketPath, List<Path> cgroups) {
     List<String> cmd = new ArrayList<>();
     cmd.add(binary.toString());
-    cmd.add("--connect");
-    cmd.add(socketPath);
-    for (String m : uidMap) {
-      cmd.add("--uid-map");
-      cmd.add(m);
-    }
-    for (String m : gidMap) {
-      cmd.add("--gid-map");
-      cmd.add(m);
-    }
+    option(cmd, "--connect", socketPath);
+    options(cmd, "--uid-map", uidMap);
+    options(cmd, "--gid-map", gidMap);
     if (hostname != null && !hostname.isEmpty()) {
-      cmd.add("--hostname");
-      cmd.add(hostname);
+      option(cmd, "--hostname", hostname);
     }
-    for (String b : roBinds) {
-      cmd.add("--ro-bind");
-      cmd.add(b);
-    }
-    for (String e : etcFiles) {
-      cmd.add("--etc");
-      cmd.add(e);
-    }
-    if (tmpBytes > 0) {
-      cmd.add("--tmp-size");
-      cmd.add(Long.toString(tmpBytes));
-    }
-    if (workBytes > 0) {
-      cmd.add("--work-size");
-      cmd.add(Long.toString(workBytes));
-    }
-    if (shmBytes > 0) {
-      cmd.add("--shm-size");
-      cmd.add(Long.toString(shmBytes));
-    }
+    options(cmd, "--ro-bind", roBinds);
+    options(cmd, "--etc", etcFiles);
+    size(cmd, "--tmp-size", tmpBytes);
+    size(cmd, "--work-size", workBytes);
+    size(cmd, "--shm-size", shmBytes);
     if (noMemoryCgroup) {
       cmd.add("--no-memory-cgroup");
     }
     if (warmRuntime != null) {
-      cmd.add("--warm");
-      cmd.add(warmRuntime);
-      cmd.add("--preload");
-      cmd.add(String.join(",", warmPreload));
-      for (String e : warmEnv) {
-        cmd.add("--warm-env");
-        cmd.add(e);
-      }
+      option(cmd, "--warm", warmRuntime);
+      option(cmd, "--preload", String.join(",", warmPreload));
+      options(cmd, "--warm-env", warmEnv);
     }
-    for (java.nio.file.Path c : cgroups) {
-      cmd.add("--cgroup");
-      cmd.add(c.toString());
+    for (Path c : cgroups) {
+      option(cmd, "--cgroup", c.toString());
     }
     return cmd;
+  }
+
+  private static void option(List<String> cmd, String flag, String value) {
+    cmd.add(flag);
+    cmd.add(value);
+  }
+
+  /** The flag once per value, in order. */
+  private static void options(List<String> cmd, String flag, List<String> values) {
+    for (String v : values) {
+      option(cmd, flag, v);
+    }
+  }
+
+  /** A size flag, left out unless the size is set (positive). */
+  private static void size(List<String> cmd, String flag, long bytes) {
+    if (bytes > 0) {
+      option(cmd, flag, Long.toString(bytes));
+    }
   }
 }

@@ -148,7 +148,12 @@ public record Settings(
               p.getEtcFilesList(),
               p.getTmpBytes(),
               defaults.workDirBytes(),
-              p.getShmBytes());
+              p.getShmBytes(),
+              // A memory cgroup and no warm runtime; Daemon and WarmRuntimes change that.
+              false,
+              null,
+              List.of(),
+              List.of());
       if (warm) {
         spec = WarmRuntimes.apply(spec, p, host.zygoteBinary(), where);
       }

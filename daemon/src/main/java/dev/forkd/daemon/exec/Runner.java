@@ -433,7 +433,10 @@ public final class Runner {
         spec.profile().seccompBpf(),
         // The zygote's /work has the profile's default size; only another size is sent.
         l.workDirBytes() != spec.profile().defaults().workDirBytes() ? l.workDirBytes() : 0,
-        files);
+        files,
+        // Pipeline fds and RUN_FLAGS come later (withPipes, withRunFlags) where a run has them.
+        List.of(),
+        0);
   }
 
   static ExecOutcome outcome(

@@ -100,7 +100,11 @@ class SeccompSandboxTest {
             etc,
             p.tmpBytes(),
             p.workBytes(),
-            p.shmBytes());
+            p.shmBytes(),
+            false,
+            null,
+            List.of(),
+            List.of());
     launcher = new ZygoteLauncher(tmp.resolve("z"));
     zygote = launcher.start(spec);
 
@@ -180,7 +184,11 @@ class SeccompSandboxTest {
             profile.workerUid(),
             profile.workerGid(),
             List.of(),
-            bpf);
+            bpf,
+            0,
+            List.of(),
+            List.of(),
+            0);
     Io io = new Io(stdin);
     try {
       RunResult r = zygote.run(rs, io, new AtomicBoolean());
