@@ -274,7 +274,9 @@ public final class Zygote implements Pool.Member {
     } catch (MalformedFrameException e) {
       throw protocol(e.getMessage());
     } catch (IOException e) {
-      throw new ZygoteException("zygote " + id + " connection failed: " + e.getMessage(), e);
+      boolean unread = e instanceof PosixException p && p.errno() == Posix.ECONNRESET;
+      throw new ZygoteException(
+          "zygote " + id + " connection failed: " + e.getMessage(), e, unread);
     }
   }
 

@@ -89,6 +89,9 @@ final class ZygoteRun {
   private boolean watchFired;
   private boolean killSent;
 
+  /** A frame (SIGNAL, KILL) went to the zygote after SPAWN: an ECONNRESET may be about that one. */
+  private boolean sentAfterSpawn;
+
   /** False once {@link RunIo#output} has refused output: the rest is read and dropped. */
   private boolean outputWanted = true;
 
@@ -161,7 +164,12 @@ final class ZygoteRun {
       try {
         return loop();
       } catch (ZygoteException | PosixException | RuntimeException e) {
-        if (hold > 0) {
+        // With STARTED held back, a zygote that dies leaves it unknown whether the run started,
+        // unless it died with SPAWN still unread in its socket (ECONNRESET, and nothing sent
+        // after SPAWN that could be the unread part): then it never saw the run, which may go
+        // to another zygote. A zygote killed just as a run arrives is the common case.
+        boolean neverSeen = e instanceof ZygoteException z && z.unread() && !sentAfterSpawn;
+        if (hold > 0 && !neverSeen) {
           io.mayHaveStarted();
         }
         throw e;
@@ -236,6 +244,7 @@ final class ZygoteRun {
   private void forwardSignals() throws ZygoteException {
     for (Integer sig = zygote.nextSignal(); sig != null; sig = zygote.nextSignal()) {
       if (end == null && !killSent) {
+        sentAfterSpawn = true;
         zygote.sendFrame(Frame.builder(FrameType.SIGNAL).u32(Tag.SIGNAL_NUMBER, sig).build());
       }
     }
@@ -244,6 +253,7 @@ final class ZygoteRun {
   /** Sends KILL, once, when the run is cancelled, its output is refused or its watch fired. */
   private void killIfUnwanted() throws ZygoteException {
     if (!killSent && (cancelled.get() || !outputWanted || watchFired)) {
+      sentAfterSpawn = true;
       zygote.sendFrame(Frame.builder(FrameType.KILL).build());
       killSent = true;
     }

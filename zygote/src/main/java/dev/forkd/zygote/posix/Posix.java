@@ -31,6 +31,7 @@ public final class Posix {
   public static final int EINTR = 4;
   public static final int EAGAIN = 11;
   public static final int EPIPE = 32;
+  public static final int ECONNRESET = 104;
 
   private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
   private static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
