@@ -20,6 +20,26 @@ public final class OpsTestDaemons {
     return dev.forkd.daemon.config.TestConfigs.zygoteBinary();
   }
 
+  /** The TCP listener on 127.0.0.1 (a free port), plain: no certificate, loopback only. */
+  public static final OpsConfig.Flags PLAIN_TCP =
+      new OpsConfig.Flags(null, "127.0.0.1:0", null, null, null, true, null, null);
+
+  /**
+   * The TCP listener on 127.0.0.1 (a free port) with mutual TLS: {@code certs}' "localhost"
+   * certificate ({@link TestCerts#forLocalhost}), clients signed by its CA.
+   */
+  public static OpsConfig.Flags mutualTls(TestCerts certs) {
+    return new OpsConfig.Flags(
+        null,
+        "127.0.0.1:0",
+        certs.pem("localhost").toString(),
+        certs.key("localhost").toString(),
+        certs.ca().toString(),
+        false,
+        null,
+        null);
+  }
+
   /** The default configuration plus {@code extraConfig} (protobuf text). */
   public static DaemonConfig config(String extraConfig) throws Exception {
     return extraConfig.isEmpty()
