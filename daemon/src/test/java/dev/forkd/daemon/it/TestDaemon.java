@@ -1,5 +1,8 @@
 package dev.forkd.daemon.it;
 
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.forkd.api.v1.PoolStatus;
 import dev.forkd.client.ForkdClient;
 import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.Daemon;
@@ -12,6 +15,7 @@ import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.zygote.posix.Posix;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 /** A real daemon with real zygotes, in this JVM, on a socket in a temporary directory. */
 final class TestDaemon implements AutoCloseable {
@@ -99,6 +103,23 @@ final class TestDaemon implements AutoCloseable {
       Thread.sleep(10);
     }
     throw new IllegalStateException("pool '" + profile + "' still busy after 5 s");
+  }
+
+  /**
+   * Waits until the first pool has at least {@code ready} ready zygotes and none busy or starting;
+   * fails the test after 5 s, naming {@code when} ("after ...") and the pool's last status.
+   */
+  void assertPoolFull(int ready, String when) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    PoolStatus p = null;
+    while (System.nanoTime() < end) {
+      p = client.status().getPools(0);
+      if (p.getBusy() == 0 && p.getStarting() == 0 && p.getReady() >= ready) {
+        return;
+      }
+      Thread.sleep(20);
+    }
+    fail("pool not back to full 5 s " + when + ": " + p);
   }
 
   @Override
