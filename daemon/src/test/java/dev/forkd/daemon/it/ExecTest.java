@@ -132,10 +132,7 @@ class ExecTest extends SharedDaemon {
   void outputLimitKeepsExactlyTheLimitAndKills() {
     ExecResult r =
         d.client.exec(
-            ExecRequest.newBuilder()
-                .addArgv("sh")
-                .addArgv("-c")
-                .addArgv("yes hello; echo unreachable >&2")
+            sh("yes hello; echo unreachable >&2")
                 .setLimits(Limits.newBuilder().setMaxOutputBytes(1024))
                 .build());
     assertEquals(Status.STATUS_OUTPUT_LIMIT_EXCEEDED, r.getStatus());

@@ -33,6 +33,11 @@ abstract class SharedDaemon {
     return ExecRequest.newBuilder().addAllArgv(List.of(argv)).build();
   }
 
+  /** A request that runs {@code script} with {@code sh -c}, to be completed. */
+  static ExecRequest.Builder sh(String script) {
+    return ExecRequest.newBuilder().addArgv("sh").addArgv("-c").addArgv(script);
+  }
+
   /** A result's stdout as text. */
   static String out(ExecResult r) {
     return r.getStdout().toStringUtf8();
