@@ -47,6 +47,19 @@ public final class OpsTestDaemons {
         : ConfigLoader.parse(ConfigLoader.defaultText() + "\n" + extraConfig, "test");
   }
 
+  /**
+   * The settings of a daemon in this JVM with configuration {@code c} on {@code socket}: this
+   * process's uid and gid, the build's zygote binary, {@code zygotes} per pool.
+   */
+  public static Settings settings(DaemonConfig c, Path socket, int zygotes) throws Exception {
+    return Settings.resolve(
+        c,
+        new Settings.Host(Posix.libc().geteuid(), Posix.libc().getegid(), 2, zygoteBinary()),
+        socket,
+        zygotes,
+        SeccompSetup.of(c));
+  }
+
   /** A daemon in this JVM serving {@code dir}/forkd.sock, ready zygotes awaited. */
   public static Daemon start(
       Path dir,
@@ -67,14 +80,7 @@ public final class OpsTestDaemons {
       SocketActivation.InheritedSocket inherited)
       throws Exception {
     Path socket = inherited != null ? inherited.path() : dir.resolve("forkd.sock");
-    Settings s =
-        Settings.resolve(
-            c,
-            new Settings.Host(Posix.libc().geteuid(), Posix.libc().getegid(), 2, zygoteBinary()),
-            socket,
-            zygotes,
-            SeccompSetup.of(c));
-    Daemon d = Daemon.start(s, OpsConfig.resolve(c, flags), inherited);
+    Daemon d = Daemon.start(settings(c, socket, zygotes), OpsConfig.resolve(c, flags), inherited);
     long end = System.nanoTime() + 30_000_000_000L;
     while (!d.pools().values().stream().allMatch(p -> p.stats().ready() >= p.config().minReady())) {
       if (System.nanoTime() > end) {
