@@ -209,28 +209,26 @@ static int listen_tcp(void) {
     return 0;
 }
 
-/* setsid + double fork: a classic daemon, orphaned, holding sockets, writing a file. */
-static int plant_daemon(void) {
+/*
+ * Starts a process of its own session, named comm and deaf to polite signals, that runs body;
+ * body never returns and writes 'y' to its ready fd once what it plants is in place ('n' when
+ * it could not). orphan: a double fork, so that it is reparented at once. 0 once 'y' is read.
+ */
+static int plant_detached(const char *comm, bool orphan, void (*body)(int ready)) {
     int ready[2];
     if (pipe(ready) < 0) return -1;
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
         setsid();
-        if (fork() != 0) _exit(0);
-        become(DAEMON_COMM);
+        if (orphan && fork() != 0) _exit(0);
+        become(comm);
         close(ready[0]);
-        char status = (char)(listen_abstract() == 0 && listen_tcp() == 0 ? 'y' : 'n');
-        if (chdir("/") < 0) status = 'n';
-        if (write(ready[1], &status, 1) != 1) _exit(1);
-        close(ready[1]);
-        for (;;) {
-            touch(DAEMON_ALIVE); /* resolves in whatever /tmp is mounted now */
-            usleep(5000);
-        }
+        body(ready[1]);
+        _exit(1);
     }
     close(ready[1]);
-    waitpid(pid, NULL, 0);
+    if (orphan) waitpid(pid, NULL, 0);
     char status = 0;
     ssize_t n = read(ready[0], &status, 1);
     close(ready[0]);
@@ -241,32 +239,38 @@ static int plant_daemon(void) {
     return 0;
 }
 
-/* A process that forks and lets its parent exit, over and over: its pid never stays put. */
-static int plant_hopper(void) {
-    int ready[2];
-    if (pipe(ready) < 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        setsid();
-        become(HOPPER_COMM);
-        close(ready[0]);
-        for (unsigned long n = 0;; n++) {
-            pid_t next = fork();
-            if (next > 0) _exit(0);
-            if (next < 0) {
-                usleep(1000);
-                continue;
-            }
-            if (n == 16 && write(ready[1], "y", 1) == 1) close(ready[1]);
-            if (n % 64 == 0) touch(HOPPER_ALIVE);
-        }
+/* A classic daemon (setsid + double fork), holding sockets, writing a file. */
+static void daemon_body(int ready) {
+    char status = (char)(listen_abstract() == 0 && listen_tcp() == 0 ? 'y' : 'n');
+    if (chdir("/") < 0) status = 'n';
+    if (write(ready, &status, 1) != 1) _exit(1);
+    close(ready);
+    for (;;) {
+        touch(DAEMON_ALIVE); /* resolves in whatever /tmp is mounted now */
+        usleep(5000);
     }
-    close(ready[1]);
-    char status = 0;
-    ssize_t n = read(ready[0], &status, 1);
-    close(ready[0]);
-    return n == 1 ? 0 : -1;
+}
+
+static int plant_daemon(void) {
+    return plant_detached(DAEMON_COMM, true, daemon_body);
+}
+
+/* A process that forks and lets its parent exit, over and over: its pid never stays put. */
+static void hopper_body(int ready) {
+    for (unsigned long n = 0;; n++) {
+        pid_t next = fork();
+        if (next > 0) _exit(0);
+        if (next < 0) {
+            usleep(1000);
+            continue;
+        }
+        if (n == 16 && write(ready, "y", 1) == 1) close(ready);
+        if (n % 64 == 0) touch(HOPPER_ALIVE);
+    }
+}
+
+static int plant_hopper(void) {
+    return plant_detached(HOPPER_COMM, false, hopper_body);
 }
 
 /* ---- looking ---- */

@@ -355,6 +355,40 @@ static void drain(int *fd, char *buf, size_t cap, size_t *len) {
     }
 }
 
+/* FRAME_BIT(tag) when on, else 0. */
+static uint64_t bit_if(bool on, enum frame_tag tag) {
+    return on ? FRAME_BIT(tag) : 0;
+}
+
+/* The SPAWN of argv with the options o: every field copied, present where the option is set. */
+static void spawn_frame(struct frame *f, char **argv, const struct spawn_opts *o) {
+    frame_init(f, FRAME_SPAWN);
+    for (f->argc = 0; argv[f->argc]; f->argc++) {
+    }
+    f->argv = argv;
+    for (f->envc = 0; o->env && o->env[f->envc]; f->envc++) {
+    }
+    f->envp = o->env;
+    f->cwd = o->cwd;
+    f->wall_time_ns = o->wall_ns;
+    f->uid = o->uid;
+    f->gid = o->gid;
+    f->rlimits = o->rlimits;
+    f->nrlimits = o->nrlimits;
+    f->seccomp_bpf = o->bpf;
+    f->seccomp_len = o->bpf_len;
+    f->work_dir_bytes = o->work_dir_bytes;
+    f->files = o->files;
+    f->nfiles = o->nfiles;
+    f->started_hold_ns = o->started_hold_ns;
+    f->present = FRAME_BIT(TAG_ARGV) | bit_if(o->env, TAG_ENV) | bit_if(o->cwd, TAG_CWD) |
+                 bit_if(o->wall_ns, TAG_WALL_TIME_NS) | bit_if(o->set_ids, TAG_UID) |
+                 bit_if(o->set_ids, TAG_GID) | bit_if(o->nrlimits, TAG_RLIMIT) |
+                 bit_if(o->bpf, TAG_SECCOMP_BPF) |
+                 bit_if(o->set_work_dir_bytes, TAG_WORK_DIR_BYTES) | bit_if(o->nfiles, TAG_FILE) |
+                 bit_if(o->started_hold_ns, TAG_STARTED_HOLD_NS);
+}
+
 /* SPAWN argv; collect STARTED/EXEC_FAILED, stdout, stderr and EXITED. */
 static bool run(struct zygote *z, char **argv, const struct spawn_opts *o, struct run_result *r) {
     static const struct spawn_opts none;
@@ -364,53 +398,7 @@ static bool run(struct zygote *z, char **argv, const struct spawn_opts *o, struc
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
         return false;
     struct frame f;
-    frame_init(&f, FRAME_SPAWN);
-    for (f.argc = 0; argv[f.argc]; f.argc++) {
-    }
-    f.argv = argv;
-    f.present = FRAME_BIT(TAG_ARGV);
-    if (o->env) {
-        for (f.envc = 0; o->env[f.envc]; f.envc++) {
-        }
-        f.envp = o->env;
-        f.present |= FRAME_BIT(TAG_ENV);
-    }
-    if (o->cwd) {
-        f.cwd = o->cwd;
-        f.present |= FRAME_BIT(TAG_CWD);
-    }
-    if (o->wall_ns) {
-        f.wall_time_ns = o->wall_ns;
-        f.present |= FRAME_BIT(TAG_WALL_TIME_NS);
-    }
-    if (o->set_ids) {
-        f.uid = o->uid;
-        f.gid = o->gid;
-        f.present |= FRAME_BIT(TAG_UID) | FRAME_BIT(TAG_GID);
-    }
-    if (o->nrlimits) {
-        f.rlimits = o->rlimits;
-        f.nrlimits = o->nrlimits;
-        f.present |= FRAME_BIT(TAG_RLIMIT);
-    }
-    if (o->bpf) {
-        f.seccomp_bpf = o->bpf;
-        f.seccomp_len = o->bpf_len;
-        f.present |= FRAME_BIT(TAG_SECCOMP_BPF);
-    }
-    if (o->set_work_dir_bytes) {
-        f.work_dir_bytes = o->work_dir_bytes;
-        f.present |= FRAME_BIT(TAG_WORK_DIR_BYTES);
-    }
-    if (o->nfiles) {
-        f.files = o->files;
-        f.nfiles = o->nfiles;
-        f.present |= FRAME_BIT(TAG_FILE);
-    }
-    if (o->started_hold_ns) {
-        f.started_hold_ns = o->started_hold_ns;
-        f.present |= FRAME_BIT(TAG_STARTED_HOLD_NS);
-    }
+    spawn_frame(&f, argv, o);
     int fds[FRAME_MAX_FDS] = {in[0], out[1], err[1]};
     int nfds = 3 + (int)o->nfiles;
     for (int i = 3; i < nfds && i < (int)FRAME_MAX_FDS; i++)
@@ -1518,6 +1506,12 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Sorts the n durations ns and prints their median and 99th percentile after what. */
+static void diag_percentiles(const char *what, uint64_t *ns, int n) {
+    qsort(ns, (size_t)n, sizeof(uint64_t), cmp_u64);
+    diag("%s: p50 %.3f ms, p99 %.3f ms", what, ns[n / 2] / 1e6, ns[n * 99 / 100] / 1e6);
+}
+
 static void test_latency(struct zygote *z) {
     enum { N = 1000 };
     static uint64_t spawn_ns[N], reset_ns[N];
@@ -1543,24 +1537,28 @@ static void test_latency(struct zygote *z) {
     close(null);
     check(good == N, "latency loop: %d/%d SPAWN(/bin/true) -> EXITED -> RESET cycles", good, N);
     if (good == N) {
-        qsort(spawn_ns, N, sizeof(uint64_t), cmp_u64);
-        qsort(reset_ns, N, sizeof(uint64_t), cmp_u64);
-        diag("latency SPAWN->EXITED: p50 %.3f ms, p99 %.3f ms", spawn_ns[N / 2] / 1e6,
-             spawn_ns[N * 99 / 100] / 1e6);
-        diag("latency RESET->RESET_DONE: p50 %.3f ms, p99 %.3f ms", reset_ns[N / 2] / 1e6,
-             reset_ns[N * 99 / 100] / 1e6);
+        diag_percentiles("latency SPAWN->EXITED", spawn_ns, N);
+        diag_percentiles("latency RESET->RESET_DONE", reset_ns, N);
     }
 }
 
-/* Item 5 of issue 13: a run's network traffic is not visible to the next run of the zygote. */
-static void test_network_reset(struct zygote *z) {
+/*
+ * Options that send this test binary as the run's stdin, for runs that copy it in and exec it in
+ * one of its own modes (--udp-loopback, --fork-sleepers N).
+ */
+static struct spawn_opts self_as_stdin(void) {
     static char self[1 << 20];
     ssize_t len = 0;
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     for (ssize_t n = 1; fd >= 0 && n > 0 && len < (ssize_t)sizeof(self); len += n)
         n = read(fd, self + len, sizeof(self) - (size_t)len);
     if (fd >= 0) close(fd);
-    struct spawn_opts copy_in = {.stdin_data = self, .stdin_len = (size_t)len};
+    return (struct spawn_opts){.stdin_data = self, .stdin_len = (size_t)len};
+}
+
+/* Item 5 of issue 13: a run's network traffic is not visible to the next run of the zygote. */
+static void test_network_reset(struct zygote *z) {
+    struct spawn_opts copy_in = self_as_stdin();
     char **udp =
         ARGV("/bin/sh", "-c", "cat > /tmp/t && chmod 755 /tmp/t && exec /tmp/t --udp-loopback");
     char **look = ARGV("/bin/sh", "-c",
@@ -1595,12 +1593,8 @@ static void test_network_reset(struct zygote *z) {
     }
     check(good == N, "network loop: %d/%d runs with and without traffic, each reset", good, N);
     if (good == N) {
-        qsort(quiet_ns, N, sizeof(uint64_t), cmp_u64);
-        qsort(renew_ns, N, sizeof(uint64_t), cmp_u64);
-        diag("RESET after a run without traffic: p50 %.3f ms, p99 %.3f ms", quiet_ns[N / 2] / 1e6,
-             quiet_ns[N * 99 / 100] / 1e6);
-        diag("RESET after a run with traffic (new network namespace): p50 %.3f ms, p99 %.3f ms",
-             renew_ns[N / 2] / 1e6, renew_ns[N * 99 / 100] / 1e6);
+        diag_percentiles("RESET after a run without traffic", quiet_ns, N);
+        diag_percentiles("RESET after a run with traffic (new network namespace)", renew_ns, N);
     }
 }
 
@@ -1754,13 +1748,7 @@ static void test_cgroup(void) {
         check(ok && exited_with(&res, 0) && strstr(res.out, ":pids:/\n") != NULL,
               "a worker's /proc/self/cgroup shows '/' for pids ('%s')", esc(res.out));
         reset(&z, NULL);
-        static char self[1 << 20];
-        ssize_t len = 0;
-        int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-        for (ssize_t n = 1; fd >= 0 && n > 0 && len < (ssize_t)sizeof(self); len += n)
-            n = read(fd, self + len, sizeof(self) - (size_t)len);
-        if (fd >= 0) close(fd);
-        struct spawn_opts copy_in = {.stdin_data = self, .stdin_len = (size_t)len};
+        struct spawn_opts copy_in = self_as_stdin();
         ok = run(&z,
                  ARGV("/bin/sh", "-c",
                       "cat > /tmp/t && chmod 755 /tmp/t && exec /tmp/t --fork-sleepers 20"),

@@ -26,27 +26,9 @@ class ClientTcpTest {
 
   @Test
   void tlsClientWithACertificateAndForkctlTarget() throws Exception {
-    TestCerts certs = new TestCerts(dir);
-    certs.issue("localhost", "ip:127.0.0.1,dns:localhost", true);
-    certs.issue("client", null, false);
-    Daemon d =
-        OpsTestDaemons.start(
-            dir,
-            1,
-            "",
-            new OpsConfig.Flags(
-                null,
-                "127.0.0.1:0",
-                certs.pem("localhost").toString(),
-                certs.key("localhost").toString(),
-                certs.ca().toString(),
-                false,
-                null,
-                null),
-            null);
-    try (ForkdClient c =
-        ForkdClient.tls(
-            "127.0.0.1", d.tcpPort(), certs.ca(), certs.pem("client"), certs.key("client"))) {
+    TestCerts certs = TestCerts.forLocalhost(dir, "client");
+    Daemon d = OpsTestDaemons.start(dir, 1, "", OpsTestDaemons.mutualTls(certs), null);
+    try (ForkdClient c = certs.client("client", d.tcpPort())) {
       assertEquals("tls\n", c.exec(echo("tls")).getStdout().toStringUtf8());
       CompletableFuture<dev.forkd.api.v1.ExecResult> later = c.execAsync(echo("async"));
       assertEquals("async\n", later.get(30, TimeUnit.SECONDS).getStdout().toStringUtf8());

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import com.google.protobuf.Duration;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.Limits;
@@ -115,14 +114,7 @@ class ExecTest extends SharedDaemon {
   @Test
   void wallTimeLimitEndsTheRunQuickly() {
     long t0 = System.nanoTime();
-    ExecResult r =
-        d.client.exec(
-            ExecRequest.newBuilder()
-                .addArgv("sleep")
-                .addArgv("10")
-                .setLimits(
-                    Limits.newBuilder().setWallTime(Duration.newBuilder().setNanos(300_000_000)))
-                .build());
+    ExecResult r = d.client.exec(SLEEP_10_WALL_300_MS);
     long ms = (System.nanoTime() - t0) / 1_000_000;
     assertEquals(Status.STATUS_WALL_TIME_LIMIT_EXCEEDED, r.getStatus());
     assertTrue(ms < 1500, "answered after " + ms + " ms");
@@ -132,10 +124,7 @@ class ExecTest extends SharedDaemon {
   void outputLimitKeepsExactlyTheLimitAndKills() {
     ExecResult r =
         d.client.exec(
-            ExecRequest.newBuilder()
-                .addArgv("sh")
-                .addArgv("-c")
-                .addArgv("yes hello; echo unreachable >&2")
+            sh("yes hello; echo unreachable >&2")
                 .setLimits(Limits.newBuilder().setMaxOutputBytes(1024))
                 .build());
     assertEquals(Status.STATUS_OUTPUT_LIMIT_EXCEEDED, r.getStatus());

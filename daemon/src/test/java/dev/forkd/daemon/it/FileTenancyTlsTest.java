@@ -10,7 +10,6 @@ import dev.forkd.api.v1.InputFile;
 import dev.forkd.client.ForkdClient;
 import dev.forkd.client.ForkdException;
 import dev.forkd.daemon.Daemon;
-import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.daemon.ops.OpsTestDaemons;
 import dev.forkd.daemon.ops.TestCerts;
 import java.io.ByteArrayOutputStream;
@@ -58,31 +57,10 @@ class FileTenancyTlsTest {
 
   @Test
   void aTlsClientOwnsItsFilesByCertificateName() throws Exception {
-    TestCerts certs = new TestCerts(dir);
-    certs.issue("localhost", "ip:127.0.0.1,dns:localhost", true);
-    certs.issue("alice", null, false);
-    certs.issue("bob", null, false);
-    Daemon d =
-        OpsTestDaemons.start(
-            dir,
-            1,
-            "",
-            new OpsConfig.Flags(
-                null,
-                "127.0.0.1:0",
-                certs.pem("localhost").toString(),
-                certs.key("localhost").toString(),
-                certs.ca().toString(),
-                false,
-                null,
-                null),
-            null);
-    try (ForkdClient alice =
-            ForkdClient.tls(
-                "127.0.0.1", d.tcpPort(), certs.ca(), certs.pem("alice"), certs.key("alice"));
-        ForkdClient bob =
-            ForkdClient.tls(
-                "127.0.0.1", d.tcpPort(), certs.ca(), certs.pem("bob"), certs.key("bob"));
+    TestCerts certs = TestCerts.forLocalhost(dir, "alice", "bob");
+    Daemon d = OpsTestDaemons.start(dir, 1, "", OpsTestDaemons.mutualTls(certs), null);
+    try (ForkdClient alice = certs.client("alice", d.tcpPort());
+        ForkdClient bob = certs.client("bob", d.tcpPort());
         ForkdClient root = ForkdClient.unix(d.settings().socket())) {
       String id = alice.putFile("alice's\n".getBytes(StandardCharsets.UTF_8)).getFileId();
       assertEquals("alice's\n", cat(alice, id));
@@ -92,9 +70,7 @@ class FileTenancyTlsTest {
         assertFalse(other.deleteFile(id));
       }
       // A new connection with the same certificate is the same owner.
-      try (ForkdClient again =
-          ForkdClient.tls(
-              "127.0.0.1", d.tcpPort(), certs.ca(), certs.pem("alice"), certs.key("alice"))) {
+      try (ForkdClient again = certs.client("alice", d.tcpPort())) {
         assertEquals(List.of(id), ids(again));
         assertEquals("alice's\n", get(again, id));
       }
@@ -105,13 +81,7 @@ class FileTenancyTlsTest {
 
   @Test
   void unidentifiedClientsShareOneIdentity() throws Exception {
-    Daemon d =
-        OpsTestDaemons.start(
-            dir,
-            1,
-            "",
-            new OpsConfig.Flags(null, "127.0.0.1:0", null, null, null, true, null, null),
-            null);
+    Daemon d = OpsTestDaemons.start(dir, 1, "", OpsTestDaemons.PLAIN_TCP, null);
     try (ForkdClient one = ForkdClient.insecure("127.0.0.1", d.tcpPort());
         ForkdClient two = ForkdClient.insecure("127.0.0.1", d.tcpPort());
         ForkdClient root = ForkdClient.unix(d.settings().socket())) {

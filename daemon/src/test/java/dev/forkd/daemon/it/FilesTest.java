@@ -36,11 +36,7 @@ class FilesTest extends SharedDaemon {
     FileRef ref = d.client.putFile("stored content\n".getBytes(StandardCharsets.UTF_8));
     ExecResult r =
         d.client.exec(
-            ExecRequest.newBuilder()
-                .addArgv("sh")
-                .addArgv("-c")
-                .addArgv(
-                    "./bin/hello.sh; cat data/in.txt lib/stored.txt; stat -c '%a %u %n' bin/hello.sh data/in.txt lib/stored.txt")
+            sh("./bin/hello.sh; cat data/in.txt lib/stored.txt; stat -c '%a %u %n' bin/hello.sh data/in.txt lib/stored.txt")
                 .addFiles(inline("bin/hello.sh", "#!/bin/sh\necho hello from a script\n", true))
                 .addFiles(inline("data/in.txt", "inline content\n", false))
                 .addFiles(
@@ -57,11 +53,7 @@ class FilesTest extends SharedDaemon {
   void nestedAndLargeOutputsComeBack() {
     ExecResult r =
         d.client.exec(
-            ExecRequest.newBuilder()
-                .addArgv("sh")
-                .addArgv("-c")
-                .addArgv(
-                    "mkdir -p out/deep && echo result > out/deep/r.txt && head -c 300000 /dev/zero | tr '\\0' x > big")
+            sh("mkdir -p out/deep && echo result > out/deep/r.txt && head -c 300000 /dev/zero | tr '\\0' x > big")
                 .addCollect("out/deep/r.txt")
                 .addCollect("big")
                 .addCollect("never-made")
@@ -98,12 +90,8 @@ class FilesTest extends SharedDaemon {
     long t0 = System.nanoTime();
     ExecResult r =
         d.client.exec(
-            ExecRequest.newBuilder()
-                .addArgv("sh")
-                .addArgv("-c")
-                .addArgv(
-                    "ln -s /etc/passwd pw; ln -s /proc/self/environ env; ln -s /etc etcdir;"
-                        + " mkfifo fifo; mkdir adir")
+            sh("ln -s /etc/passwd pw; ln -s /proc/self/environ env; ln -s /etc etcdir;"
+                    + " mkfifo fifo; mkdir adir")
                 .addCollect("pw")
                 .addCollect("env")
                 .addCollect("etcdir/passwd")
@@ -124,10 +112,7 @@ class FilesTest extends SharedDaemon {
   void theWorkDirIsSizeLimitedAndEmptyAtEveryRun() {
     ExecResult full =
         d.client.exec(
-            ExecRequest.newBuilder()
-                .addArgv("sh")
-                .addArgv("-c")
-                .addArgv("head -c 52428800 /dev/zero > blob; echo rc=$?; ls -A")
+            sh("head -c 52428800 /dev/zero > blob; echo rc=$?; ls -A")
                 .setLimits(Limits.newBuilder().setWorkDirBytes(10L << 20))
                 .build());
     assertTrue(out(full).startsWith("rc=1\n"), out(full) + full.getStderr().toStringUtf8());

@@ -12,7 +12,6 @@ import dev.forkd.api.v1.SandboxGrpc;
 import dev.forkd.api.v1.Status;
 import dev.forkd.client.ForkdException;
 import dev.forkd.daemon.exec.RunFaults;
-import dev.forkd.zygote.ZygoteException;
 import io.grpc.Context;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -20,7 +19,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,30 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LeaseDisciplineTest {
   @TempDir Path dir;
 
-  /** What to throw at which stage; consumed by the first run that reaches the stage. */
-  record Fault(RunFaults.Stage stage, String kind, Runnable before) {}
-
-  private final AtomicReference<Fault> armed = new AtomicReference<>();
-  private final AtomicReference<Fault> fired = new AtomicReference<>();
-
-  private final RunFaults faults =
-      stage -> {
-        Fault f = armed.get();
-        if (f == null || f.stage() != stage || !armed.compareAndSet(f, null)) {
-          return;
-        }
-        fired.set(f);
-        if (f.before() != null) {
-          f.before().run();
-        }
-        switch (f.kind()) {
-          case "runtime" -> throw new IllegalStateException("injected at " + stage);
-          case "error" -> throw new AssertionError("injected at " + stage);
-          case "zygote" -> throw new ZygoteException("injected at " + stage);
-          case "none" -> {}
-          default -> throw new IllegalArgumentException(f.kind());
-        }
-      };
+  private final ArmedFaults faults = new ArmedFaults();
 
   static ExecRequest echo() {
     return ExecRequest.newBuilder()
@@ -70,53 +45,35 @@ class LeaseDisciplineTest {
         .build();
   }
 
-  /** Waits until the pool has its ready zygotes and none busy; fails after 5 s. */
-  static void assertPoolFull(TestDaemon d, String when) throws InterruptedException {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    PoolStatus p = null;
-    while (System.nanoTime() < end) {
-      p = d.client.status().getPools(0);
-      if (p.getBusy() == 0 && p.getReady() >= 2 && p.getStarting() == 0) {
-        return;
-      }
-      Thread.sleep(20);
-    }
-    fail("pool not back to full 5 s " + when + ": " + p);
-  }
-
   @Test
   void aFailureAtAnyStageReturnsTheZygoteAndAnswersTheCaller() throws Exception {
     List<String> seen = new ArrayList<>();
     try (TestDaemon d = TestDaemon.start(dir, 2, "", faults).awaitReady()) {
-      for (RunFaults.Stage stage : RunFaults.Stage.values()) {
-        for (String kind : List.of("runtime", "error", "zygote")) {
-          String what = kind + " at " + stage;
-          fired.set(null);
-          armed.set(new Fault(stage, kind, null));
-          String outcome;
-          try {
-            ExecResult r = d.client.exec(echo(), Duration.ofSeconds(20));
-            outcome = "OK " + r.getStatus();
-            // Only a machinery failure before the command started may be retried to success.
-            assertEquals(Status.STATUS_EXITED, r.getStatus(), what);
-            assertTrue(
-                kind.equals("zygote") && stage.compareTo(RunFaults.Stage.SPAWN) <= 0,
-                what + " ended OK, but only zygote failures before SPAWN are retried");
-          } catch (ForkdException e) {
-            outcome = e.code().toString();
-            assertEquals(io.grpc.Status.Code.INTERNAL, e.code(), what + ": " + e);
-            assertTrue(!e.description().contains(dir.toString()), "a host path in " + e);
-          }
-          assertEquals(
-              stage, fired.get() == null ? null : fired.get().stage(), what + " never fired");
-          assertPoolFull(d, "after " + what);
-          ExecResult ok = d.client.exec(echo(), Duration.ofSeconds(20));
-          assertEquals(Status.STATUS_EXITED, ok.getStatus(), "a normal run after " + what);
-          assertEquals("out\n", ok.getStdout().toStringUtf8());
-          seen.add(what + " -> " + outcome);
+      for (ArmedFaults.Fault f : ArmedFaults.atEveryStage("runtime", "error", "zygote")) {
+        String what = f.kind() + " at " + f.stage();
+        faults.arm(f);
+        String outcome;
+        try {
+          ExecResult r = d.client.exec(echo(), Duration.ofSeconds(20));
+          outcome = "OK " + r.getStatus();
+          // Only a machinery failure before the command started may be retried to success.
+          assertEquals(Status.STATUS_EXITED, r.getStatus(), what);
+          assertTrue(
+              f.kind().equals("zygote") && f.stage().compareTo(RunFaults.Stage.SPAWN) <= 0,
+              what + " ended OK, but only zygote failures before SPAWN are retried");
+        } catch (ForkdException e) {
+          outcome = e.code().toString();
+          assertEquals(io.grpc.Status.Code.INTERNAL, e.code(), what + ": " + e);
+          assertTrue(!e.description().contains(dir.toString()), "a host path in " + e);
         }
+        assertEquals(f.stage(), faults.firedStage(), what + " never fired");
+        d.assertPoolFull(2, "after " + what);
+        ExecResult ok = d.client.exec(echo(), Duration.ofSeconds(20));
+        assertEquals(Status.STATUS_EXITED, ok.getStatus(), "a normal run after " + what);
+        assertEquals("out\n", ok.getStdout().toStringUtf8());
+        seen.add(what + " -> " + outcome);
       }
-      assertPoolFull(d, "at the end");
+      d.assertPoolFull(2, "at the end");
     }
     System.out.println("lease discipline: " + seen);
   }
@@ -126,11 +83,10 @@ class LeaseDisciplineTest {
     try (TestDaemon d = TestDaemon.start(dir, 2, "", faults).awaitReady()) {
       for (RunFaults.Stage stage : RunFaults.Stage.values()) {
         Context.CancellableContext ctx = Context.current().withCancellation();
-        fired.set(null);
         // Cancel from the client's side at this stage, then give the cancellation time to arrive
         // before the run goes on.
-        armed.set(
-            new Fault(
+        faults.arm(
+            new ArmedFaults.Fault(
                 stage,
                 "none",
                 () -> {
@@ -150,9 +106,8 @@ class LeaseDisciplineTest {
         } catch (StatusRuntimeException e) {
           assertEquals(io.grpc.Status.Code.CANCELLED, e.getStatus().getCode(), stage + ": " + e);
         }
-        assertEquals(
-            stage, fired.get() == null ? null : fired.get().stage(), stage + " never fired");
-        assertPoolFull(d, "after a cancel at " + stage);
+        assertEquals(stage, faults.firedStage(), stage + " never fired");
+        d.assertPoolFull(2, "after a cancel at " + stage);
       }
       ExecResult ok = d.client.exec(echo(), Duration.ofSeconds(20));
       assertEquals("out\n", ok.getStdout().toStringUtf8());
@@ -192,7 +147,7 @@ class LeaseDisciplineTest {
       }
       PoolStatus p = d.client.status().getPools(0);
       assertEquals(runsBefore, p.getRuns(), "no zygote was given an oversized run");
-      assertPoolFull(d, "after oversized requests");
+      d.assertPoolFull(2, "after oversized requests");
       for (int i = 0; i < 10; i++) {
         assertEquals(Status.STATUS_EXITED, d.client.exec(echo()).getStatus());
       }

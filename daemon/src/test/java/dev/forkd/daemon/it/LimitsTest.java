@@ -45,6 +45,18 @@ class LimitsTest extends SharedDaemon {
     return x.getSeconds() + x.getNanos() / 1e9;
   }
 
+  /** Compiles {@code source} (once) as {@code name} and runs it with {@code limits} and args. */
+  static ExecResult runProgram(String name, String source, Limits limits, String... args)
+      throws Exception {
+    Path bin = TestPrograms.compile(dir, name, source);
+    return d.client.exec(TestPrograms.request(bin, limits, args).build());
+  }
+
+  /** The busy loop with a CPU-time limit of {@code cpuMs} ms, run to its end. */
+  static ExecResult busyWithCpuLimit(long cpuMs) throws Exception {
+    return runProgram("busy", BUSY, Limits.newBuilder().setCpuTime(ms(cpuMs)).build());
+  }
+
   @Test
   void cgroupsAreInUse() {
     assumeTrue(java.nio.file.Files.exists(Path.of("/sys/fs/cgroup/memory/cgroup.procs")));
@@ -53,10 +65,7 @@ class LimitsTest extends SharedDaemon {
 
   @Test
   void cpuLimitIsEnforcedWithinMilliseconds() throws Exception {
-    Path busy = TestPrograms.compile(dir, "busy", BUSY);
-    ExecResult r =
-        d.client.exec(
-            TestPrograms.request(busy, Limits.newBuilder().setCpuTime(ms(500)).build()).build());
+    ExecResult r = busyWithCpuLimit(500);
     assertEquals(Status.STATUS_CPU_TIME_LIMIT_EXCEEDED, r.getStatus(), r.toString());
     double cpu = seconds(r.getUsage().getCpuTime());
     System.out.printf("limit: cpu_time 0.500 s -> measured cpu_time %.4f s%n", cpu);
@@ -66,13 +75,7 @@ class LimitsTest extends SharedDaemon {
   @Test
   void wallLimitEndsASleeperFast() throws Exception {
     long t0 = System.nanoTime();
-    ExecResult r =
-        d.client.exec(
-            ExecRequest.newBuilder()
-                .addArgv("sleep")
-                .addArgv("10")
-                .setLimits(Limits.newBuilder().setWallTime(ms(300)))
-                .build());
+    ExecResult r = d.client.exec(SLEEP_10_WALL_300_MS);
     double took = (System.nanoTime() - t0) / 1e9;
     assertEquals(Status.STATUS_WALL_TIME_LIMIT_EXCEEDED, r.getStatus());
     assertTrue(took < 0.8, "answered after " + took + " s");
@@ -84,16 +87,15 @@ class LimitsTest extends SharedDaemon {
 
   @Test
   void memoryLimitIsEnforcedAndPeakMeasured() throws Exception {
-    Path mem = TestPrograms.compile(dir, "memory", MEMORY);
     Limits limit64 = Limits.newBuilder().setMemoryBytes(64L << 20).build();
-    ExecResult big = d.client.exec(TestPrograms.request(mem, limit64, "2048").build());
+    ExecResult big = runProgram("memory", MEMORY, limit64, "2048");
     assertEquals(Status.STATUS_MEMORY_LIMIT_EXCEEDED, big.getStatus(), big.toString());
     long peak = big.getUsage().getPeakMemoryBytes();
     System.out.printf(
         "limit: memory 64 MiB, touching 2 GiB -> %s, peak %.1f MiB%n",
         big.getStatus(), peak / 1048576.0);
     assertTrue(peak > (56L << 20) && peak <= (64L << 20), "peak " + peak);
-    ExecResult small = d.client.exec(TestPrograms.request(mem, limit64, "16").build());
+    ExecResult small = runProgram("memory", MEMORY, limit64, "16");
     assertEquals(Status.STATUS_EXITED, small.getStatus(), small.toString());
     assertEquals("touched 16 MiB\n", small.getStdout().toStringUtf8());
     long peak16 = small.getUsage().getPeakMemoryBytes();
@@ -105,10 +107,8 @@ class LimitsTest extends SharedDaemon {
 
   @Test
   void forkBombStopsAtMaxProcesses() throws Exception {
-    Path bomb = TestPrograms.compile(dir, "forkbomb", FORK_BOMB);
     ExecResult r =
-        d.client.exec(
-            TestPrograms.request(bomb, Limits.newBuilder().setMaxProcesses(32).build()).build());
+        runProgram("forkbomb", FORK_BOMB, Limits.newBuilder().setMaxProcesses(32).build());
     String out = r.getStdout().toStringUtf8();
     assertTrue(out.startsWith("forked "), r.toString());
     int forked = Integer.parseInt(out.split(" ")[1]);
@@ -141,10 +141,7 @@ class LimitsTest extends SharedDaemon {
 
   @Test
   void fdBombStopsAtMaxOpenFiles() throws Exception {
-    Path bomb = TestPrograms.compile(dir, "fdbomb", FD_BOMB);
-    ExecResult r =
-        d.client.exec(
-            TestPrograms.request(bomb, Limits.newBuilder().setMaxOpenFiles(64).build()).build());
+    ExecResult r = runProgram("fdbomb", FD_BOMB, Limits.newBuilder().setMaxOpenFiles(64).build());
     assertEquals("opened 61\n", r.getStdout().toStringUtf8(), r.toString());
   }
 
@@ -160,10 +157,7 @@ class LimitsTest extends SharedDaemon {
 
   @Test
   void usageIsReported() throws Exception {
-    Path busy = TestPrograms.compile(dir, "busy", BUSY);
-    ExecResult r =
-        d.client.exec(
-            TestPrograms.request(busy, Limits.newBuilder().setCpuTime(ms(200)).build()).build());
+    ExecResult r = busyWithCpuLimit(200);
     double user = seconds(r.getUsage().getUserTime());
     double cpu = seconds(r.getUsage().getCpuTime());
     assertTrue(user > 0.15 && user <= cpu + 0.01, "user " + user + " cpu " + cpu);

@@ -8,7 +8,6 @@ import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.SandboxGrpc;
 import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.Daemon;
-import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.daemon.ops.OpsTestDaemons;
 import dev.forkd.daemon.ops.TestCerts;
 import io.grpc.ManagedChannel;
@@ -36,6 +35,13 @@ class OpsTlsTest {
     return b.build();
   }
 
+  /** TLS trusting {@code certs}' CA, presenting the client certificate {@code name}. */
+  static SslContextBuilder withCertificate(TestCerts certs, String name) throws Exception {
+    return GrpcSslContexts.forClient()
+        .trustManager(certs.ca().toFile())
+        .keyManager(certs.pem(name).toFile(), certs.key(name).toFile());
+  }
+
   static String echo(ManagedChannel ch, String profile, String word) {
     return SandboxGrpc.newBlockingStub(ch)
         .withDeadlineAfter(30, TimeUnit.SECONDS)
@@ -50,42 +56,15 @@ class OpsTlsTest {
 
   @Test
   void mutualTlsAdmitsClientsWithACertificateAndRefusesOthers() throws Exception {
-    TestCerts certs = new TestCerts(dir);
-    certs.issue("localhost", "ip:127.0.0.1,dns:localhost", true);
-    certs.issue("grader", null, false);
-    certs.issue("stranger", null, false);
+    TestCerts certs = TestCerts.forLocalhost(dir, "grader", "stranger");
     DaemonConfig c = OpsTestDaemons.config("");
     c = OpsTestDaemons.withProfile(c, "graders", p -> p.addAllowedClientNames("grader"));
-    Daemon d =
-        OpsTestDaemons.start(
-            dir,
-            1,
-            c,
-            new OpsConfig.Flags(
-                null,
-                "127.0.0.1:0",
-                certs.pem("localhost").toString(),
-                certs.key("localhost").toString(),
-                certs.ca().toString(),
-                false,
-                null,
-                null),
-            null);
+    Daemon d = OpsTestDaemons.start(dir, 1, c, OpsTestDaemons.mutualTls(certs), null);
     try {
       int port = d.tcpPort();
       assertTrue(port > 0);
-      ManagedChannel grader =
-          channel(
-              port,
-              GrpcSslContexts.forClient()
-                  .trustManager(certs.ca().toFile())
-                  .keyManager(certs.pem("grader").toFile(), certs.key("grader").toFile()));
-      ManagedChannel stranger =
-          channel(
-              port,
-              GrpcSslContexts.forClient()
-                  .trustManager(certs.ca().toFile())
-                  .keyManager(certs.pem("stranger").toFile(), certs.key("stranger").toFile()));
+      ManagedChannel grader = channel(port, withCertificate(certs, "grader"));
+      ManagedChannel stranger = channel(port, withCertificate(certs, "stranger"));
       ManagedChannel anonymous =
           channel(port, GrpcSslContexts.forClient().trustManager(certs.ca().toFile()));
       ManagedChannel plain = channel(port, null);
@@ -118,13 +97,7 @@ class OpsTlsTest {
   void plainTcpOnLoopbackServesAndAdmitsOnlyOpenProfiles() throws Exception {
     DaemonConfig c = OpsTestDaemons.config("");
     c = OpsTestDaemons.withProfile(c, "locked", p -> p.addAllowedUids(0));
-    Daemon d =
-        OpsTestDaemons.start(
-            dir,
-            1,
-            c,
-            new OpsConfig.Flags(null, "127.0.0.1:0", null, null, null, true, null, null),
-            null);
+    Daemon d = OpsTestDaemons.start(dir, 1, c, OpsTestDaemons.PLAIN_TCP, null);
     ManagedChannel plain = channel(d.tcpPort(), null);
     try {
       assertEquals("plain\n", echo(plain, "default", "plain"));

@@ -15,10 +15,8 @@ import dev.forkd.client.ForkdClient;
 import dev.forkd.client.ForkdException;
 import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.Daemon;
-import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.daemon.ops.OpsTestDaemons;
-import dev.forkd.zygote.ZygoteException;
 import dev.forkd.zygote.posix.Posix;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -26,8 +24,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,25 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 class PipelineFaultsTest {
   @TempDir Path dir;
 
-  record Fault(RunFaults.Stage stage, String kind) {}
-
-  private final AtomicReference<Fault> armed = new AtomicReference<>();
-  private final AtomicReference<Fault> fired = new AtomicReference<>();
-
-  private final RunFaults faults =
-      stage -> {
-        Fault f = armed.get();
-        if (f == null || f.stage() != stage || !armed.compareAndSet(f, null)) {
-          return;
-        }
-        fired.set(f);
-        switch (f.kind()) {
-          case "runtime" -> throw new IllegalStateException("injected at " + stage);
-          case "error" -> throw new AssertionError("injected at " + stage);
-          case "zygote" -> throw new ZygoteException("injected at " + stage);
-          default -> throw new IllegalArgumentException(f.kind());
-        }
-      };
+  private final ArmedFaults faults = new ArmedFaults();
 
   /** A writer with a copied-in file that it collects back, and a reader. */
   static PipelineRequest pipeline() {
@@ -84,54 +62,37 @@ class PipelineFaultsTest {
     }
   }
 
-  static void assertPoolFull(ForkdClient client, int ready, String when)
-      throws InterruptedException {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    PoolStatus p = null;
-    while (System.nanoTime() < end) {
-      p = client.status().getPools(0);
-      if (p.getBusy() == 0 && p.getStarting() == 0 && p.getReady() >= ready) {
-        return;
-      }
-      Thread.sleep(20);
-    }
-    fail("pool not back to full 5 s after " + when + ": " + p);
-  }
-
   @Test
   void aFailureAtAnyStageOfACommandReleasesEverything() throws Exception {
     List<String> seen = new ArrayList<>();
     try (TestDaemon d = TestDaemon.start(dir, 2, "", faults).awaitReady()) {
       PipelineResult warm = d.client.pipeline(pipeline());
       assertEquals("through\n", warm.getResults(1).getStdout().toStringUtf8(), warm.toString());
-      assertPoolFull(d.client, 2, "warm-up");
+      d.assertPoolFull(2, "after warm-up");
       long fdsBefore = openFds();
-      for (RunFaults.Stage stage : RunFaults.Stage.values()) {
-        for (String kind : List.of("runtime", "error", "zygote")) {
-          String what = kind + " at " + stage;
-          fired.set(null);
-          armed.set(new Fault(stage, kind));
-          String outcome;
-          try {
-            PipelineResult r = d.client.pipeline(pipeline(), Duration.ofSeconds(20));
-            outcome = "OK";
-            fail(what + ": the pipeline succeeded: " + r);
-          } catch (ForkdException e) {
-            outcome = e.code().toString();
-            assertEquals(io.grpc.Status.Code.INTERNAL, e.code(), what + ": " + e);
-            assertTrue(!e.description().contains(dir.toString()), "a host path in " + e);
-          }
-          // STARTED is reached from inside the run loop: a fault there surfaces as a runtime
-          // failure of that command whatever its kind.
-          assertEquals(new Fault(stage, kind), fired.get(), what + " did not fire");
-          seen.add(what + " -> " + outcome);
-          assertPoolFull(d.client, 2, what);
-          PipelineResult after = d.client.pipeline(pipeline());
-          assertEquals(
-              "through\n", after.getResults(1).getStdout().toStringUtf8(), what + ": " + after);
-          assertEquals("through", after.getResults(0).getFiles(0).getContent().toStringUtf8());
-          assertPoolFull(d.client, 2, what + " and a good pipeline");
+      for (ArmedFaults.Fault f : ArmedFaults.atEveryStage("runtime", "error", "zygote")) {
+        String what = f.kind() + " at " + f.stage();
+        faults.arm(f);
+        String outcome;
+        try {
+          PipelineResult r = d.client.pipeline(pipeline(), Duration.ofSeconds(20));
+          outcome = "OK";
+          fail(what + ": the pipeline succeeded: " + r);
+        } catch (ForkdException e) {
+          outcome = e.code().toString();
+          assertEquals(io.grpc.Status.Code.INTERNAL, e.code(), what + ": " + e);
+          assertTrue(!e.description().contains(dir.toString()), "a host path in " + e);
         }
+        // STARTED is reached from inside the run loop: a fault there surfaces as a runtime
+        // failure of that command whatever its kind.
+        assertEquals(f, faults.fired(), what + " did not fire");
+        seen.add(what + " -> " + outcome);
+        d.assertPoolFull(2, "after " + what);
+        PipelineResult after = d.client.pipeline(pipeline());
+        assertEquals(
+            "through\n", after.getResults(1).getStdout().toStringUtf8(), what + ": " + after);
+        assertEquals("through", after.getResults(0).getFiles(0).getContent().toStringUtf8());
+        d.assertPoolFull(2, "after " + what + " and a good pipeline");
       }
       // Every pipe end, staging fd and zygote connection of the failed runs is gone.
       long fdsAfter = openFds();
@@ -158,7 +119,7 @@ class PipelineFaultsTest {
         assertEquals(io.grpc.Status.Code.DEADLINE_EXCEEDED, e.code(), e.toString());
       }
       // The pool is full again long before the commands' own limits (10 s) would end them.
-      assertPoolFull(d.client, 2, "a deadline");
+      d.assertPoolFull(2, "after a deadline");
       long ms = (System.nanoTime() - t0) / 1_000_000;
       assertTrue(ms < 4000, "took " + ms + " ms");
       PoolStatus p = d.client.status().getPools(0);

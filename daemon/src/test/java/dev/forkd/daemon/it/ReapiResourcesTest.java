@@ -35,7 +35,6 @@ import dev.forkd.daemon.ops.OpsTestDaemons;
 import dev.forkd.daemon.reapi.ActionExecutor;
 import dev.forkd.daemon.reapi.Digests;
 import dev.forkd.daemon.reapi.ReapiFaults;
-import dev.forkd.zygote.ZygoteException;
 import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -71,25 +70,7 @@ class ReapiResourcesTest {
   static ExecutionGrpc.ExecutionStub execAsync;
   static ExecutionGrpc.ExecutionBlockingStub exec;
 
-  /** A run fault armed for the next run that reaches its stage. */
-  record RunFault(RunFaults.Stage stage, String kind) {}
-
-  static final AtomicReference<RunFault> runArmed = new AtomicReference<>();
-  static final AtomicReference<RunFault> runFired = new AtomicReference<>();
-
-  static final RunFaults runFaults =
-      stage -> {
-        RunFault f = runArmed.get();
-        if (f == null || f.stage() != stage || !runArmed.compareAndSet(f, null)) {
-          return;
-        }
-        runFired.set(f);
-        switch (f.kind()) {
-          case "runtime" -> throw new IllegalStateException("injected at " + stage);
-          case "zygote" -> throw new ZygoteException("injected at " + stage);
-          default -> throw new IllegalArgumentException(f.kind());
-        }
-      };
+  static final ArmedFaults runFaults = new ArmedFaults();
 
   @BeforeAll
   static void start() throws Exception {
@@ -252,6 +233,23 @@ class ReapiResourcesTest {
     }
   }
 
+  /** An action that reads both inputs into out.txt and writes a 3 MB "big"; both collected. */
+  static ExecuteRequest outputsAction() {
+    return action(
+        "cat a.txt b.txt > out.txt; head -c 3000000 /dev/zero > big",
+        smallRoot(),
+        null,
+        "out.txt",
+        "big");
+  }
+
+  /** Starts an action of profile "one" that sleeps 60 s; returns once it runs ({@code what}). */
+  static Call sleeperRunning(String what) throws InterruptedException {
+    Call running = Call.execute(action("sleep 60", smallRoot(), null));
+    await(what, 20, () -> running.reached(ExecutionStage.Value.EXECUTING) && busy() >= 1);
+    return running;
+  }
+
   static int busy() {
     return d.client.status().getPoolsList().stream().mapToInt(PoolStatus::getBusy).sum();
   }
@@ -291,11 +289,7 @@ class ReapiResourcesTest {
 
   @Test
   void cancelWhileQueuedAndWhileRunningReleasesSlotZygoteAndDisk() throws Exception {
-    Call running = Call.execute(action("sleep 60", smallRoot(), null));
-    await(
-        "the first action runs",
-        20,
-        () -> running.reached(ExecutionStage.Value.EXECUTING) && busy() >= 1);
+    Call running = sleeperRunning("the first action runs");
     assertEquals(1, ex.running());
     assertTrue(scratchEntries() >= 1, "the running action's archive is staged: " + held());
     Call queued = Call.execute(action("echo never", smallRoot(), null));
@@ -315,9 +309,7 @@ class ReapiResourcesTest {
 
   @Test
   void anAbandonedWaitExecutionCancelsTheAction() throws Exception {
-    Call first = Call.execute(action("sleep 60", smallRoot(), null));
-    await(
-        "the action runs", 20, () -> first.reached(ExecutionStage.Value.EXECUTING) && busy() >= 1);
+    Call first = sleeperRunning("the action runs");
     String name = first.got.get(0).getName();
     Call follower = Call.waitFor(name);
     await("WaitExecution follows", 5, () -> !follower.got.isEmpty());
@@ -403,14 +395,7 @@ class ReapiResourcesTest {
             });
         ExecuteResponse r;
         try {
-          r =
-              execute(
-                  action(
-                      "cat a.txt b.txt > out.txt; head -c 3000000 /dev/zero > big",
-                      smallRoot(),
-                      null,
-                      "out.txt",
-                      "big"));
+          r = execute(outputsAction());
         } finally {
           ex.injectFaults(null);
         }
@@ -441,18 +426,10 @@ class ReapiResourcesTest {
             RunFaults.Stage.DELIVER)) {
       for (String kind : List.of("runtime", "zygote")) {
         String what = kind + " at run stage " + stage;
-        runFired.set(null);
-        runArmed.set(new RunFault(stage, kind));
-        ExecuteResponse r =
-            execute(
-                action(
-                    "cat a.txt b.txt > out.txt; head -c 3000000 /dev/zero > big",
-                    smallRoot(),
-                    null,
-                    "out.txt",
-                    "big"));
-        runArmed.set(null);
-        assertNotNull(runFired.get(), what + " never fired");
+        runFaults.arm(new ArmedFaults.Fault(stage, kind));
+        ExecuteResponse r = execute(outputsAction());
+        runFaults.disarm();
+        assertNotNull(runFaults.fired(), what + " never fired");
         // Only a zygote failure before the command started may be retried, to success.
         if (r.getStatus().getCode() == 0) {
           assertTrue(
@@ -469,11 +446,7 @@ class ReapiResourcesTest {
 
   @Test
   void itsZygoteKilledMidActionReleasesEverything() throws Exception {
-    Call running = Call.execute(action("sleep 60", smallRoot(), null));
-    await(
-        "the action runs",
-        20,
-        () -> running.reached(ExecutionStage.Value.EXECUTING) && busy() >= 1);
+    Call running = sleeperRunning("the action runs");
     String marker = dir.resolve(".forkd.sock.zygotes").toString();
     List<Long> zygotes = DaemonProcessTest.zygotesOf(DaemonProcessTest.processesMentioning(marker));
     assertFalse(zygotes.isEmpty(), "found the zygotes");

@@ -50,7 +50,6 @@ import com.google.rpc.PreconditionFailure;
 import dev.forkd.api.v1.DaemonStatus;
 import dev.forkd.api.v1.GetStatusRequest;
 import dev.forkd.daemon.Daemon;
-import dev.forkd.daemon.ops.OpsConfig;
 import dev.forkd.daemon.ops.OpsTestDaemons;
 import dev.forkd.daemon.reapi.Digests;
 import io.grpc.ManagedChannel;
@@ -87,13 +86,7 @@ class ReapiTest {
 
   @BeforeAll
   static void start() throws Exception {
-    daemon =
-        OpsTestDaemons.start(
-            dir,
-            2,
-            "",
-            new OpsConfig.Flags(null, "127.0.0.1:0", null, null, null, true, null, null),
-            null);
+    daemon = OpsTestDaemons.start(dir, 2, "", OpsTestDaemons.PLAIN_TCP, null);
     channel =
         NettyChannelBuilder.forAddress("127.0.0.1", daemon.tcpPort())
             .usePlaintext()

@@ -1,7 +1,9 @@
 package dev.forkd.daemon.it;
 
+import com.google.protobuf.util.Durations;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
+import dev.forkd.api.v1.Limits;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -31,6 +33,19 @@ abstract class SharedDaemon {
   /** A request for {@code argv}, nothing else set. */
   static ExecRequest cmd(String... argv) {
     return ExecRequest.newBuilder().addAllArgv(List.of(argv)).build();
+  }
+
+  /** {@code sleep 10} with a wall-time limit of 300 ms. */
+  static final ExecRequest SLEEP_10_WALL_300_MS =
+      ExecRequest.newBuilder()
+          .addArgv("sleep")
+          .addArgv("10")
+          .setLimits(Limits.newBuilder().setWallTime(Durations.fromMillis(300)))
+          .build();
+
+  /** A request that runs {@code script} with {@code sh -c}, to be completed. */
+  static ExecRequest.Builder sh(String script) {
+    return ExecRequest.newBuilder().addArgv("sh").addArgv("-c").addArgv(script);
   }
 
   /** A result's stdout as text. */

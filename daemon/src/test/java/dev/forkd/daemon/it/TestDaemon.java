@@ -1,17 +1,18 @@
 package dev.forkd.daemon.it;
 
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.forkd.api.v1.PoolStatus;
 import dev.forkd.client.ForkdClient;
 import dev.forkd.config.v1.DaemonConfig;
 import dev.forkd.daemon.Daemon;
 import dev.forkd.daemon.cgroup.CgroupDriver;
-import dev.forkd.daemon.config.ConfigLoader;
-import dev.forkd.daemon.config.SeccompSetup;
-import dev.forkd.daemon.config.Settings;
 import dev.forkd.daemon.config.TestConfigs;
 import dev.forkd.daemon.exec.RunFaults;
 import dev.forkd.daemon.ops.OpsConfig;
-import dev.forkd.zygote.posix.Posix;
+import dev.forkd.daemon.ops.OpsTestDaemons;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 /** A real daemon with real zygotes, in this JVM, on a socket in a temporary directory. */
 final class TestDaemon implements AutoCloseable {
@@ -37,12 +38,7 @@ final class TestDaemon implements AutoCloseable {
   /** Starts a daemon whose runs call {@code faults} at each stage. */
   static TestDaemon start(Path dir, int zygotes, String extraConfig, RunFaults faults)
       throws Exception {
-    DaemonConfig base = ConfigLoader.defaults();
-    DaemonConfig c =
-        extraConfig.isEmpty()
-            ? base
-            : ConfigLoader.parse(ConfigLoader.defaultText() + "\n" + extraConfig, "test");
-    return start(dir, zygotes, c, faults);
+    return start(dir, zygotes, OpsTestDaemons.config(extraConfig), faults);
   }
 
   /** Starts a daemon with the whole configuration {@code c}. */
@@ -56,14 +52,10 @@ final class TestDaemon implements AutoCloseable {
       Path dir, int zygotes, DaemonConfig c, RunFaults faults, CgroupDriver cgroups)
       throws Exception {
     Path socket = dir.resolve("forkd.sock");
-    Settings s =
-        Settings.resolve(
-            c,
-            new Settings.Host(Posix.libc().geteuid(), Posix.libc().getegid(), 2, zygoteBinary()),
-            socket,
-            zygotes,
-            SeccompSetup.of(c));
-    return new TestDaemon(Daemon.start(s, OpsConfig.none(), null, faults, cgroups), socket);
+    return new TestDaemon(
+        Daemon.start(
+            OpsTestDaemons.settings(c, socket, zygotes), OpsConfig.none(), null, faults, cgroups),
+        socket);
   }
 
   /** Waits until every pool has its ready zygotes, so that tests measure runs, not start-up. */
@@ -99,6 +91,23 @@ final class TestDaemon implements AutoCloseable {
       Thread.sleep(10);
     }
     throw new IllegalStateException("pool '" + profile + "' still busy after 5 s");
+  }
+
+  /**
+   * Waits until the first pool has at least {@code ready} ready zygotes and none busy or starting;
+   * fails the test after 5 s, naming {@code when} ("after ...") and the pool's last status.
+   */
+  void assertPoolFull(int ready, String when) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    PoolStatus p = null;
+    while (System.nanoTime() < end) {
+      p = client.status().getPools(0);
+      if (p.getBusy() == 0 && p.getStarting() == 0 && p.getReady() >= ready) {
+        return;
+      }
+      Thread.sleep(20);
+    }
+    fail("pool not back to full 5 s " + when + ": " + p);
   }
 
   @Override

@@ -58,6 +58,16 @@ class WarmPythonTest {
     return new Case(name, a, "", List.of(), List.of());
   }
 
+  /** A case that reads {@code stdin}: the interpreter's arguments {@code args}. */
+  static Case withStdin(String name, String stdin, String... args) {
+    return new Case(name, List.of(args), stdin, List.of(), List.of());
+  }
+
+  /** A case with {@code files} copied in: the interpreter's arguments {@code args}. */
+  static Case script(String name, List<String> args, InputFile... files) {
+    return new Case(name, args, "", List.of(files), List.of());
+  }
+
   static InputFile file(String path, String content) {
     return InputFile.newBuilder()
         .setPath(path)
@@ -99,19 +109,12 @@ class WarmPythonTest {
                 + " s.newlines, file=sys.stderr)\n"
                 + "print(sys.stdout is sys.__stdout__, sys.stdin is sys.__stdin__)"));
     l.add(
-        new Case(
+        withStdin(
             "input",
-            List.of("-c", "x = input('prompt> '); print(repr(x)); print(repr(input()))"),
             "hello\nwörld\n",
-            List.of(),
-            List.of()));
-    l.add(
-        new Case(
-            "input at EOF",
-            List.of("-c", "print(input()); input()"),
-            "one\n",
-            List.of(),
-            List.of()));
+            "-c",
+            "x = input('prompt> '); print(repr(x)); print(repr(input()))"));
+    l.add(withStdin("input at EOF", "one\n", "-c", "print(input()); input()"));
     l.add(c("sys.exit(n)", "print('before'); import sys; sys.exit(3)"));
     l.add(c("sys.exit(msg)", "import sys; sys.exit('the message')"));
     l.add(c("sys.exit(None)", "import sys; sys.exit(None)"));
@@ -192,65 +195,45 @@ class WarmPythonTest {
             "import sys; print('json' in sys.modules or 'x')"
                 .replace("'json' in sys.modules or 'x'", "'x'")));
     l.add(c("hash randomisation on", "import sys; print(sys.flags.hash_randomization)"));
+    l.add(withStdin("stdin program", SCRIPT.replace("__file__, ", ""), "-", "arg"));
+    l.add(script("script", List.of("main.py", "x"), file("main.py", SCRIPT)));
     l.add(
-        new Case(
-            "stdin program",
-            List.of("-", "arg"),
-            SCRIPT.replace("__file__, ", ""),
-            List.of(),
-            List.of()));
-    l.add(
-        new Case(
-            "script", List.of("main.py", "x"), "", List.of(file("main.py", SCRIPT)), List.of()));
-    l.add(
-        new Case(
+        script(
             "script by absolute path in a subdirectory",
             List.of("/work/sub/s.py"),
-            "",
-            List.of(file("sub/s.py", SCRIPT), file("sub/helper.py", "X = 42\n")),
-            List.of()));
+            file("sub/s.py", SCRIPT),
+            file("sub/helper.py", "X = 42\n")));
     l.add(
-        new Case(
+        script(
             "script imports its neighbour",
             List.of("sub/s.py"),
-            "",
-            List.of(
-                file("sub/s.py", "import helper; print(helper.X, helper.__file__)\n"),
-                file("sub/helper.py", "X = 42\n")),
-            List.of()));
+            file("sub/s.py", "import helper; print(helper.X, helper.__file__)\n"),
+            file("sub/helper.py", "X = 42\n")));
     l.add(
-        new Case(
+        script(
             "script with coding cookie",
             List.of("latin.py"),
-            "",
-            List.of(
-                InputFile.newBuilder()
-                    .setPath("latin.py")
-                    .setContent(
-                        ByteString.copyFrom(
-                            "# -*- coding: latin-1 -*-\nprint('\u00e9')\n"
-                                .getBytes(StandardCharsets.ISO_8859_1)))
-                    .build()),
-            List.of()));
-    l.add(new Case("missing script", List.of("nope.py"), "", List.of(), List.of()));
+            InputFile.newBuilder()
+                .setPath("latin.py")
+                .setContent(
+                    ByteString.copyFrom(
+                        "# -*- coding: latin-1 -*-\nprint('\u00e9')\n"
+                            .getBytes(StandardCharsets.ISO_8859_1)))
+                .build()));
+    l.add(script("missing script", List.of("nope.py")));
     l.add(
-        new Case(
+        script(
             "script globals",
             List.of("g.py"),
-            "",
-            List.of(
-                file(
-                    "g.py",
-                    "print(sorted(globals()), __loader__.name, __loader__.path,"
-                        + " type(__loader__).__name__, __cached__)\n")),
-            List.of()));
+            file(
+                "g.py",
+                "print(sorted(globals()), __loader__.name, __loader__.path,"
+                    + " type(__loader__).__name__, __cached__)\n")));
     l.add(
-        new Case(
+        script(
             "script raises",
             List.of("r.py"),
-            "",
-            List.of(file("r.py", "import sys\nprint('out')\nraise SystemExit(sys.argv)\n")),
-            List.of()));
+            file("r.py", "import sys\nprint('out')\nraise SystemExit(sys.argv)\n")));
     l.add(
         c(
             "non-ASCII output",

@@ -20,11 +20,44 @@ public final class OpsTestDaemons {
     return dev.forkd.daemon.config.TestConfigs.zygoteBinary();
   }
 
+  /** The TCP listener on 127.0.0.1 (a free port), plain: no certificate, loopback only. */
+  public static final OpsConfig.Flags PLAIN_TCP =
+      new OpsConfig.Flags(null, "127.0.0.1:0", null, null, null, true, null, null);
+
+  /**
+   * The TCP listener on 127.0.0.1 (a free port) with mutual TLS: {@code certs}' "localhost"
+   * certificate ({@link TestCerts#forLocalhost}), clients signed by its CA.
+   */
+  public static OpsConfig.Flags mutualTls(TestCerts certs) {
+    return new OpsConfig.Flags(
+        null,
+        "127.0.0.1:0",
+        certs.pem("localhost").toString(),
+        certs.key("localhost").toString(),
+        certs.ca().toString(),
+        false,
+        null,
+        null);
+  }
+
   /** The default configuration plus {@code extraConfig} (protobuf text). */
   public static DaemonConfig config(String extraConfig) throws Exception {
     return extraConfig.isEmpty()
         ? ConfigLoader.defaults()
         : ConfigLoader.parse(ConfigLoader.defaultText() + "\n" + extraConfig, "test");
+  }
+
+  /**
+   * The settings of a daemon in this JVM with configuration {@code c} on {@code socket}: this
+   * process's uid and gid, the build's zygote binary, {@code zygotes} per pool.
+   */
+  public static Settings settings(DaemonConfig c, Path socket, int zygotes) throws Exception {
+    return Settings.resolve(
+        c,
+        new Settings.Host(Posix.libc().geteuid(), Posix.libc().getegid(), 2, zygoteBinary()),
+        socket,
+        zygotes,
+        SeccompSetup.of(c));
   }
 
   /** A daemon in this JVM serving {@code dir}/forkd.sock, ready zygotes awaited. */
@@ -47,14 +80,7 @@ public final class OpsTestDaemons {
       SocketActivation.InheritedSocket inherited)
       throws Exception {
     Path socket = inherited != null ? inherited.path() : dir.resolve("forkd.sock");
-    Settings s =
-        Settings.resolve(
-            c,
-            new Settings.Host(Posix.libc().geteuid(), Posix.libc().getegid(), 2, zygoteBinary()),
-            socket,
-            zygotes,
-            SeccompSetup.of(c));
-    Daemon d = Daemon.start(s, OpsConfig.resolve(c, flags), inherited);
+    Daemon d = Daemon.start(settings(c, socket, zygotes), OpsConfig.resolve(c, flags), inherited);
     long end = System.nanoTime() + 30_000_000_000L;
     while (!d.pools().values().stream().allMatch(p -> p.stats().ready() >= p.config().minReady())) {
       if (System.nanoTime() > end) {

@@ -1,5 +1,6 @@
 package dev.forkd.daemon.ops;
 
+import dev.forkd.client.ForkdClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +21,20 @@ public final class TestCerts {
   private static final String PASS = "forkd-test";
   private final Path dir;
   private final Path keytool;
+
+  /**
+   * A CA in {@code dir}, the daemon's server certificate "localhost" (for 127.0.0.1 and localhost),
+   * and a client certificate for each of {@code clients}.
+   */
+  public static TestCerts forLocalhost(Path dir, String... clients)
+      throws IOException, InterruptedException {
+    TestCerts certs = new TestCerts(dir);
+    certs.issue("localhost", "ip:127.0.0.1,dns:localhost", true);
+    for (String c : clients) {
+      certs.issue(c, null, false);
+    }
+    return certs;
+  }
 
   public TestCerts(Path dir) throws IOException, InterruptedException {
     this.dir = dir;
@@ -62,6 +77,11 @@ public final class TestCerts {
     String cert = run(gencert, "ca");
     Files.writeString(pem(name), cert + Files.readString(ca()));
     Files.writeString(key(name), privateKeyPem(name));
+  }
+
+  /** A Java client of 127.0.0.1:{@code port} with mutual TLS as {@code name}. */
+  public ForkdClient client(String name, int port) {
+    return ForkdClient.tls("127.0.0.1", port, ca(), pem(name), key(name));
   }
 
   public Path pem(String name) {
