@@ -20,15 +20,13 @@ import java.util.logging.Logger;
  * rlimits, as without cgroups (DESIGN §5: missing refinements fall back and say so); {@link
  * #limitsMemoryAndProcesses()} tells the daemon which.
  */
-public final class CgroupV2 implements CgroupDriver {
+public final class CgroupV2 extends CountedDriver {
   private static final Logger log = Logger.getLogger(CgroupV2.class.getName());
 
   /** The controllers the driver uses when offered, in the order they are enabled. */
   static final List<String> WANTED = List.of("memory", "pids", "cpu");
 
   private final CgroupFs fs;
-  private final java.util.concurrent.atomic.AtomicLong errors =
-      new java.util.concurrent.atomic.AtomicLong();
   private final Path own;
   private final Path base;
   private final long selfPid;
@@ -131,16 +129,7 @@ public final class CgroupV2 implements CgroupDriver {
   }
 
   @Override
-  public long errors() {
-    return errors.get();
-  }
-
-  @Override
-  public ZygoteCgroup create(String name) throws IOException {
-    return CountedCgroup.create(errors, () -> createGroup(name));
-  }
-
-  private synchronized ZygoteCgroup createGroup(String name) throws IOException {
+  synchronized ZygoteCgroup createGroup(String name) throws IOException {
     Path dir = base.resolve(name);
     fs.mkdir(dir);
     try {

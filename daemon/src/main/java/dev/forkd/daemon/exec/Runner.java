@@ -111,29 +111,8 @@ public final class Runner {
   }
 
   /**
-   * Runs {@code spec}; {@code deliver} receives the outcome as soon as it is known.
-   *
-   * @param arrivalNanos {@link System#nanoTime()} when the request arrived
-   */
-  public void exec(
-      ExecSpec spec, RunControl control, long arrivalNanos, Consumer<ExecOutcome> deliver)
-      throws PoolExhaustedException,
-          PoolClosedException,
-          ZygoteException,
-          CancelledException,
-          InterruptedException,
-          InvalidRequestException,
-          NotFoundException {
-    exec(
-        spec,
-        new BufferedStreams(spec.stdin(), spec.limits().maxOutputBytes()),
-        control,
-        arrivalNanos,
-        deliver);
-  }
-
-  /**
-   * Runs {@code spec} with the given streams (buffered for Exec, streamed for ExecStream).
+   * Runs {@code spec} with the given streams ({@link BufferedStreams#of} for Exec, streamed for
+   * ExecStream); {@code deliver} receives the outcome as soon as it is known.
    *
    * <p>Lease discipline: from the moment a zygote is leased until this method returns, every path
    * (a result, any exception or error, a cancel) hands the zygote back exactly once, through {@link
