@@ -1,5 +1,6 @@
 package dev.forkd.daemon.ops;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.forkd.zygote.ZygotePool;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
@@ -36,6 +37,8 @@ public final class Metrics implements AutoCloseable {
   private final Histogram queued;
   private final Histogram toExec;
   private final Histogram total;
+
+  @GuardedBy("this")
   private HTTPServer http;
 
   public Metrics(String version, String cgroupMode) {
