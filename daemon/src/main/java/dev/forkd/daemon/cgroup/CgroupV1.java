@@ -135,8 +135,7 @@ public final class CgroupV1 extends CountedDriver {
       systemBase = us[1];
       cpuBase = Long.parseLong(usage.read().trim());
       oomBase = Cgroups.keyed(oomControl.read(), "oom_kill");
-      Path current = memory.resolve("memory.usage_in_bytes");
-      memoryBase = fs.exists(current) ? Long.parseLong(fs.read(current).trim()) : 0;
+      memoryBase = Cgroups.numberOrZero(fs, memory.resolve("memory.usage_in_bytes"));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.forkd.daemon.cgroup;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.forkd.daemon.domain.LimitValues;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -35,6 +36,7 @@ public final class CgroupV2 extends CountedDriver {
    * The wanted controllers {@code own} offers, in {@link #WANTED}'s order; after {@link #start()},
    * those it enabled.
    */
+  @GuardedBy("this")
   private final Set<String> controllers;
 
   /**
@@ -117,6 +119,7 @@ public final class CgroupV2 extends CountedDriver {
    * still refuse it (cpu, while a real-time thread runs outside the group). One refused is then
    * missing, and said so in {@link #describe()}.
    */
+  @GuardedBy("this")
   private void enable(Path dir, List<String> wanted) {
     for (String c : wanted) {
       try {
@@ -196,8 +199,7 @@ public final class CgroupV2 extends CountedDriver {
         }
       }
       oomBase = Cgroups.keyed(fs.read(dir.resolve("memory.events")), "oom_kill");
-      Path current = dir.resolve("memory.current");
-      memoryBase = fs.exists(current) ? Long.parseLong(fs.read(current).trim()) : 0;
+      memoryBase = Cgroups.numberOrZero(fs, dir.resolve("memory.current"));
     }
 
     @Override
@@ -229,8 +231,7 @@ public final class CgroupV2 extends CountedDriver {
       long peak = 0;
       long oomKills = 0;
       if (memory) {
-        Path peakFile = dir.resolve("memory.peak");
-        peak = fs.exists(peakFile) ? Long.parseLong(fs.read(peakFile).trim()) : 0;
+        peak = Cgroups.numberOrZero(fs, dir.resolve("memory.peak"));
         oomKills = Cgroups.keyed(fs.read(dir.resolve("memory.events")), "oom_kill") - oomBase;
       }
       return new RunUsage(
