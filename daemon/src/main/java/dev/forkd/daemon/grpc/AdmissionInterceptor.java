@@ -238,10 +238,7 @@ final class AdmissionInterceptor implements ServerInterceptor {
         if (arrived) {
           return true;
         }
-        arrived = true;
-        t = ticket;
-        ticket = null;
-        unpend();
+        t = arrive();
       }
       if (t != null) {
         t.close();
@@ -276,16 +273,23 @@ final class AdmissionInterceptor implements ServerInterceptor {
         }
         if (!arrived) {
           // No message at all: nothing more will be received.
-          arrived = true;
-          t = ticket;
-          ticket = null;
-          unpend();
+          t = arrive();
         }
       }
       if (t != null) {
         t.close();
       }
       return true;
+    }
+
+    /** The call's first message (or its half-close) came: it waits no more; returns its ticket. */
+    @GuardedBy("this")
+    private ReceptionGate.Ticket arrive() {
+      arrived = true;
+      ReceptionGate.Ticket t = ticket;
+      ticket = null;
+      unpend();
+      return t;
     }
 
     @GuardedBy("this")

@@ -247,13 +247,7 @@ public final class Cas {
     if (Digests.isEmpty(d)) {
       return;
     }
-    FileStore.Opened o;
-    try {
-      o = store.open(who, Digests.fileId(d));
-    } catch (NotFoundException e) {
-      throw new ReapiException(
-          ReapiException.Code.NOT_FOUND, "blob " + Digests.text(d) + " not found");
-    }
+    FileStore.Opened o = openBlob(who, d);
     try (FileChannel ch =
         FileChannel.open(Path.of("/proc/self/fd/" + o.fd()), StandardOpenOption.READ)) {
       if (o.size() != d.getSizeBytes()) {
@@ -315,18 +309,22 @@ public final class Cas {
     }
   }
 
+  /** The stored file of blob {@code d}; NOT_FOUND when {@code who} has no such blob. */
+  private FileStore.Opened openBlob(Caller who, Digest d) throws ReapiException {
+    try {
+      return store.open(who, Digests.fileId(d));
+    } catch (NotFoundException e) {
+      throw new ReapiException(
+          ReapiException.Code.NOT_FOUND, "blob " + Digests.text(d) + " not found");
+    }
+  }
+
   /** Opens blob {@code d} for reading; NOT_FOUND when {@code who} has no such blob. */
   public Reader open(Caller who, Digest d) throws ReapiException {
     if (Digests.isEmpty(d)) {
       return new Reader(null, 0);
     }
-    FileStore.Opened o;
-    try {
-      o = store.open(who, Digests.fileId(d));
-    } catch (NotFoundException e) {
-      throw new ReapiException(
-          ReapiException.Code.NOT_FOUND, "blob " + Digests.text(d) + " not found");
-    }
+    FileStore.Opened o = openBlob(who, d);
     try {
       if (o.size() != d.getSizeBytes()) {
         throw new ReapiException(
