@@ -238,7 +238,10 @@ final class AdmissionInterceptor implements ServerInterceptor {
         if (arrived) {
           return true;
         }
-        t = arrive();
+        arrived = true;
+        t = ticket;
+        ticket = null;
+        unpend();
       }
       if (t != null) {
         t.close();
@@ -273,23 +276,16 @@ final class AdmissionInterceptor implements ServerInterceptor {
         }
         if (!arrived) {
           // No message at all: nothing more will be received.
-          t = arrive();
+          arrived = true;
+          t = ticket;
+          ticket = null;
+          unpend();
         }
       }
       if (t != null) {
         t.close();
       }
       return true;
-    }
-
-    /** The call's first message (or its half-close) came: it waits no more; returns its ticket. */
-    @GuardedBy("this")
-    private ReceptionGate.Ticket arrive() {
-      arrived = true;
-      ReceptionGate.Ticket t = ticket;
-      ticket = null;
-      unpend();
-      return t;
     }
 
     @GuardedBy("this")
