@@ -1,5 +1,6 @@
 package dev.forkd.daemon.cgroup;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -76,7 +77,10 @@ public interface CgroupFs {
         @Override
         public Reader reader(Path file) {
           return new Reader() {
+            @GuardedBy("this")
             private FileChannel ch;
+
+            @GuardedBy("this")
             private final ByteBuffer buf = ByteBuffer.allocate(4096);
 
             @Override

@@ -12,13 +12,11 @@ import java.util.logging.Logger;
  * cgroup v1: one group per zygote in each of the {@code memory}, {@code pids} and {@code cpuacct}
  * hierarchies, below the daemon's own group in each, in a directory {@code forkd.<instance>}.
  */
-public final class CgroupV1 implements CgroupDriver {
+public final class CgroupV1 extends CountedDriver {
   private static final Logger log = Logger.getLogger(CgroupV1.class.getName());
   static final String[] CONTROLLERS = {"memory", "pids", "cpuacct"};
 
   private final CgroupFs fs;
-  private final java.util.concurrent.atomic.AtomicLong errors =
-      new java.util.concurrent.atomic.AtomicLong();
 
   /** Per controller: this instance's base directory. */
   private final Map<String, Path> bases;
@@ -51,16 +49,7 @@ public final class CgroupV1 implements CgroupDriver {
   }
 
   @Override
-  public long errors() {
-    return errors.get();
-  }
-
-  @Override
-  public ZygoteCgroup create(String name) throws IOException {
-    return CountedCgroup.create(errors, () -> createGroup(name));
-  }
-
-  private ZygoteCgroup createGroup(String name) throws IOException {
+  ZygoteCgroup createGroup(String name) throws IOException {
     List<Path> made = new ArrayList<>();
     try {
       for (String c : CONTROLLERS) {
@@ -146,8 +135,7 @@ public final class CgroupV1 implements CgroupDriver {
       systemBase = us[1];
       cpuBase = Long.parseLong(usage.read().trim());
       oomBase = Cgroups.keyed(oomControl.read(), "oom_kill");
-      Path current = memory.resolve("memory.usage_in_bytes");
-      memoryBase = fs.exists(current) ? Long.parseLong(fs.read(current).trim()) : 0;
+      memoryBase = Cgroups.numberOrZero(fs, memory.resolve("memory.usage_in_bytes"));
     }
 
     @Override

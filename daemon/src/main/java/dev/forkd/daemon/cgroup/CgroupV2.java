@@ -1,5 +1,6 @@
 package dev.forkd.daemon.cgroup;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.forkd.daemon.domain.LimitValues;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -20,15 +21,13 @@ import java.util.logging.Logger;
  * rlimits, as without cgroups (DESIGN §5: missing refinements fall back and say so); {@link
  * #limitsMemoryAndProcesses()} tells the daemon which.
  */
-public final class CgroupV2 implements CgroupDriver {
+public final class CgroupV2 extends CountedDriver {
   private static final Logger log = Logger.getLogger(CgroupV2.class.getName());
 
   /** The controllers the driver uses when offered, in the order they are enabled. */
   static final List<String> WANTED = List.of("memory", "pids", "cpu");
 
   private final CgroupFs fs;
-  private final java.util.concurrent.atomic.AtomicLong errors =
-      new java.util.concurrent.atomic.AtomicLong();
   private final Path own;
   private final Path base;
   private final long selfPid;
@@ -37,6 +36,7 @@ public final class CgroupV2 implements CgroupDriver {
    * The wanted controllers {@code own} offers, in {@link #WANTED}'s order; after {@link #start()},
    * those it enabled.
    */
+  @GuardedBy("this")
   private final Set<String> controllers;
 
   /**
@@ -119,6 +119,7 @@ public final class CgroupV2 implements CgroupDriver {
    * still refuse it (cpu, while a real-time thread runs outside the group). One refused is then
    * missing, and said so in {@link #describe()}.
    */
+  @GuardedBy("this")
   private void enable(Path dir, List<String> wanted) {
     for (String c : wanted) {
       try {
@@ -131,16 +132,7 @@ public final class CgroupV2 implements CgroupDriver {
   }
 
   @Override
-  public long errors() {
-    return errors.get();
-  }
-
-  @Override
-  public ZygoteCgroup create(String name) throws IOException {
-    return CountedCgroup.create(errors, () -> createGroup(name));
-  }
-
-  private synchronized ZygoteCgroup createGroup(String name) throws IOException {
+  synchronized ZygoteCgroup createGroup(String name) throws IOException {
     Path dir = base.resolve(name);
     fs.mkdir(dir);
     try {
@@ -207,8 +199,7 @@ public final class CgroupV2 implements CgroupDriver {
         }
       }
       oomBase = Cgroups.keyed(fs.read(dir.resolve("memory.events")), "oom_kill");
-      Path current = dir.resolve("memory.current");
-      memoryBase = fs.exists(current) ? Long.parseLong(fs.read(current).trim()) : 0;
+      memoryBase = Cgroups.numberOrZero(fs, dir.resolve("memory.current"));
     }
 
     @Override
@@ -240,8 +231,7 @@ public final class CgroupV2 implements CgroupDriver {
       long peak = 0;
       long oomKills = 0;
       if (memory) {
-        Path peakFile = dir.resolve("memory.peak");
-        peak = fs.exists(peakFile) ? Long.parseLong(fs.read(peakFile).trim()) : 0;
+        peak = Cgroups.numberOrZero(fs, dir.resolve("memory.peak"));
         oomKills = Cgroups.keyed(fs.read(dir.resolve("memory.events")), "oom_kill") - oomBase;
       }
       return new RunUsage(

@@ -9,6 +9,11 @@ final class Cgroups {
     return l.maxProcesses() + 1;
   }
 
+  /** The number in {@code file}, or 0 where this kernel does not have the file. */
+  static long numberOrZero(CgroupFs fs, java.nio.file.Path file) throws java.io.IOException {
+    return fs.exists(file) ? Long.parseLong(fs.read(file).trim()) : 0;
+  }
+
   /** The value of {@code key} in a "key value" per line file (cpu.stat, memory.events...), or 0. */
   static long keyed(String content, String key) {
     for (String line : content.split("\n")) {

@@ -7,23 +7,23 @@ import dev.forkd.daemon.domain.LimitValues;
 final class Limits {
   private Limits() {}
 
+  /** The fields of a limit set as the config names them, in {@link #values}' order. */
+  private static final String[] NAMES = {
+    "wall_time",
+    "cpu_time",
+    "memory_bytes",
+    "max_processes",
+    "max_output_bytes",
+    "max_open_files",
+    "max_file_size_bytes",
+    "work_dir_bytes"
+  };
+
   /** A complete limit set: every field must be given. */
   static LimitValues fromProto(dev.forkd.api.v1.Limits l, String where) throws ConfigException {
-    if (!l.hasWallTime()) {
-      throw new ConfigException(where + ".wall_time: must be set");
-    }
-    if (!l.hasCpuTime()) {
-      throw new ConfigException(where + ".cpu_time: must be set");
-    }
-    String[] names = {
-      "memory_bytes",
-      "max_processes",
-      "max_output_bytes",
-      "max_open_files",
-      "max_file_size_bytes",
-      "work_dir_bytes"
-    };
     boolean[] present = {
+      l.hasWallTime(),
+      l.hasCpuTime(),
       l.hasMemoryBytes(),
       l.hasMaxProcesses(),
       l.hasMaxOutputBytes(),
@@ -31,9 +31,9 @@ final class Limits {
       l.hasMaxFileSizeBytes(),
       l.hasWorkDirBytes()
     };
-    for (int i = 0; i < names.length; i++) {
+    for (int i = 0; i < NAMES.length; i++) {
       if (!present[i]) {
-        throw new ConfigException(where + "." + names[i] + ": must be set");
+        throw new ConfigException(where + "." + NAMES[i] + ": must be set");
       }
     }
     long wall = nanos(l.getWallTime(), where + ".wall_time");
@@ -60,20 +60,10 @@ final class Limits {
   static void checkWithin(LimitValues d, LimitValues m, String where) throws ConfigException {
     long[] dv = values(d);
     long[] mv = values(m);
-    String[] names = {
-      "wall_time",
-      "cpu_time",
-      "memory_bytes",
-      "max_processes",
-      "max_output_bytes",
-      "max_open_files",
-      "max_file_size_bytes",
-      "work_dir_bytes"
-    };
     for (int i = 0; i < dv.length; i++) {
       if (Long.compareUnsigned(dv[i], mv[i]) > 0) {
         throw new ConfigException(
-            where + ".default_limits." + names[i] + ": above max_limits." + names[i]);
+            where + ".default_limits." + NAMES[i] + ": above max_limits." + NAMES[i]);
       }
     }
   }

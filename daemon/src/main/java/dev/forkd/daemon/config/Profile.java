@@ -32,25 +32,16 @@ public record Profile(
 
   /** This profile in a daemon without cgroups: workers load {@link #seccompBpfWithoutCgroups}. */
   public Profile withoutCgroups() {
-    return new Profile(
-        name,
-        zygote,
-        workerUid,
-        workerGid,
-        defaultEnv,
-        defaults,
-        maxima,
-        pool,
-        seccompBpfWithoutCgroups,
-        maxInputFiles,
-        maxCollectFiles,
-        maxCollectBytes,
-        seccompBpfWithoutCgroups,
-        sessions);
+    return with(seccompBpfWithoutCgroups, maxCollectBytes);
   }
 
   /** This profile with another collect budget (the REAPI's outputs travel as one archive). */
   public Profile withMaxCollectBytes(long bytes) {
+    return with(seccompBpf, bytes);
+  }
+
+  /** This profile with the fields that its variants change; every other field kept. */
+  private Profile with(byte[] seccompBpf, long maxCollectBytes) {
     return new Profile(
         name,
         zygote,
@@ -63,7 +54,7 @@ public record Profile(
         seccompBpf,
         maxInputFiles,
         maxCollectFiles,
-        bytes,
+        maxCollectBytes,
         seccompBpfWithoutCgroups,
         sessions);
   }

@@ -12,4 +12,18 @@ public record LimitValues(
     long maxOutputBytes,
     long maxOpenFiles,
     long maxFileSizeBytes,
-    long workDirBytes) {}
+    long workDirBytes) {
+
+  /** These limits with {@code cpu} nanoseconds of CPU time; every other limit kept. */
+  public LimitValues withCpuNanos(long cpu) {
+    return new LimitValues(
+        wallNanos,
+        cpu,
+        memoryBytes,
+        maxProcesses,
+        maxOutputBytes,
+        maxOpenFiles,
+        maxFileSizeBytes,
+        workDirBytes);
+  }
+}

@@ -16,6 +16,11 @@ public final class BufferedStreams extends RunStreams {
   private final OutputBuffer err;
   private ByteBuffer stdin;
 
+  /** Streams for {@code spec}: its stdin, its output limit. */
+  public static BufferedStreams of(ExecSpec spec) {
+    return new BufferedStreams(spec.stdin(), spec.limits().maxOutputBytes());
+  }
+
   public BufferedStreams(byte[] stdin, long limit) {
     this.input = stdin;
     this.out = new OutputBuffer(limit);

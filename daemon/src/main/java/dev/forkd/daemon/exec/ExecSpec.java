@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * A validated run request: what to run, where, and under which resolved limits.
  *
- * @param caller who asked: its stored files are the ones {@code file_id} may name
+ * @param caller who asked: its stored files are the ones {@code file_id} may name (null: no known
+ *     caller, who may name no stored file)
  * @param spillDir where collected files go as files of their own instead of onto the heap (the
  *     caller moves or deletes them); null = collected into memory
  */
@@ -41,35 +42,17 @@ public record ExecSpec(
     caller = caller == null ? Caller.NOBODY : caller;
   }
 
-  /** A request whose collected files come back in memory. */
-  public ExecSpec(
-      Profile profile,
-      List<String> argv,
-      List<String> env,
-      String cwd,
-      byte[] stdin,
-      LimitValues limits,
-      List<Input> files,
-      List<String> collect,
-      Caller caller) {
-    this(profile, argv, env, cwd, stdin, limits, files, collect, caller, null);
-  }
-
-  /** A request of no known caller: it may name no stored file. */
-  public ExecSpec(
-      Profile profile,
-      List<String> argv,
-      List<String> env,
-      String cwd,
-      byte[] stdin,
-      LimitValues limits,
-      List<Input> files,
-      List<String> collect) {
-    this(profile, argv, env, cwd, stdin, limits, files, collect, Caller.NOBODY, null);
-  }
-
   /** This request, made by {@code c}. */
   public ExecSpec withCaller(Caller c) {
-    return new ExecSpec(profile, argv, env, cwd, stdin, limits, files, collect, c, spillDir);
+    return with(limits, c);
+  }
+
+  /** This request under {@code l} instead of its own limits. */
+  public ExecSpec withLimits(LimitValues l) {
+    return with(l, caller);
+  }
+
+  private ExecSpec with(LimitValues limits, Caller caller) {
+    return new ExecSpec(profile, argv, env, cwd, stdin, limits, files, collect, caller, spillDir);
   }
 }

@@ -140,13 +140,10 @@ public final class HeldRun {
     }
     return Runner.outcome(
         spec,
-        result,
+        new Runner.Ran(result, usage, watch != null && watch.fired(), files),
         io,
         queuedNanos,
         arrivalNanos,
-        usage,
-        watch != null && watch.fired(),
-        cgroups,
-        files);
+        cgroups);
   }
 }

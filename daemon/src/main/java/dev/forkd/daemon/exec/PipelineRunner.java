@@ -1,14 +1,11 @@
 package dev.forkd.daemon.exec;
 
 import dev.forkd.api.v1.Status;
-import dev.forkd.daemon.cgroup.RunUsage;
-import dev.forkd.daemon.cgroup.ZygoteCgroup;
 import dev.forkd.daemon.domain.CancelledException;
 import dev.forkd.daemon.domain.InvalidRequestException;
 import dev.forkd.daemon.domain.NotFoundException;
 import dev.forkd.zygote.PoolClosedException;
 import dev.forkd.zygote.PoolExhaustedException;
-import dev.forkd.zygote.RunResult;
 import dev.forkd.zygote.RunSpec;
 import dev.forkd.zygote.Zygote;
 import dev.forkd.zygote.ZygoteException;
@@ -73,10 +70,7 @@ public final class PipelineRunner {
     long queuedNanos;
     long arrivalNanos;
     boolean fdsGone;
-    RunResult result;
-    RunUsage usage;
-    CpuWatch watch;
-    List<CollectedFile> files = List.of();
+    Runner.Ran ran;
     Throwable failure;
     boolean abortedBy;
 
@@ -275,48 +269,13 @@ public final class PipelineRunner {
   /** One command's run, on its own thread: like {@link Runner#exec}, without retries. */
   private void runCommand(
       Command cmd, Command[] all, AtomicReference<String> abort, CountDownLatch done) {
-    RunFaults faults = runner.faults();
-    Zygote z = cmd.lease.zygote;
     Runner.Lease lease = cmd.lease;
     try {
-      ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
-      cmd.watch =
-          cg != null ? new CpuWatch(cg, cmd.spec.limits().cpuNanos(), runner.cores()) : null;
-      try (Staging staging = runner.stage(cmd.spec)) {
-        faults.at(RunFaults.Stage.STAGED);
-        RunSpec runSpec =
-            Runner.toRunSpec(cmd.spec, runner.cgroups(), staging.inputs()).withPipes(cmd.fds);
-        cmd.control.attach(z);
-        try {
-          lease.sent();
-          if (cg != null) {
-            Runner.applyLimits(cg, cmd.spec.limits());
-          }
-          faults.at(RunFaults.Stage.LIMITS_SET);
-          faults.at(RunFaults.Stage.SPAWN);
-          // From here the zygote's run owns the pipe ends: it closes them once SPAWN is sent.
-          cmd.fdsGone = true;
-          cmd.result =
-              z.run(
-                  runSpec,
-                  faults == RunFaults.NONE ? cmd.io : new Runner.FaultingIo(cmd.io, faults),
-                  cmd.control.flag(),
-                  cmd.watch);
-          faults.at(RunFaults.Stage.ENDED);
-          if (cg != null) {
-            cmd.usage = Runner.readUsage(cg);
-          }
-          if (!cmd.result.execFailed()) {
-            cmd.files =
-                Staging.collect(z, cmd.spec.collect(), cmd.spec.profile().maxCollectBytes());
-          }
-          faults.at(RunFaults.Stage.COLLECTED);
-        } finally {
-          cmd.control.detach();
-        }
-      }
+      // From SPAWN on the zygote's run owns the pipe ends: it closes them once SPAWN is sent.
+      cmd.ran =
+          runner.runIn(lease, cmd.spec, cmd.fds, () -> cmd.fdsGone = true, cmd.io, cmd.control);
       lease.ended();
-      if (cmd.result.execFailed()) {
+      if (cmd.ran.result().execFailed()) {
         abort(
             cmd,
             all,
@@ -324,8 +283,7 @@ public final class PipelineRunner {
             "commands["
                 + cmd.index
                 + "] could not start: "
-                + Runner.outcome(cmd.spec, cmd.result, cmd.io, 0, 0, null, false, true, List.of())
-                    .message());
+                + Runner.execFailedMessage(cmd.spec, cmd.ran.result()));
       }
     } catch (Exception | Error e) {
       // Not a result: the zygote's state is unknown unless nothing was done with it yet.
@@ -354,16 +312,11 @@ public final class PipelineRunner {
   private ExecOutcome outcome(Command cmd, String abort) {
     ExecOutcome o =
         Runner.outcome(
-            cmd.spec,
-            cmd.result,
-            cmd.io,
-            cmd.queuedNanos,
-            cmd.arrivalNanos,
-            cmd.usage,
-            cmd.watch != null && cmd.watch.fired(),
-            runner.cgroups(),
-            cmd.files);
-    if (abort == null || cmd.abortedBy || !cmd.control.isCancelled() || !cmd.result.killed()) {
+            cmd.spec, cmd.ran, cmd.io, cmd.queuedNanos, cmd.arrivalNanos, runner.cgroups());
+    if (abort == null
+        || cmd.abortedBy
+        || !cmd.control.isCancelled()
+        || !cmd.ran.result().killed()) {
       return o;
     }
     String why = "killed: the pipeline ended because " + abort;
@@ -379,27 +332,19 @@ public final class PipelineRunner {
           InterruptedException,
           InvalidRequestException,
           NotFoundException {
-    if (t instanceof PoolExhaustedException e) {
-      throw e;
-    }
-    if (t instanceof ZygoteException e) {
-      throw e;
-    }
-    if (t instanceof InvalidRequestException e) {
-      throw e;
-    }
-    if (t instanceof NotFoundException e) {
-      throw e;
-    }
-    if (t instanceof CancelledException e) {
-      throw e;
-    }
-    if (t instanceof RuntimeException e) {
-      throw e;
-    }
-    if (t instanceof Error e) {
-      throw e;
-    }
+    rethrowIf(t, PoolExhaustedException.class);
+    rethrowIf(t, ZygoteException.class);
+    rethrowIf(t, InvalidRequestException.class);
+    rethrowIf(t, NotFoundException.class);
+    rethrowIf(t, CancelledException.class);
+    rethrowIf(t, RuntimeException.class);
+    rethrowIf(t, Error.class);
     throw new IllegalStateException(t);
+  }
+
+  private static <X extends Throwable> void rethrowIf(Throwable t, Class<X> type) throws X {
+    if (type.isInstance(t)) {
+      throw type.cast(t);
+    }
   }
 }

@@ -7,6 +7,7 @@ import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.domain.InvalidRequestException;
 import dev.forkd.daemon.domain.LimitValues;
 import dev.forkd.daemon.domain.NotFoundException;
+import dev.forkd.daemon.files.Caller;
 import dev.forkd.daemon.files.PathRules;
 import dev.forkd.zygote.frame.ProtocolLimits;
 import java.util.ArrayList;
@@ -130,7 +131,9 @@ public final class RequestValidator {
         r.getStdin().toByteArray(),
         limits,
         files,
-        r.getCollectList());
+        r.getCollectList(),
+        Caller.NOBODY,
+        null);
   }
 
   /**

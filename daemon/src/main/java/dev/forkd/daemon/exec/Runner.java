@@ -110,34 +110,9 @@ public final class Runner {
     return faults;
   }
 
-  int cores() {
-    return cores;
-  }
-
   /**
-   * Runs {@code spec}; {@code deliver} receives the outcome as soon as it is known.
-   *
-   * @param arrivalNanos {@link System#nanoTime()} when the request arrived
-   */
-  public void exec(
-      ExecSpec spec, RunControl control, long arrivalNanos, Consumer<ExecOutcome> deliver)
-      throws PoolExhaustedException,
-          PoolClosedException,
-          ZygoteException,
-          CancelledException,
-          InterruptedException,
-          InvalidRequestException,
-          NotFoundException {
-    exec(
-        spec,
-        new BufferedStreams(spec.stdin(), spec.limits().maxOutputBytes()),
-        control,
-        arrivalNanos,
-        deliver);
-  }
-
-  /**
-   * Runs {@code spec} with the given streams (buffered for Exec, streamed for ExecStream).
+   * Runs {@code spec} with the given streams ({@link BufferedStreams#of} for Exec, streamed for
+   * ExecStream); {@code deliver} receives the outcome as soon as it is known.
    *
    * <p>Lease discipline: from the moment a zygote is leased until this method returns, every path
    * (a result, any exception or error, a cancel) hands the zygote back exactly once, through {@link
@@ -164,50 +139,16 @@ public final class Runner {
     checkFits(spec);
     ZygotePool pool = pools.get(spec.profile().name());
     long deadline = arrivalNanos + queueTimeout.toNanos();
-    RunIo loopIo = faults == RunFaults.NONE ? io : new FaultingIo(io, faults);
     for (int attempt = 1; ; attempt++) {
       try (Lease lease = new Lease(pool, pool.lease(Math.max(0, deadline - System.nanoTime())))) {
-        Zygote z = lease.zygote;
         long queued = System.nanoTime() - arrivalNanos;
         faults.at(RunFaults.Stage.LEASED);
         if (control.isCancelled()) {
           throw new CancelledException("cancelled while waiting for a sandbox");
         }
-        ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
-        CpuWatch watch = cg != null ? new CpuWatch(cg, spec.limits().cpuNanos(), cores) : null;
-        RunResult result;
-        RunUsage usage = null;
-        List<CollectedFile> files = List.of();
-        try (Staging staging = stage(spec)) {
-          faults.at(RunFaults.Stage.STAGED);
-          RunSpec runSpec = toRunSpec(spec, cgroups, staging.inputs());
-          control.attach(z);
-          try {
-            // From here on the zygote is touched (its cgroup's limits, then a run): only a clean
-            // end makes it reusable.
-            lease.sent();
-            if (cg != null) {
-              applyLimits(cg, spec.limits());
-            }
-            faults.at(RunFaults.Stage.LIMITS_SET);
-            faults.at(RunFaults.Stage.SPAWN);
-            result = z.run(runSpec, loopIo, control.flag(), watch);
-            faults.at(RunFaults.Stage.ENDED);
-            if (cg != null) {
-              usage = readUsage(cg);
-              if (result.warm()) {
-                usage = WarmUsage.ofRun(usage, cg.memoryBaselineBytes());
-              }
-            }
-            if (!result.execFailed()) {
-              files =
-                  Staging.collect(
-                      z, spec.collect(), spec.profile().maxCollectBytes(), spec.spillDir());
-            }
-            faults.at(RunFaults.Stage.COLLECTED);
-          } finally {
-            control.detach();
-          }
+        Ran ran;
+        try {
+          ran = runIn(lease, spec, List.of(), () -> {}, io, control);
         } catch (ZygoteException e) {
           lease.broken(io.hasStarted());
           if (!io.hasStarted() && io.canRetry() && attempt < ATTEMPTS && !control.isCancelled()) {
@@ -225,18 +166,74 @@ public final class Runner {
         // the reset is off the caller's critical path.
         lease.ended();
         faults.at(RunFaults.Stage.DELIVER);
-        deliver.accept(
-            outcome(
-                spec,
-                result,
-                io,
-                queued,
-                arrivalNanos,
-                usage,
-                watch != null && watch.fired(),
-                cgroups,
-                files));
+        deliver.accept(outcome(spec, ran, io, queued, arrivalNanos, cgroups));
         return;
+      }
+    }
+  }
+
+  /**
+   * What one run gave: its result, the cgroup's counters for it (null without cgroups), whether the
+   * CPU watch killed it, and the files collected from it.
+   */
+  record Ran(RunResult result, RunUsage usage, boolean cpuWatchFired, List<CollectedFile> files) {}
+
+  /**
+   * Runs {@code spec} in the lease's zygote, on the calling thread, for a single run and for each
+   * command of a pipeline alike: stages its inputs, sets its cgroup limits, sends SPAWN, waits for
+   * the end, reads the counters and collects the files. The lease is marked sent before the zygote
+   * is touched; the caller marks it ended or broken.
+   *
+   * @param pipes pipeline fds sent with SPAWN (none for a single run); the zygote's run owns them
+   *     from {@code handingOverPipes}, called just before the run starts
+   */
+  Ran runIn(
+      Lease lease,
+      ExecSpec spec,
+      List<RunSpec.PipeFd> pipes,
+      Runnable handingOverPipes,
+      RunStreams io,
+      RunControl control)
+      throws ZygoteException, InvalidRequestException, NotFoundException {
+    Zygote z = lease.zygote;
+    ZygoteCgroup cg = z.attachment(ZygoteCgroup.KEY);
+    CpuWatch watch = cg != null ? new CpuWatch(cg, spec.limits().cpuNanos(), cores) : null;
+    try (Staging staging = stage(spec)) {
+      faults.at(RunFaults.Stage.STAGED);
+      RunSpec runSpec = toRunSpec(spec, cgroups, staging.inputs());
+      if (!pipes.isEmpty()) {
+        runSpec = runSpec.withPipes(pipes);
+      }
+      control.attach(z);
+      try {
+        // From here on the zygote is touched (its cgroup's limits, then a run): only a clean
+        // end makes it reusable.
+        lease.sent();
+        if (cg != null) {
+          applyLimits(cg, spec.limits());
+        }
+        faults.at(RunFaults.Stage.LIMITS_SET);
+        faults.at(RunFaults.Stage.SPAWN);
+        handingOverPipes.run();
+        RunIo runIo = faults == RunFaults.NONE ? io : new FaultingIo(io, faults);
+        RunResult result = z.run(runSpec, runIo, control.flag(), watch);
+        faults.at(RunFaults.Stage.ENDED);
+        RunUsage usage = null;
+        if (cg != null) {
+          usage = readUsage(cg);
+          if (result.warm()) {
+            usage = WarmUsage.ofRun(usage, cg.memoryBaselineBytes());
+          }
+        }
+        List<CollectedFile> files =
+            result.execFailed()
+                ? List.of()
+                : Staging.collect(
+                    z, spec.collect(), spec.profile().maxCollectBytes(), spec.spillDir());
+        faults.at(RunFaults.Stage.COLLECTED);
+        return new Ran(result, usage, watch != null && watch.fired(), files);
+      } finally {
+        control.detach();
       }
     }
   }
@@ -439,32 +436,29 @@ public final class Runner {
         0);
   }
 
+  /** Why {@code r}'s command could not be executed: the error, its errno and the failing step. */
+  static String execFailedMessage(ExecSpec spec, RunResult r) {
+    return "cannot execute '"
+        + spec.argv().get(0)
+        + "': "
+        + r.errorText()
+        + " (errno "
+        + r.errno()
+        + " at "
+        + r.failedStep()
+        + ")";
+  }
+
   static ExecOutcome outcome(
-      ExecSpec spec,
-      RunResult r,
-      RunStreams io,
-      long queued,
-      long arrivalNanos,
-      RunUsage usage,
-      boolean cpuWatchFired,
-      boolean cgroups,
-      List<CollectedFile> files) {
+      ExecSpec spec, Ran ran, RunStreams io, long queued, long arrivalNanos, boolean cgroups) {
+    RunResult r = ran.result();
+    RunUsage usage = ran.usage();
     String runId = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
-    // From the request's arrival, as documented: queueing, staging, limits and SPAWN included.
-    long toExec = r.execFailed() ? 0 : r.startedAtNanos() - arrivalNanos;
     if (r.execFailed()) {
-      String msg =
-          "cannot execute '"
-              + spec.argv().get(0)
-              + "': "
-              + r.errorText()
-              + " (errno "
-              + r.errno()
-              + " at "
-              + r.failedStep()
-              + ")";
-      return ExecOutcome.execFailed(runId, msg, queued);
+      return ExecOutcome.execFailed(runId, execFailedMessage(spec, r), queued);
     }
+    // From the request's arrival, as documented: queueing, staging, limits and SPAWN included.
+    long toExec = r.startedAtNanos() - arrivalNanos;
     long user = usage != null ? usage.userNanos() : r.userNanos();
     long system = usage != null ? usage.systemNanos() : r.systemNanos();
     long cpu = usage != null ? usage.cpuNanos() : user + system;
@@ -495,7 +489,9 @@ public final class Runner {
     } else if (r.wallTimeout()) {
       status = Status.STATUS_WALL_TIME_LIMIT_EXCEEDED;
       message = "wall time limit of " + spec.limits().wallNanos() / 1_000_000 + " ms exceeded";
-    } else if (cpuWatchFired || cpu >= spec.limits().cpuNanos() || signal == Signals.SIGXCPU) {
+    } else if (ran.cpuWatchFired()
+        || cpu >= spec.limits().cpuNanos()
+        || signal == Signals.SIGXCPU) {
       status = Status.STATUS_CPU_TIME_LIMIT_EXCEEDED;
       message = "CPU time limit of " + spec.limits().cpuNanos() / 1_000_000 + " ms exceeded";
     } else if (signal != 0) {
@@ -511,24 +507,25 @@ public final class Runner {
               + "accounting approximate: no memory and pids cgroup (memory and processes limited by"
               + " rlimits)";
     }
-    return new ExecOutcome(
-        runId,
-        status,
-        exitCode,
-        signal,
-        message,
-        io.stdoutKept(),
-        io.stderrKept(),
-        io.stdoutTruncated(),
-        io.stderrTruncated(),
-        r.wallNanos(),
-        user,
-        system,
-        peak,
-        cpu,
-        queued,
-        toExec,
-        files,
-        r.warm());
+    return ExecOutcome.builder()
+        .runId(runId)
+        .status(status)
+        .exitCode(exitCode)
+        .signal(signal)
+        .message(message)
+        .stdout(io.stdoutKept())
+        .stderr(io.stderrKept())
+        .stdoutTruncated(io.stdoutTruncated())
+        .stderrTruncated(io.stderrTruncated())
+        .wallNanos(r.wallNanos())
+        .userNanos(user)
+        .systemNanos(system)
+        .peakMemoryBytes(peak)
+        .cpuNanos(cpu)
+        .queuedNanos(queued)
+        .toExecNanos(toExec)
+        .files(ran.files())
+        .warm(r.warm())
+        .build();
   }
 }

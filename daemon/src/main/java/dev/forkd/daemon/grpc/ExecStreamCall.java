@@ -1,5 +1,6 @@
 package dev.forkd.daemon.grpc;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.ByteString;
 import dev.forkd.api.v1.ExecStreamRequest;
 import dev.forkd.api.v1.ExecStreamResponse;
@@ -38,7 +39,10 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
   private final long arrival = System.nanoTime();
   private volatile StreamingStreams streams;
   private volatile String runId;
-  private volatile boolean finished;
+
+  /** The call has ended (completed or failed): nothing more may go to {@link #out}. */
+  @GuardedBy("this")
+  private boolean finished;
 
   ExecStreamCall(
       ServerCallStreamObserver<ExecStreamResponse> out,
@@ -142,7 +146,7 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
   }
 
   private void requestMore() {
-    if (!finished) {
+    if (!isFinished()) {
       out.request(1);
     }
   }
@@ -178,8 +182,13 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
 
   /** Sends one response once the transport is ready; false if the call is gone. */
   private boolean send(ExecStreamResponse r) {
-    synchronized (ready) {
-      while (!out.isReady() && !out.isCancelled() && !finished) {
+    // finished is read outside the ready lock: ready is never held while this is taken, so the
+    // two locks cannot deadlock (fail() may run on the transport thread that wakes writers).
+    while (!isFinished()) {
+      synchronized (ready) {
+        if (out.isReady() || out.isCancelled()) {
+          break;
+        }
         try {
           ready.wait(TimeUnit.SECONDS.toMillis(1));
         } catch (InterruptedException e) {
@@ -188,10 +197,12 @@ final class ExecStreamCall implements StreamObserver<ExecStreamRequest> {
         }
       }
     }
-    if (out.isCancelled() || finished) {
-      return false;
-    }
     synchronized (this) {
+      // Checked under the lock that complete() and fail() hold: a message after the call's end
+      // would throw from onNext into the run's output.
+      if (out.isCancelled() || finished) {
+        return false;
+      }
       out.onNext(r);
     }
     return true;

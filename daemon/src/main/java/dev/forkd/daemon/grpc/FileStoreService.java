@@ -1,5 +1,6 @@
 package dev.forkd.daemon.grpc;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Timestamp;
 import dev.forkd.api.v1.DeleteFileRequest;
@@ -133,7 +134,10 @@ final class FileStoreService extends FileStoreGrpc.FileStoreImplBase {
     // the transport's buffer in memory.
     Runnable pump =
         new Runnable() {
+          @GuardedBy("this")
           private long offset;
+
+          @GuardedBy("this")
           private boolean done;
 
           @Override

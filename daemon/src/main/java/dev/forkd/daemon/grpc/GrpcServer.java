@@ -153,12 +153,7 @@ public final class GrpcServer {
     // in the soak); the queue is bounded by the calls that admission lets in.
     ExecutorService calls = queuedThreads("forkd-grpc", 16);
     ScheduledExecutorService timers =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "forkd-admission");
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("forkd-admission"));
     AdmissionInterceptor admit =
         new AdmissionInterceptor(
             new ReceptionGate(admission.receptionSlots(), admission.slotsPerIdentity()),
@@ -279,16 +274,7 @@ public final class GrpcServer {
    */
   private static ExecutorService boundedThreads(String name, int max) {
     return new ThreadPoolExecutor(
-        0,
-        max,
-        60,
-        TimeUnit.SECONDS,
-        new SynchronousQueue<>(),
-        r -> {
-          Thread t = new Thread(r, name);
-          t.setDaemon(true);
-          return t;
-        });
+        0, max, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), DaemonThreads.named(name));
   }
 
   /**
@@ -303,11 +289,7 @@ public final class GrpcServer {
             0,
             TimeUnit.SECONDS,
             new java.util.concurrent.LinkedBlockingQueue<>(),
-            r -> {
-              Thread t = new Thread(r, name);
-              t.setDaemon(true);
-              return t;
-            });
+            DaemonThreads.named(name));
     e.prestartAllCoreThreads();
     return e;
   }

@@ -12,7 +12,9 @@ import dev.forkd.api.v1.PipelineResult;
 import dev.forkd.api.v1.SandboxGrpc;
 import dev.forkd.api.v1.Timing;
 import dev.forkd.api.v1.Usage;
+import dev.forkd.daemon.exec.BufferedStreams;
 import dev.forkd.daemon.exec.ExecOutcome;
+import dev.forkd.daemon.exec.ExecSpec;
 import dev.forkd.daemon.exec.PipelineControl;
 import dev.forkd.daemon.exec.PipelineRunner;
 import dev.forkd.daemon.exec.PipelineValidator;
@@ -83,12 +85,7 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
     try {
       runs.execute(context.wrap(task));
     } catch (RejectedExecutionException e) {
-      call.onError(
-          (runs.isShutdown()
-                  ? io.grpc.Status.UNAVAILABLE.withDescription("the daemon is shutting down")
-                  : io.grpc.Status.RESOURCE_EXHAUSTED.withDescription(
-                      "too many runs in flight or waiting for a sandbox; try again later"))
-              .asRuntimeException());
+      call.onError(refusal());
     }
   }
 
@@ -111,12 +108,7 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
     try {
       runs.execute(context.wrap(() -> run(request, call, control, arrival, loop)));
     } catch (RejectedExecutionException e) {
-      call.onError(
-          (runs.isShutdown()
-                  ? io.grpc.Status.UNAVAILABLE.withDescription("the daemon is shutting down")
-                  : io.grpc.Status.RESOURCE_EXHAUSTED.withDescription(
-                      "too many runs in flight or waiting for a sandbox; try again later"))
-              .asRuntimeException());
+      call.onError(refusal());
     }
   }
 
@@ -130,20 +122,27 @@ final class SandboxService extends SandboxGrpc.SandboxImplBase {
       java.util.function.Consumer<ExecOutcome> deliver =
           outcome -> CallLoop.respond(loop, call, toProto(outcome));
       if (!request.getSessionId().isEmpty()) {
-        sessions.exec(request, CallerInterceptor.current(), control, arrival, deliver);
+        SessionManager.Call inSession = sessions.prepare(request, CallerInterceptor.current());
+        sessions.exec(inSession, BufferedStreams.of(inSession.spec()), control, arrival, deliver);
         return;
       }
-      runner.exec(
-          validator.validate(request).withCaller(CallerInterceptor.current()),
-          control,
-          arrival,
-          deliver);
+      ExecSpec spec = validator.validate(request).withCaller(CallerInterceptor.current());
+      runner.exec(spec, BufferedStreams.of(spec), control, arrival, deliver);
     } catch (Exception | Error e) {
       // Every accepted call ends with a result or a status, whatever went wrong.
       if (!call.isCancelled()) {
         call.onError(StatusMapping.of(e).asRuntimeException());
       }
     }
+  }
+
+  /** Why a call found no run thread: the daemon stops, or too many runs are in flight. */
+  private io.grpc.StatusRuntimeException refusal() {
+    return (runs.isShutdown()
+            ? io.grpc.Status.UNAVAILABLE.withDescription("the daemon is shutting down")
+            : io.grpc.Status.RESOURCE_EXHAUSTED.withDescription(
+                "too many runs in flight or waiting for a sandbox; try again later"))
+        .asRuntimeException();
   }
 
   static ExecResult toProto(ExecOutcome o) {

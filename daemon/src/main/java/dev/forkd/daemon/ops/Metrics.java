@@ -1,11 +1,13 @@
 package dev.forkd.daemon.ops;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.forkd.zygote.ZygotePool;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.core.metrics.Info;
+import io.prometheus.metrics.core.metrics.MetricWithFixedMetadata;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.Unit;
@@ -35,6 +37,8 @@ public final class Metrics implements AutoCloseable {
   private final Histogram queued;
   private final Histogram toExec;
   private final Histogram total;
+
+  @GuardedBy("this")
   private HTTPServer http;
 
   public Metrics(String version, String cgroupMode) {
@@ -122,34 +126,36 @@ public final class Metrics implements AutoCloseable {
 
   private void poolGauge(
       List<ZygotePool> ps, String name, String help, ToDoubleFunction<ZygotePool.Stats> f) {
-    GaugeWithCallback.builder()
-        .name(name)
-        .help(help)
-        .labelNames("profile")
-        .callback(
-            cb -> {
-              for (ZygotePool p : ps) {
-                ZygotePool.Stats s = p.stats();
-                cb.call(f.applyAsDouble(s), s.name());
-              }
-            })
+    perProfile(GaugeWithCallback.builder(), name, help)
+        .callback(cb -> eachPool(ps, f, cb::call))
         .register(registry);
   }
 
   private void poolCounter(
       List<ZygotePool> ps, String name, String help, ToDoubleFunction<ZygotePool.Stats> f) {
-    CounterWithCallback.builder()
-        .name(name)
-        .help(help)
-        .labelNames("profile")
-        .callback(
-            cb -> {
-              for (ZygotePool p : ps) {
-                ZygotePool.Stats s = p.stats();
-                cb.call(f.applyAsDouble(s), s.name());
-              }
-            })
+    perProfile(CounterWithCallback.builder(), name, help)
+        .callback(cb -> eachPool(ps, f, cb::call))
         .register(registry);
+  }
+
+  /** A metric labelled by profile. */
+  private static <B extends MetricWithFixedMetadata.Builder<B, ?>> B perProfile(
+      B builder, String name, String help) {
+    return builder.name(name).help(help).labelNames("profile");
+  }
+
+  /** Where a scrape's callback puts a value with its labels (gauges and counters alike). */
+  private interface Sink {
+    void call(double value, String... labels);
+  }
+
+  /** {@code f} of each pool's stats, labelled with the pool's profile. */
+  private static void eachPool(
+      List<ZygotePool> ps, ToDoubleFunction<ZygotePool.Stats> f, Sink sink) {
+    for (ZygotePool p : ps) {
+      ZygotePool.Stats s = p.stats();
+      sink.call(f.applyAsDouble(s), s.name());
+    }
   }
 
   /**
@@ -158,10 +164,7 @@ public final class Metrics implements AutoCloseable {
    */
   public void watchSessions(
       java.util.function.Supplier<List<dev.forkd.daemon.session.SessionStats>> sessions) {
-    GaugeWithCallback.builder()
-        .name("forkd_sessions_open")
-        .help("Sessions open now, per profile")
-        .labelNames("profile")
+    perProfile(GaugeWithCallback.builder(), "forkd_sessions_open", "Sessions open now, per profile")
         .callback(
             cb -> {
               for (dev.forkd.daemon.session.SessionStats s : sessions.get()) {
@@ -180,10 +183,10 @@ public final class Metrics implements AutoCloseable {
               }
             })
         .register(registry);
-    CounterWithCallback.builder()
-        .name("forkd_sessions_refused")
-        .help("Session opens refused at the profile's or the caller's maximum, per profile")
-        .labelNames("profile")
+    perProfile(
+            CounterWithCallback.builder(),
+            "forkd_sessions_refused",
+            "Session opens refused at the profile's or the caller's maximum, per profile")
         .callback(
             cb -> {
               for (dev.forkd.daemon.session.SessionStats s : sessions.get()) {

@@ -7,6 +7,7 @@ import build.bazel.remote.execution.v2.FileNode;
 import build.bazel.remote.execution.v2.OutputDirectory;
 import build.bazel.remote.execution.v2.OutputFile;
 import build.bazel.remote.execution.v2.Tree;
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.forkd.daemon.files.Caller;
 import java.util.ArrayList;
@@ -24,6 +25,10 @@ import java.util.Map;
 public final class ActionCache {
   private final int maxEntries;
   private final Cas cas;
+  private final Object lock = new Object();
+
+  /** Least recently used first; evicted beyond {@link #maxEntries}. */
+  @GuardedBy("lock")
   private final Map<String, ActionResult> entries;
 
   public ActionCache(int maxEntries, Cas cas) {
@@ -48,14 +53,14 @@ public final class ActionCache {
   public ActionResult get(Caller who, String instance, Digest action) {
     String k = key(who, instance, action);
     ActionResult r;
-    synchronized (entries) {
+    synchronized (lock) {
       r = entries.get(k);
     }
     if (r == null) {
       return null;
     }
     if (!complete(who, r)) {
-      synchronized (entries) {
+      synchronized (lock) {
         entries.remove(k, r);
       }
       return null;
@@ -64,13 +69,13 @@ public final class ActionCache {
   }
 
   public void put(Caller who, String instance, Digest action, ActionResult r) {
-    synchronized (entries) {
+    synchronized (lock) {
       entries.put(key(who, instance, action), r);
     }
   }
 
   public int size() {
-    synchronized (entries) {
+    synchronized (lock) {
       return entries.size();
     }
   }

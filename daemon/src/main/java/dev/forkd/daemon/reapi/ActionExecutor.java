@@ -26,6 +26,7 @@ import dev.forkd.daemon.domain.CancelledException;
 import dev.forkd.daemon.domain.InvalidRequestException;
 import dev.forkd.daemon.domain.LimitValues;
 import dev.forkd.daemon.domain.NotFoundException;
+import dev.forkd.daemon.exec.BufferedStreams;
 import dev.forkd.daemon.exec.CollectedFile;
 import dev.forkd.daemon.exec.ExecOutcome;
 import dev.forkd.daemon.exec.ExecSpec;
@@ -507,7 +508,7 @@ public final class ActionExecutor {
     while (true) {
       AtomicReference<ExecOutcome> got = new AtomicReference<>();
       try {
-        runner.exec(spec, control, System.nanoTime(), got::set);
+        runner.exec(spec, BufferedStreams.of(spec), control, System.nanoTime(), got::set);
         return got.get();
       } catch (PoolExhaustedException e) {
         if (System.nanoTime() > giveUp || control.isCancelled()) {

@@ -72,13 +72,7 @@ public final class Cas {
   public Digest put(Caller who, FileChannel ch, long offset, long size) throws ReapiException {
     ByteBuffer buf = ByteBuffer.allocate((int) Math.min(1 << 20, Math.max(1, size)));
     java.security.MessageDigest md = Digests.sha256();
-    for (long pos = 0; pos < size; ) {
-      buf.clear();
-      buf.limit((int) Math.min(buf.capacity(), size - pos));
-      pos += readSome(ch, offset + pos, buf);
-      buf.flip();
-      md.update(buf);
-    }
+    readPieces(ch, offset, size, buf, md::update);
     Digest d =
         Digest.newBuilder()
             .setHash(java.util.HexFormat.of().formatHex(md.digest()))
@@ -88,16 +82,26 @@ public final class Cas {
       return d;
     }
     try (Writer w = begin(who, d)) {
-      for (long pos = 0; pos < size; ) {
-        buf.clear();
-        buf.limit((int) Math.min(buf.capacity(), size - pos));
-        pos += readSome(ch, offset + pos, buf);
-        buf.flip();
-        w.write(buf);
-      }
+      readPieces(ch, offset, size, buf, w::write);
       w.finish();
     }
     return d;
+  }
+
+  private interface Piece {
+    void take(ByteBuffer piece) throws ReapiException;
+  }
+
+  /** Hands the {@code size} bytes of {@code ch} at {@code offset} to {@code to}, a buffer each. */
+  private static void readPieces(FileChannel ch, long offset, long size, ByteBuffer buf, Piece to)
+      throws ReapiException {
+    for (long pos = 0; pos < size; ) {
+      buf.clear();
+      buf.limit((int) Math.min(buf.capacity(), size - pos));
+      pos += readSome(ch, offset + pos, buf);
+      buf.flip();
+      to.take(buf);
+    }
   }
 
   private static int readSome(FileChannel ch, long at, ByteBuffer into) throws ReapiException {
@@ -243,13 +247,7 @@ public final class Cas {
     if (Digests.isEmpty(d)) {
       return;
     }
-    FileStore.Opened o;
-    try {
-      o = store.open(who, Digests.fileId(d));
-    } catch (NotFoundException e) {
-      throw new ReapiException(
-          ReapiException.Code.NOT_FOUND, "blob " + Digests.text(d) + " not found");
-    }
+    FileStore.Opened o = openBlob(who, d);
     try (FileChannel ch =
         FileChannel.open(Path.of("/proc/self/fd/" + o.fd()), StandardOpenOption.READ)) {
       if (o.size() != d.getSizeBytes()) {
@@ -311,18 +309,22 @@ public final class Cas {
     }
   }
 
+  /** The stored file of blob {@code d}; NOT_FOUND when {@code who} has no such blob. */
+  private FileStore.Opened openBlob(Caller who, Digest d) throws ReapiException {
+    try {
+      return store.open(who, Digests.fileId(d));
+    } catch (NotFoundException e) {
+      throw new ReapiException(
+          ReapiException.Code.NOT_FOUND, "blob " + Digests.text(d) + " not found");
+    }
+  }
+
   /** Opens blob {@code d} for reading; NOT_FOUND when {@code who} has no such blob. */
   public Reader open(Caller who, Digest d) throws ReapiException {
     if (Digests.isEmpty(d)) {
       return new Reader(null, 0);
     }
-    FileStore.Opened o;
-    try {
-      o = store.open(who, Digests.fileId(d));
-    } catch (NotFoundException e) {
-      throw new ReapiException(
-          ReapiException.Code.NOT_FOUND, "blob " + Digests.text(d) + " not found");
-    }
+    FileStore.Opened o = openBlob(who, d);
     try {
       if (o.size() != d.getSizeBytes()) {
         throw new ReapiException(

@@ -10,7 +10,6 @@ import dev.forkd.daemon.domain.CancelledException;
 import dev.forkd.daemon.domain.InvalidRequestException;
 import dev.forkd.daemon.domain.LimitValues;
 import dev.forkd.daemon.domain.NotFoundException;
-import dev.forkd.daemon.exec.BufferedStreams;
 import dev.forkd.daemon.exec.ExecOutcome;
 import dev.forkd.daemon.exec.ExecSpec;
 import dev.forkd.daemon.exec.HeldRun;
@@ -185,7 +184,8 @@ public final class SessionManager implements AutoCloseable {
             limits,
             files,
             List.of(),
-            caller);
+            caller,
+            null);
     reserve(profile.name(), caller.identity(), policy);
     Zygote z = null;
     boolean opened = false;
@@ -335,7 +335,7 @@ public final class SessionManager implements AutoCloseable {
             l.hasMaxOpenFiles() ? cl.maxOpenFiles() : sl.maxOpenFiles(),
             l.hasMaxFileSizeBytes() ? cl.maxFileSizeBytes() : sl.maxFileSizeBytes(),
             sl.workDirBytes());
-    return new Call(s, withLimits(spec, limits));
+    return new Call(s, spec.withLimits(limits));
   }
 
   private static List<String> sessionWide(Limits l) {
@@ -350,33 +350,6 @@ public final class SessionManager implements AutoCloseable {
       out.add("work_dir_bytes");
     }
     return out;
-  }
-
-  private static ExecSpec withLimits(ExecSpec s, LimitValues l) {
-    return new ExecSpec(
-        s.profile(), s.argv(), s.env(), s.cwd(), s.stdin(), l, s.files(), s.collect(), s.caller());
-  }
-
-  /** Validates and runs a buffered call (Exec) of a session. */
-  public void exec(
-      ExecRequest r,
-      Caller caller,
-      RunControl control,
-      long arrivalNanos,
-      Consumer<ExecOutcome> deliver)
-      throws NotFoundException,
-          InvalidRequestException,
-          PoolExhaustedException,
-          CancelledException,
-          ZygoteException,
-          InterruptedException {
-    Call call = prepare(r, caller);
-    exec(
-        call,
-        new BufferedStreams(call.spec.stdin(), call.spec.limits().maxOutputBytes()),
-        control,
-        arrivalNanos,
-        deliver);
   }
 
   /**
@@ -433,7 +406,7 @@ public final class SessionManager implements AutoCloseable {
                     + " ms");
           }
           if (left < spec.limits().cpuNanos()) {
-            spec = withLimits(spec, withCpu(spec.limits(), left));
+            spec = spec.withLimits(spec.limits().withCpuNanos(left));
           }
         }
         outcome =
@@ -473,18 +446,6 @@ public final class SessionManager implements AutoCloseable {
       // Ended while this call ran (closed, expired, shutdown): this call was its last.
       s.destroyIfEndedAndIdle();
     }
-  }
-
-  private static LimitValues withCpu(LimitValues l, long cpu) {
-    return new LimitValues(
-        l.wallNanos(),
-        cpu,
-        l.memoryBytes(),
-        l.maxProcesses(),
-        l.maxOutputBytes(),
-        l.maxOpenFiles(),
-        l.maxFileSizeBytes(),
-        l.workDirBytes());
   }
 
   /** Sessions per profile, now. */

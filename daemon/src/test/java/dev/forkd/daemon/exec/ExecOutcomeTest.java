@@ -1,12 +1,13 @@
 package dev.forkd.daemon.exec;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.forkd.api.v1.Status;
+import java.lang.reflect.RecordComponent;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -27,50 +28,70 @@ class ExecOutcomeTest {
     assertFalse(o.warm());
   }
 
-  @Test
-  void withMessageKeepsEveryOtherField() {
+  /** An outcome in which no field has the value of an empty builder's (checked, not assumed). */
+  private static ExecOutcome everyFieldSet() {
     byte[] out = "out".getBytes(StandardCharsets.UTF_8);
     byte[] err = "err".getBytes(StandardCharsets.UTF_8);
-    List<CollectedFile> files = List.of(new CollectedFile("a", out, 3, ""));
     ExecOutcome o =
-        new ExecOutcome(
-            "r2",
-            Status.STATUS_SIGNALED,
-            137,
-            9,
-            "killed by SIGKILL",
-            out,
-            err,
-            true,
-            false,
-            1,
-            2,
-            3,
-            4,
-            5,
-            6,
-            7,
-            files,
-            true);
+        ExecOutcome.builder()
+            .runId("r2")
+            .status(Status.STATUS_SIGNALED)
+            .exitCode(137)
+            .signal(9)
+            .message("killed by SIGKILL")
+            .stdout(out)
+            .stderr(err)
+            .stdoutTruncated(true)
+            .stderrTruncated(true)
+            .wallNanos(1)
+            .userNanos(2)
+            .systemNanos(3)
+            .peakMemoryBytes(4)
+            .cpuNanos(5)
+            .queuedNanos(6)
+            .toExecNanos(7)
+            .files(List.of(new CollectedFile("a", out, 3, "")))
+            .warm(true)
+            .build();
+    ExecOutcome empty = ExecOutcome.builder().build();
+    for (RecordComponent c : ExecOutcome.class.getRecordComponents()) {
+      assertFalse(
+          same(get(c, o), get(c, empty)),
+          c.getName() + " must differ from the empty builder's, or a dropped copy goes unseen");
+    }
+    return o;
+  }
+
+  @Test
+  void withMessageKeepsEveryOtherField() {
+    ExecOutcome o = everyFieldSet();
     ExecOutcome m = o.withMessage("killed: the pipeline ended");
     assertEquals("killed: the pipeline ended", m.message());
-    // every component but the message, compared through the record's own accessors
-    for (var c : ExecOutcome.class.getRecordComponents()) {
-      if (c.getName().equals("message")) {
-        continue;
-      }
-      try {
-        Object a = c.getAccessor().invoke(o);
-        Object b = c.getAccessor().invoke(m);
-        if (a instanceof byte[] x) {
-          assertArrayEquals(x, (byte[]) b, c.getName());
-        } else {
-          assertEquals(a, b, c.getName());
-        }
-      } catch (ReflectiveOperationException e) {
-        throw new LinkageError("ExecOutcome's accessors changed", e);
+    for (RecordComponent c : ExecOutcome.class.getRecordComponents()) {
+      if (!c.getName().equals("message")) {
+        assertTrue(same(get(c, o), get(c, m)), c.getName() + " was not kept");
       }
     }
-    assertTrue(m.warm());
+  }
+
+  @Test
+  void toBuilderCopiesEveryField() {
+    ExecOutcome o = everyFieldSet();
+    ExecOutcome copy = o.toBuilder().build();
+    for (RecordComponent c : ExecOutcome.class.getRecordComponents()) {
+      assertTrue(same(get(c, o), get(c, copy)), c.getName() + " was not copied");
+    }
+  }
+
+  private static Object get(RecordComponent c, ExecOutcome o) {
+    try {
+      return c.getAccessor().invoke(o);
+    } catch (ReflectiveOperationException e) {
+      throw new LinkageError("ExecOutcome's accessors changed", e);
+    }
+  }
+
+  private static boolean same(Object a, Object b) {
+    return (a instanceof byte[] x && b instanceof byte[] y) ? Arrays.equals(x, y) : a.equals(b);
   }
 }

@@ -7,6 +7,7 @@ import com.google.bytestream.ReadRequest;
 import com.google.bytestream.ReadResponse;
 import com.google.bytestream.WriteRequest;
 import com.google.bytestream.WriteResponse;
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.ByteString;
 import dev.forkd.daemon.files.Caller;
 import dev.forkd.daemon.grpc.CallerInterceptor;
@@ -72,7 +73,10 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase {
         new java.util.concurrent.atomic.AtomicBoolean();
     Runnable pump =
         new Runnable() {
+          @GuardedBy("this")
           private long pos = start;
+
+          @GuardedBy("this")
           private boolean done;
 
           @Override

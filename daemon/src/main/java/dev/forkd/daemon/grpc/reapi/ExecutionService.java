@@ -6,6 +6,7 @@ import build.bazel.remote.execution.v2.ExecuteResponse;
 import build.bazel.remote.execution.v2.ExecutionGrpc;
 import build.bazel.remote.execution.v2.ExecutionStage;
 import build.bazel.remote.execution.v2.WaitExecutionRequest;
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.longrunning.Operation;
 import com.google.protobuf.Any;
 import dev.forkd.daemon.exec.RunControl;
@@ -45,7 +46,11 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
   private final ExecutorService threads;
   private final AccessPolicy access;
 
-  /** One operation: its latest state and who follows it. Guarded by {@code ops}. */
+  /**
+   * One operation: its latest state and who follows it. Its mutable fields are guarded by the
+   * service's {@link #lock} (Error Prone cannot name an enclosing instance's lock from a static
+   * class, so that is said here).
+   */
   private static final class Op {
     final String identity;
     final RunControl control;
@@ -77,6 +82,9 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
     }
   }
 
+  private final Object lock = new Object();
+
+  @GuardedBy("lock")
   private final Map<String, Op> ops = new LinkedHashMap<>();
 
   ExecutionService(ActionExecutor executor, ExecutorService threads, AccessPolicy access) {
@@ -95,8 +103,8 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
     Operation first = operation(name, req, ExecutionStage.Value.CACHE_CHECK, null);
     Op op = new Op(who.identity(), control, first);
     op.followers.add(out);
-    out.setOnCancelHandler(op.leaving(ops, out));
-    synchronized (ops) {
+    out.setOnCancelHandler(op.leaving(lock, out));
+    synchronized (lock) {
       prune();
       ops.put(name, op);
     }
@@ -127,7 +135,7 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
             finish(op, operation(name, req, ExecutionStage.Value.COMPLETED, r));
           });
     } catch (RejectedExecutionException e) {
-      synchronized (ops) {
+      synchronized (lock) {
         ops.remove(name);
       }
       out.onError(
@@ -142,7 +150,7 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
   public void waitExecution(WaitExecutionRequest req, StreamObserver<Operation> observer) {
     Caller who = CallerInterceptor.current();
     Operation now;
-    synchronized (ops) {
+    synchronized (lock) {
       Op op = ops.get(req.getName());
       if (op == null || !op.identity.equals(who.identity())) {
         observer.onError(
@@ -155,7 +163,7 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
       if (!now.getDone()) {
         op.followers.add(observer);
         if (observer instanceof ServerCallStreamObserver<Operation> call) {
-          call.setOnCancelHandler(op.leaving(ops, observer));
+          call.setOnCancelHandler(op.leaving(lock, observer));
         }
       }
     }
@@ -167,7 +175,7 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
 
   private void update(Op op, Operation o) {
     List<StreamObserver<Operation>> to;
-    synchronized (ops) {
+    synchronized (lock) {
       op.latest = o;
       to = List.copyOf(op.followers);
     }
@@ -178,7 +186,7 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
 
   private void finish(Op op, Operation o) {
     List<StreamObserver<Operation>> to;
-    synchronized (ops) {
+    synchronized (lock) {
       op.latest = o;
       op.doneAt = System.nanoTime();
       to = List.copyOf(op.followers);
@@ -207,6 +215,7 @@ final class ExecutionService extends ExecutionGrpc.ExecutionImplBase {
   }
 
   /** Drops operations done more than ten minutes ago, and the oldest beyond the bound. */
+  @GuardedBy("lock")
   private void prune() {
     long now = System.nanoTime();
     Iterator<Op> it = ops.values().iterator();

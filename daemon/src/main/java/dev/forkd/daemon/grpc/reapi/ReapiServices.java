@@ -4,6 +4,7 @@ import dev.forkd.config.v1.RemoteExecutionConfig;
 import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.exec.Runner;
 import dev.forkd.daemon.files.FileStore;
+import dev.forkd.daemon.grpc.DaemonThreads;
 import dev.forkd.daemon.ops.AccessPolicy;
 import dev.forkd.daemon.reapi.ActionCache;
 import dev.forkd.daemon.reapi.ActionExecutor;
@@ -46,11 +47,7 @@ public final class ReapiServices {
             60,
             TimeUnit.SECONDS,
             new SynchronousQueue<>(),
-            r -> {
-              Thread t = new Thread(r, "forkd-reapi-action");
-              t.setDaemon(true);
-              return t;
-            });
+            DaemonThreads.named("forkd-reapi-action"));
     services =
         List.of(
             new CapabilitiesService(MAX_BATCH_BYTES, executor.cas().maxBlobBytes()),
