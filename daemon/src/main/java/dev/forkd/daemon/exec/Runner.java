@@ -459,9 +459,16 @@ public final class Runner {
     }
     // From the request's arrival, as documented: queueing, staging, limits and SPAWN included.
     long toExec = r.startedAtNanos() - arrivalNanos;
-    long user = usage != null ? usage.userNanos() : r.userNanos();
-    long system = usage != null ? usage.systemNanos() : r.systemNanos();
-    long cpu = usage != null ? usage.cpuNanos() : user + system;
+    long user = r.userNanos();
+    long system = r.systemNanos();
+    long cpu = user + system;
+    if (usage != null) {
+      // The cgroup's total is exact, its user/system split tick-sampled: scaled to the total.
+      cpu = usage.cpuNanos();
+      CpuSplit split = CpuSplit.of(usage.userNanos(), usage.systemNanos(), cpu);
+      user = split.userNanos();
+      system = split.systemNanos();
+    }
     long peak =
         usage != null && usage.peakMemoryBytes() > 0
             ? usage.peakMemoryBytes()
