@@ -1,5 +1,6 @@
 package dev.forkd.daemon.config;
 
+import com.google.protobuf.util.Durations;
 import dev.forkd.daemon.domain.ConfigException;
 import dev.forkd.daemon.domain.LimitValues;
 
@@ -88,6 +89,6 @@ final class Limits {
     if (d.getSeconds() > 86_400L * 365) {
       throw new ConfigException(field + ": more than a year");
     }
-    return d.getSeconds() * 1_000_000_000L + d.getNanos();
+    return Durations.toNanos(d);
   }
 }

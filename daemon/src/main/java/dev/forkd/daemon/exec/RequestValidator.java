@@ -1,5 +1,6 @@
 package dev.forkd.daemon.exec;
 
+import com.google.protobuf.util.Durations;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.InputFile;
 import dev.forkd.api.v1.Limits;
@@ -7,6 +8,7 @@ import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.domain.InvalidRequestException;
 import dev.forkd.daemon.domain.LimitValues;
 import dev.forkd.daemon.domain.NotFoundException;
+import dev.forkd.daemon.domain.Profiles;
 import dev.forkd.daemon.files.Caller;
 import dev.forkd.daemon.files.PathRules;
 import dev.forkd.zygote.frame.ProtocolLimits;
@@ -57,7 +59,7 @@ public final class RequestValidator {
   }
 
   public ExecSpec validate(ExecRequest r) throws InvalidRequestException, NotFoundException {
-    String name = r.getProfile().isEmpty() ? "default" : r.getProfile();
+    String name = Profiles.orDefault(r.getProfile());
     Profile profile = profiles.get(name);
     if (profile == null) {
       throw new NotFoundException("profile '" + printable(name) + "' not found");
@@ -151,7 +153,7 @@ public final class RequestValidator {
 
   /** The profile named {@code name} (empty: "default"), or NOT_FOUND. */
   public Profile profile(String name) throws NotFoundException {
-    String n = name.isEmpty() ? "default" : name;
+    String n = Profiles.orDefault(name);
     Profile p = profiles.get(n);
     if (p == null) {
       throw new NotFoundException("profile '" + printable(n) + "' not found");
@@ -255,12 +257,11 @@ public final class RequestValidator {
     if (d.getSeconds() == 0 && d.getNanos() == 0) {
       throw new InvalidRequestException(field, "must be positive (leave it unset for the default)");
     }
-    if (d.getSeconds() > max / 1_000_000_000L
-        || d.getSeconds() * 1_000_000_000L + d.getNanos() > max) {
+    if (d.getSeconds() > max / 1_000_000_000L || Durations.toNanos(d) > max) {
       throw new InvalidRequestException(
           field, "exceeds the profile's maximum of " + (max / 1_000_000) + " ms");
     }
-    return d.getSeconds() * 1_000_000_000L + d.getNanos();
+    return Durations.toNanos(d);
   }
 
   private static long bounded(String field, long v, long min, long max)

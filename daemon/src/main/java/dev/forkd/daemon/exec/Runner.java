@@ -40,7 +40,6 @@ public final class Runner {
 
   static final int RLIMIT_CPU = 0;
   static final int RLIMIT_FSIZE = 1;
-  static final int RLIMIT_CORE = 4;
   static final int RLIMIT_NOFILE = 7;
 
   static final int RLIMIT_STACK = 3;
@@ -408,7 +407,7 @@ public final class Runner {
     rlimits.add(new Frame.Rlimit(RLIMIT_CPU, cpuSeconds, cpuSeconds + 1));
     rlimits.add(new Frame.Rlimit(RLIMIT_NOFILE, l.maxOpenFiles(), l.maxOpenFiles()));
     rlimits.add(new Frame.Rlimit(RLIMIT_FSIZE, l.maxFileSizeBytes(), l.maxFileSizeBytes()));
-    rlimits.add(new Frame.Rlimit(RLIMIT_CORE, 0, 0));
+    // No RLIMIT_CORE: the worker's checklist sets it to 0 for every run (native/src/worker.c).
     // A sane default stack that a program may raise up to its memory limit.
     rlimits.add(
         new Frame.Rlimit(

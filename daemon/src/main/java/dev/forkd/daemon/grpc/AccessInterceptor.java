@@ -4,6 +4,7 @@ import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecStreamRequest;
 import dev.forkd.api.v1.OpenSessionRequest;
 import dev.forkd.api.v1.PipelineRequest;
+import dev.forkd.daemon.domain.Profiles;
 import dev.forkd.daemon.grpc.transport.PeerAttributes;
 import dev.forkd.daemon.ops.AccessPolicy;
 import dev.forkd.daemon.ops.Peer;
@@ -36,14 +37,14 @@ public final class AccessInterceptor implements ServerInterceptor {
       r = s.getStart();
     }
     if (message instanceof OpenSessionRequest o) {
-      return o.getProfile().isEmpty() ? "default" : o.getProfile();
+      return Profiles.orDefault(o.getProfile());
     }
     // A session's call runs in the profile its session was opened in, checked then; the session
     // itself answers only to the identity that opened it.
     if (r == null || !r.getSessionId().isEmpty()) {
       return null;
     }
-    return r.getProfile().isEmpty() ? "default" : r.getProfile();
+    return Profiles.orDefault(r.getProfile());
   }
 
   /** A pipeline is refused when any of its commands' profiles is, naming that command. */

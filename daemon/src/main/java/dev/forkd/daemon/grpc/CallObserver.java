@@ -1,11 +1,13 @@
 package dev.forkd.daemon.grpc;
 
 import com.google.protobuf.Duration;
+import com.google.protobuf.util.Durations;
 import dev.forkd.api.v1.ExecRequest;
 import dev.forkd.api.v1.ExecResult;
 import dev.forkd.api.v1.ExecStreamRequest;
 import dev.forkd.api.v1.ExecStreamResponse;
 import dev.forkd.api.v1.Status;
+import dev.forkd.daemon.domain.Profiles;
 import dev.forkd.daemon.grpc.transport.PeerAttributes;
 import dev.forkd.daemon.ops.Metrics;
 import dev.forkd.daemon.ops.Peer;
@@ -148,7 +150,7 @@ public final class CallObserver implements ServerInterceptor {
         r = s.getStart();
       }
       if (r != null && profile == null) {
-        profile = r.getProfile().isEmpty() ? "default" : r.getProfile();
+        profile = Profiles.orDefault(r.getProfile());
         argv0 = r.getArgvCount() > 0 ? r.getArgv(0) : "";
       }
     }
@@ -197,6 +199,6 @@ public final class CallObserver implements ServerInterceptor {
   }
 
   static long nanos(Duration d) {
-    return d.getSeconds() * 1_000_000_000L + d.getNanos();
+    return Durations.toNanos(d);
   }
 }

@@ -20,12 +20,14 @@ import build.bazel.remote.execution.v2.SymlinkNode;
 import build.bazel.remote.execution.v2.Tree;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.Durations;
 import dev.forkd.api.v1.Status;
 import dev.forkd.daemon.config.Profile;
 import dev.forkd.daemon.domain.CancelledException;
 import dev.forkd.daemon.domain.InvalidRequestException;
 import dev.forkd.daemon.domain.LimitValues;
 import dev.forkd.daemon.domain.NotFoundException;
+import dev.forkd.daemon.domain.Profiles;
 import dev.forkd.daemon.exec.BufferedStreams;
 import dev.forkd.daemon.exec.CollectedFile;
 import dev.forkd.daemon.exec.ExecOutcome;
@@ -788,13 +790,18 @@ public final class ActionExecutor {
   private LimitValues limits(Profile p, Action action) throws ReapiException {
     LimitValues max = p.maxima();
     long wall;
-    if (action.hasTimeout()
-        && (action.getTimeout().getSeconds() > 0 || action.getTimeout().getNanos() > 0)) {
-      wall = action.getTimeout().getSeconds() * 1_000_000_000L + action.getTimeout().getNanos();
-      if (wall > max.wallNanos()) {
+    com.google.protobuf.Duration t = action.getTimeout();
+    if (action.hasTimeout() && (t.getSeconds() != 0 || t.getNanos() != 0)) {
+      if (!Durations.isValid(t) || Durations.isNegative(t)) {
+        throw ReapiException.invalid("action.timeout: not a valid positive duration");
+      }
+      // The seconds first: a valid Duration's nanoseconds can overflow a long (a wall limit that
+      // wrapped negative had been taken).
+      if (t.getSeconds() > max.wallNanos() / 1_000_000_000L
+          || (wall = Durations.toNanos(t)) > max.wallNanos()) {
         throw ReapiException.invalid(
             "action.timeout: "
-                + wall / 1_000_000
+                + Durations.toMillis(t)
                 + " ms, more than the profile's maximum of "
                 + max.wallNanos() / 1_000_000
                 + " ms");
@@ -820,7 +827,7 @@ public final class ActionExecutor {
   }
 
   static String profileOf(Platform platform) throws ReapiException {
-    String profile = "default";
+    String profile = Profiles.DEFAULT;
     List<ReapiException.Violation> bad = new ArrayList<>();
     for (Platform.Property prop : platform.getPropertiesList()) {
       if (prop.getName().equals(PROFILE_PROPERTY)) {

@@ -488,6 +488,28 @@ class ReapiTest {
   }
 
   @Test
+  void aTimeoutTooLongForNanosecondsIsRefusedNotWrapped() throws Exception {
+    // 10^11 s is a valid Duration whose nanoseconds overflow a long: it wrapped to a negative
+    // wall limit, which passed the "more than the maximum" check.
+    Digest a =
+        action(
+            sh("true"),
+            emptyRoot(),
+            true,
+            Duration.newBuilder().setSeconds(100_000_000_000L).build());
+    ExecuteResponse r = execute(ExecuteRequest.newBuilder().setActionDigest(a).build());
+    assertEquals(Code.INVALID_ARGUMENT_VALUE, r.getStatus().getCode(), r.toString());
+    assertTrue(
+        r.getStatus().getMessage().startsWith("action.timeout: 100000000000000 ms, more than"),
+        r.getStatus().getMessage());
+    Digest neg =
+        action(sh("true"), emptyRoot(), true, Duration.newBuilder().setSeconds(-5).build());
+    r = execute(ExecuteRequest.newBuilder().setActionDigest(neg).build());
+    assertEquals(Code.INVALID_ARGUMENT_VALUE, r.getStatus().getCode(), r.toString());
+    assertEquals("action.timeout: not a valid positive duration", r.getStatus().getMessage());
+  }
+
+  @Test
   void missingInputsAreListedAsAPreconditionFailure() throws Exception {
     ByteString content = bytes("uploaded late " + UUID.randomUUID());
     Digest absent = Digests.of(content);
