@@ -82,7 +82,7 @@ final class Limits {
     };
   }
 
-  private static long nanos(com.google.protobuf.Duration d, String field) throws ConfigException {
+  static long nanos(com.google.protobuf.Duration d, String field) throws ConfigException {
     if (d.getSeconds() < 0 || d.getNanos() < 0 || (d.getSeconds() == 0 && d.getNanos() == 0)) {
       throw new ConfigException(field + ": must be positive");
     }

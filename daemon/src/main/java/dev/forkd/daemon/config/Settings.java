@@ -110,9 +110,12 @@ public record Settings(
       int maxRuns =
           p.getPool().getMaxRunsPerZygote() == 0 ? 1000 : p.getPool().getMaxRunsPerZygote();
       boolean warm = !p.getWarmRuntime().isEmpty();
+      // Set to zero: no age limit, as before; otherwise checked (positive, at most a year).
+      com.google.protobuf.Duration age = p.getMaxZygoteAge();
+      boolean zero = age.getSeconds() == 0 && age.getNanos() == 0;
       long maxAge =
           p.hasMaxZygoteAge()
-              ? p.getMaxZygoteAge().getSeconds() * 1_000_000_000L + p.getMaxZygoteAge().getNanos()
+              ? zero ? 0 : Limits.nanos(age, where + ".max_zygote_age")
               : warm ? WarmRuntimes.DEFAULT_MAX_AGE_NANOS : 0;
       PoolConfig pool;
       try {

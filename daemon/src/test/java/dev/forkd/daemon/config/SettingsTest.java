@@ -198,6 +198,17 @@ class SettingsTest {
             .build());
   }
 
+  @Test
+  void maxZygoteAgeIsChecked() {
+    DaemonConfig.Builder b = ConfigLoader.defaults().toBuilder();
+    b.getProfilesBuilder(0)
+        .setMaxZygoteAge(com.google.protobuf.Duration.newBuilder().setSeconds(-1));
+    assertMessage("profiles['default'].max_zygote_age: must be positive", b.build());
+    b.getProfilesBuilder(0)
+        .setMaxZygoteAge(com.google.protobuf.Duration.newBuilder().setSeconds(100_000_000_000L));
+    assertMessage("profiles['default'].max_zygote_age: more than a year", b.build());
+  }
+
   private static void assertMessage(String expected, DaemonConfig c) {
     ConfigException e =
         assertThrows(
